@@ -1,0 +1,881 @@
+"""In-process drivers, scenarios and timing for ``python -m bench``.
+
+Every app is called through its own protocol, in this process, with no server and no socket:
+
+- WSGI: a fresh environ per call (a copy of a template built once per scenario, plus a new
+  ``wsgi.input``), a start_response that does nothing, and the iterable consumed and closed.
+- ASGI: a fresh scope per call, a receive that hands over the body and then, once the response is
+  complete, ``http.disconnect`` (as a server does), and a send that records the response.  All
+  ASGI apps run on ONE persistent event loop, many requests per ``run_until_complete`` call, so
+  that the loop's own start-up cost does not swamp measurements of a few microseconds.
+
+Before an app is timed for a scenario, one request checks its status, body and (for apps with
+hooks) the header the after-request hook sets; an app that fails is reported as broken, never
+timed.  Timing is: calibrate a batch size, warm up, then several rounds; the figure is the median
+microseconds per request over the rounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import importlib
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from io import BytesIO
+from typing import Any
+
+from bench.apps.common import HELLO, JSON_PAYLOAD, TEMPLATE_CONTEXT, TEMPLATE_DIR, TEMPLATE_NAME
+from bench.apps.common import Variant as Variant
+
+# --- scenarios ----------------------------------------------------------------------------------
+
+Headers = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One kind of request, the app it is sent to, and what a correct answer looks like."""
+
+    name: str
+    title: str
+    method: str = "GET"
+    path: str = "/"
+    query: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    app: str = "main"  # "main", or "routes:N" for an app with exactly N dynamic rules
+    status: int = 200
+    text: str | None = None  # exact body
+    json: Any = None  # decoded body, and a JSON content type
+    html: str | None = None  # body equal up to whitespace
+    session: bool = False  # first obtain a session cookie from the app itself
+
+
+def _expected_html() -> str:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=jinja2.select_autoescape()
+    )
+    return env.get_template(TEMPLATE_NAME).render(**TEMPLATE_CONTEXT)
+
+
+ROUTES_SMALL = 10
+ROUTES_LARGE = 1000
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("hello", "plain-text hello", path="/", text=HELLO),
+    Scenario("path_param", "path parameter, 100 other rules", path="/users/42", text="user 42"),
+    Scenario("json", "JSON response", path="/json", json=JSON_PAYLOAD),
+    Scenario(
+        "query", "query-string parsing", path="/search", query="q=erlen&page=3&sort=desc",
+        text="erlen 3 desc",
+    ),
+    Scenario(
+        "json_body", "JSON request body", method="POST", path="/echo",
+        headers=(("Content-Type", "application/json"),),
+        body=b'{"name": "erlen", "count": 3}', json={"name": "erlen", "count": 4},
+    ),
+    Scenario(
+        "form", "urlencoded form", method="POST", path="/form",
+        headers=(("Content-Type", "application/x-www-form-urlencoded"),),
+        body=b"name=erlen&count=3", text="erlen 3",
+    ),
+    Scenario(
+        "session", "cookie session read+write", path="/session", text="count 2", session=True
+    ),
+    Scenario("template", "Jinja2 template render", path="/template", html=_expected_html()),
+    Scenario("not_found", "404", path="/no/such/page", status=404),
+    Scenario(
+        "routes_10", f"a rule in a {ROUTES_SMALL}-rule app", path=f"/r{ROUTES_SMALL - 1}/7",
+        app=f"routes:{ROUTES_SMALL}", text=f"r{ROUTES_SMALL - 1} 7",
+    ),
+    Scenario(
+        "routes_1000", f"last of {ROUTES_LARGE} dynamic rules", path=f"/r{ROUTES_LARGE - 1}/7",
+        app=f"routes:{ROUTES_LARGE}", text=f"r{ROUTES_LARGE - 1} 7",
+    ),
+)  # fmt: skip
+SCENARIO_NAMES = tuple(s.name for s in SCENARIOS)
+
+# Extension point: a WebSocket echo scenario (messages per second, Erlen against Starlette) is
+# planned.  It will add a ``WebSocketScenario`` kind with its own ASGI driver (``websocket.connect``
+# then N ``websocket.receive`` messages echoed back through send), reported in its own table
+# section and JSON key "websocket"; ``run_websocket`` below is where ``run`` calls it.
+WEBSOCKET_SCENARIOS: tuple[str, ...] = ()
+
+
+def run_websocket(variants: Sequence[Variant], settings: Settings) -> list[dict[str, Any]]:
+    """Measure WebSocket echo scenarios (none yet: see WEBSOCKET_SCENARIOS)."""
+    return []
+
+
+# --- the frameworks -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Framework:
+    """A framework: the module with its bench apps, and probes for import time and memory."""
+
+    name: str
+    requires: str  # the distribution's top-level module, to tell "not installed" from "broken"
+    variants: tuple[str, ...]
+    import_stmt: str | None = None
+    small_app: str | None = None
+
+    @property
+    def module(self) -> str:
+        return f"bench.apps.{self.name}"
+
+
+def _small(header: str, body: str) -> str:
+    return header.strip() + "\n" + body.strip() + "\n"
+
+
+FRAMEWORKS: tuple[Framework, ...] = (
+    Framework(
+        "erlen", "erlen", ("erlen-wsgi", "erlen-asgi", "erlen-asgi-sync", "erlen-wsgi-async"),
+        "import erlen",
+        _small("from erlen import Erlen\napp = Erlen(__name__)",
+               "@app.route('/')\ndef hello():\n    return 'Hello, World!'"),
+    ),
+    Framework(
+        "flask", "flask", ("flask", "flask-async"), "import flask",
+        _small("from flask import Flask\napp = Flask(__name__)",
+               "@app.route('/')\ndef hello():\n    return 'Hello, World!'"),
+    ),
+    Framework(
+        "quart", "quart", ("quart",), "import quart",
+        _small("from quart import Quart\napp = Quart(__name__)",
+               "@app.route('/')\nasync def hello():\n    return 'Hello, World!'"),
+    ),
+    Framework(
+        "starlette", "starlette", ("starlette", "starlette-sync"),
+        "import starlette.applications, starlette.routing, starlette.responses",
+        _small("from starlette.applications import Starlette\n"
+               "from starlette.responses import PlainTextResponse\n"
+               "from starlette.routing import Route",
+               "async def hello(request):\n    return PlainTextResponse('Hello, World!')\n"
+               "app = Starlette(routes=[Route('/', hello)])"),
+    ),
+    Framework(
+        "falcon", "falcon", ("falcon", "falcon-asgi"), "import falcon",
+        _small("import falcon",
+               "class Hello:\n    def on_get(self, req, resp):\n        resp.text = 'Hello'\n"
+               "app = falcon.App()\napp.add_route('/', Hello())"),
+    ),
+    Framework(
+        "blacksheep", "blacksheep", ("blacksheep",), "import blacksheep",
+        _small("from blacksheep import Application, text\napp = Application()",
+               "@app.router.get('/')\nasync def hello():\n    return text('Hello, World!')"),
+    ),
+    Framework(
+        "litestar", "litestar", ("litestar",), "import litestar",
+        _small("from litestar import Litestar, get",
+               "@get('/')\nasync def hello() -> str:\n    return 'Hello, World!'\n"
+               "app = Litestar([hello])"),
+    ),
+    Framework(
+        "bottle", "bottle", ("bottle",), "import bottle",
+        _small("from bottle import Bottle\napp = Bottle()",
+               "@app.get('/')\ndef hello():\n    return 'Hello, World!'"),
+    ),
+    Framework("raw", "jinja2", ("raw-wsgi", "raw-asgi")),
+)  # fmt: skip
+FRAMEWORK_BY_NAME = {f.name: f for f in FRAMEWORKS}
+VARIANT_NAMES = tuple(v for f in FRAMEWORKS for v in f.variants)
+
+
+def baseline_for(protocol: str, views: str) -> str:
+    """Name the Erlen variant a peer with this protocol and kind of view is compared with."""
+    return {
+        ("wsgi", "sync"): "erlen-wsgi",
+        ("asgi", "async"): "erlen-asgi",
+        ("asgi", "sync"): "erlen-asgi-sync",
+        ("wsgi", "async"): "erlen-wsgi-async",
+    }[(protocol, views)]
+
+
+def installed(framework: Framework) -> bool:
+    """Whether the framework's package is installed at all."""
+    return importlib.util.find_spec(framework.requires) is not None
+
+
+def load_framework(name: str) -> tuple[list[Variant], str | None]:
+    """Import a framework's bench module: its variants, or the reason it is unavailable."""
+    framework = FRAMEWORK_BY_NAME[name]
+    if not installed(framework):
+        return [], f"{framework.requires} is not installed"
+    try:
+        module = importlib.import_module(framework.module)
+    except Exception as exc:  # report any failure, never crash the run
+        return [], f"import failed: {type(exc).__name__}: {exc}"
+    return list(module.VARIANTS), None
+
+
+def select(only: Sequence[str] | None) -> list[Framework]:
+    """The frameworks named by ``--only`` (framework or variant names), or all of them."""
+    if not only:
+        return list(FRAMEWORKS)
+    wanted = set(only)
+    return [f for f in FRAMEWORKS if f.name in wanted or wanted & set(f.variants)]
+
+
+# --- responses and drivers ----------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    """What an app answered: status, headers (lower-case names) and the whole body."""
+
+    status: int
+    headers: Headers
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    def cookies(self) -> str:
+        """The ``Cookie`` header a client would send back after this reply."""
+        pairs = [v.split(";", 1)[0].strip() for k, v in self.headers if k == "set-cookie"]
+        return "; ".join(p for p in pairs if "=" in p)
+
+
+BASE_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Host", "localhost:8000"),
+    ("User-Agent", "erlen-bench/1.0"),
+    ("Accept", "*/*"),
+)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request as plain values, turned into an environ or a scope by the drivers."""
+
+    method: str
+    path: str
+    query: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    @classmethod
+    def of(cls, scenario: Scenario, cookie: str | None = None) -> Request:
+        headers = BASE_HEADERS + scenario.headers
+        if scenario.body:
+            headers += (("Content-Length", str(len(scenario.body))),)
+        if cookie:
+            headers += (("Cookie", cookie),)
+        return cls(scenario.method, scenario.path, scenario.query, headers, scenario.body)
+
+
+def _wsgi_write(data: bytes) -> None:
+    pass
+
+
+def _wsgi_start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
+    return _wsgi_write
+
+
+class WSGIDriver:
+    """Calls a WSGI app in-process."""
+
+    protocol = "wsgi"
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    @staticmethod
+    def environ(request: Request) -> dict[str, Any]:
+        """Build the environ template for a request (``wsgi.input`` is added per call)."""
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": request.method,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": request.path,
+            "QUERY_STRING": request.query,
+            "SERVER_NAME": "localhost",
+            "SERVER_PORT": "8000",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "REMOTE_PORT": "50000",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            "wsgi.input_terminated": True,
+        }
+        for name, value in request.headers:
+            key = name.upper().replace("-", "_")
+            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                key = "HTTP_" + key
+            environ[key] = value
+        return environ
+
+    def call(self, request: Request) -> Reply:
+        """Send one request and capture the whole reply."""
+        captured: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        def start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
+            captured["status"] = status
+            captured["headers"] = headers
+            return chunks.append
+
+        environ = self.environ(request)
+        environ["wsgi.input"] = BytesIO(request.body)
+        result = self.app(environ, start_response)
+        try:
+            chunks.extend(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        status = int(captured["status"].split(" ", 1)[0])
+        headers = [(k.lower(), v) for k, v in captured["headers"]]
+        return Reply(status, headers, b"".join(chunks))
+
+    def batch(self, request: Request) -> Callable[[int], None]:
+        """Return ``run(n)``, which sends the request n times, as cheaply as a server could."""
+        app = self.app
+        copy = self.environ(request).copy
+        body = request.body
+        start_response = _wsgi_start_response
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                environ = copy()
+                environ["wsgi.input"] = BytesIO(body)
+                result = app(environ, start_response)
+                for _chunk in result:
+                    pass
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+
+        return run
+
+    def close(self) -> None:
+        pass
+
+
+_DISCONNECT = {"type": "http.disconnect"}
+
+
+class _Exchange:
+    """receive/send for one ASGI request, as a server provides them."""
+
+    __slots__ = ("body", "capture", "chunks", "complete", "headers", "pending", "status", "waiter")
+
+    def __init__(self, body: bytes, capture: bool = False) -> None:
+        self.body = body
+        self.pending = True
+        self.complete = False
+        self.waiter: asyncio.Future[None] | None = None
+        self.capture = capture
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.chunks: list[bytes] = []
+
+    async def receive(self) -> dict[str, Any]:
+        if self.pending:
+            self.pending = False
+            return {"type": "http.request", "body": self.body, "more_body": False}
+        # Like a server: the client "disconnects" only once the response is out.
+        if not self.complete:
+            self.waiter = asyncio.get_running_loop().create_future()
+            await self.waiter
+        return _DISCONNECT
+
+    async def send(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = message["status"]
+            if self.capture:
+                self.headers = list(message.get("headers", ()))
+        elif kind == "http.response.body":
+            if self.capture:
+                self.chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.finish()
+
+    def finish(self) -> None:
+        self.complete = True
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+class ASGIDriver:
+    """Calls an ASGI app in-process on a persistent event loop, after running its lifespan."""
+
+    protocol = "asgi"
+
+    def __init__(self, app: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.app = app
+        self.loop = loop
+        self.state: dict[str, Any] = {}
+        self._lifespan: asyncio.Task[Any] | None = None
+        self._lifespan_queue: asyncio.Queue[dict[str, Any]] | None = None
+        self.lifespan = loop.run_until_complete(self._startup())
+
+    async def _startup(self) -> bool:
+        """Run the lifespan startup; False if the app does not speak the lifespan protocol."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def send(message: dict[str, Any]) -> None:
+            kind = message["type"]
+            if kind == "lifespan.startup.complete" and not started.done():
+                started.set_result(None)
+            elif kind == "lifespan.startup.failed" and not started.done():
+                started.set_exception(RuntimeError(message.get("message", "startup failed")))
+
+        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}}
+        scope["state"] = self.state
+        task = asyncio.ensure_future(self.app(scope, queue.get, send))
+        await queue.put({"type": "lifespan.startup"})
+        done, _ = await asyncio.wait({task, started}, timeout=30, return_when="FIRST_COMPLETED")
+        if started in done:
+            started.result()  # raises if startup failed
+            self._lifespan, self._lifespan_queue = task, queue
+            return True
+        if task in done:
+            task.exception()  # an app that refuses lifespan: servers carry on without it
+            started.cancel()
+            return False
+        raise TimeoutError("lifespan startup did not complete in 30 s")
+
+    def close(self) -> None:
+        """Run the lifespan shutdown (bounded)."""
+        task, queue = self._lifespan, self._lifespan_queue
+        if task is None or queue is None:
+            return
+        self._lifespan = None
+
+        async def shutdown() -> None:
+            await queue.put({"type": "lifespan.shutdown"})
+            await asyncio.wait({task}, timeout=10)
+            if not task.done():
+                task.cancel()
+
+        self.loop.run_until_complete(shutdown())
+
+    def scope(self, request: Request) -> dict[str, Any]:
+        """Build the scope template for a request (headers and state are copied per call)."""
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "http_version": "1.1",
+            "server": ("127.0.0.1", 8000),
+            "client": ("127.0.0.1", 50000),
+            "scheme": "http",
+            "method": request.method,
+            "root_path": "",
+            "path": request.path,
+            "raw_path": request.path.encode("latin-1"),
+            "query_string": request.query.encode("latin-1"),
+            "headers": [
+                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers
+            ],
+            "state": self.state,
+        }
+
+    def call(self, request: Request) -> Reply:
+        """Send one request and capture the whole reply."""
+        scope = self.scope(request)
+        scope["state"] = self.state.copy()
+        exchange = _Exchange(request.body, capture=True)
+
+        async def one() -> None:
+            try:
+                await self.app(scope, exchange.receive, exchange.send)
+            finally:
+                exchange.finish()
+
+        self.loop.run_until_complete(one())
+        headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in exchange.headers]
+        return Reply(exchange.status, headers, b"".join(exchange.chunks))
+
+    def batch(self, request: Request) -> Callable[[int], None]:
+        """Return ``run(n)``: n requests inside one ``run_until_complete``."""
+        app = self.app
+        template = self.scope(request)
+        copy = template.copy
+        headers = template["headers"]
+        state = self.state
+        body = request.body
+        run_until_complete = self.loop.run_until_complete
+
+        async def many(n: int) -> None:
+            for _ in range(n):
+                scope = copy()
+                scope["headers"] = headers.copy()
+                scope["state"] = state.copy()
+                exchange = _Exchange(body)
+                await app(scope, exchange.receive, exchange.send)
+                exchange.finish()
+
+        def run(n: int) -> None:
+            run_until_complete(many(n))
+
+        return run
+
+
+Driver = WSGIDriver | ASGIDriver
+
+
+def check(scenario: Scenario, reply: Reply, hooks: bool) -> str | None:
+    """Say what is wrong with a reply, or None if it is what the scenario expects."""
+    if reply.status != scenario.status:
+        return f"status {reply.status}, expected {scenario.status}: {reply.body[:120]!r}"
+    if hooks and reply.header("x-frame-options") != "DENY":
+        return "the after_request hook's X-Frame-Options header is missing"
+    body = reply.body
+    if scenario.text is not None and body != scenario.text.encode():
+        return f"body {body[:120]!r}, expected {scenario.text!r}"
+    if scenario.json is not None:
+        content_type = reply.header("content-type") or ""
+        if "json" not in content_type:
+            return f"content type {content_type!r} is not JSON"
+        try:
+            decoded = json.loads(body)
+        except ValueError:
+            return f"body is not JSON: {body[:120]!r}"
+        if decoded != scenario.json:
+            return f"JSON {decoded!r}, expected {scenario.json!r}"
+    if scenario.html is not None and body.decode().split() != scenario.html.split():
+        return f"template output differs: {body[:120]!r}"
+    return None
+
+
+# --- one variant's apps -------------------------------------------------------------------------
+
+
+class Subject:
+    """A variant under test: builds its apps on demand, and drives them."""
+
+    def __init__(self, variant: Variant, loop: asyncio.AbstractEventLoop) -> None:
+        self.variant = variant
+        self.loop = loop
+        self._drivers: dict[str, Driver | Exception] = {}
+
+    def driver(self, app_kind: str) -> Driver:
+        """The driver for one of the variant's apps ("main" or "routes:N"), built once."""
+        if app_kind not in self._drivers:
+            try:
+                if app_kind == "main":
+                    app = self.variant.main()
+                else:
+                    assert self.variant.routes is not None
+                    app = self.variant.routes(int(app_kind.split(":", 1)[1]))
+                driver: Driver
+                if self.variant.protocol == "wsgi":
+                    driver = WSGIDriver(app)
+                else:
+                    driver = ASGIDriver(app, self.loop)
+                self._drivers[app_kind] = driver
+            except Exception as exc:
+                self._drivers[app_kind] = exc
+        found = self._drivers[app_kind]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    def unsupported(self, scenario: Scenario) -> str | None:
+        """Why the variant cannot run a scenario natively, if it cannot."""
+        if scenario.name in self.variant.unsupported:
+            return self.variant.unsupported[scenario.name]
+        if scenario.app != "main" and self.variant.routes is None:
+            return "no router"
+        return None
+
+    def prepare(self, scenario: Scenario) -> tuple[Driver, Request]:
+        """Build the request for a scenario (fetching a session cookie first), and check it.
+
+        Raise ``Broken`` if the app does not answer correctly.
+        """
+        try:
+            driver = self.driver(scenario.app)
+        except Exception as exc:
+            raise Broken(f"building the app failed: {type(exc).__name__}: {exc}") from exc
+        cookie = None
+        try:
+            if scenario.session:
+                setup = driver.call(Request.of(scenario))
+                problem = check(Scenario("setup", "", text="count 1"), setup, self.variant.hooks)
+                if problem:
+                    raise Broken(f"session setup request: {problem}")
+                cookie = setup.cookies()
+                if not cookie:
+                    raise Broken("session setup request set no cookie")
+            request = Request.of(scenario, cookie)
+            problem = check(scenario, driver.call(request), self.variant.hooks)
+        except Broken:
+            raise
+        except Exception as exc:
+            raise Broken(f"{type(exc).__name__}: {exc}") from exc
+        if problem:
+            raise Broken(problem)
+        return driver, request
+
+    def close(self) -> None:
+        for driver in self._drivers.values():
+            if not isinstance(driver, Exception):
+                try:
+                    driver.close()
+                except Exception:
+                    pass
+
+
+class Broken(Exception):
+    """An app answered a scenario wrongly."""
+
+
+# --- timing -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How long to measure: a round lasts about ``round_time`` seconds."""
+
+    rounds: int
+    round_time: float
+    warmup: float
+    import_runs: int
+    rss_runs: int
+    probe_frameworks: tuple[str, ...] | None  # None: every framework
+
+    @classmethod
+    def quick(cls) -> Settings:
+        return cls(rounds=3, round_time=0.008, warmup=0.004, import_runs=3, rss_runs=1,
+                   probe_frameworks=("erlen", "flask"))  # fmt: skip
+
+    @classmethod
+    def full(cls) -> Settings:
+        return cls(rounds=9, round_time=0.04, warmup=0.1, import_runs=9, rss_runs=3,
+                   probe_frameworks=None)  # fmt: skip
+
+
+def measure(run: Callable[[int], None], settings: Settings) -> tuple[float, list[float], int]:
+    """Time ``run(n)``: return median µs per call, per-round µs, and calls per round."""
+    n, elapsed = 1, 0.0
+    while True:  # calibrate: grow the batch until it takes a measurable time
+        start = time.perf_counter()
+        run(n)
+        elapsed = time.perf_counter() - start
+        if elapsed >= settings.round_time / 8 or n >= 1 << 22:
+            break
+        n *= 2 if elapsed > settings.round_time / 40 else 8
+    per_call = elapsed / n
+    iterations = max(1, round(settings.round_time / per_call))
+    deadline = time.perf_counter() + settings.warmup
+    while time.perf_counter() < deadline:
+        run(max(1, iterations // 4))
+    # PERF: this process holds every framework's apps; freezing what exists now keeps full
+    # collections during the rounds as cheap as in a server that runs one app.
+    gc.collect()
+    gc.freeze()
+    rounds = []
+    for _ in range(settings.rounds):
+        start = time.perf_counter()
+        run(iterations)
+        rounds.append((time.perf_counter() - start) / iterations * 1e6)
+    return statistics.median(rounds), rounds, iterations
+
+
+@dataclass
+class Result:
+    """One variant on one scenario."""
+
+    variant: str
+    framework: str
+    protocol: str
+    views: str
+    scenario: str
+    status: str  # "ok", "n/a" (not native to the framework), "broken" (wrong answer), "error"
+    reason: str = ""
+    us: float | None = None  # median µs per request
+    rounds: list[float] = field(default_factory=list)
+    iterations: int = 0
+
+
+def run_inprocess(
+    frameworks: Sequence[Framework],
+    scenarios: Sequence[Scenario],
+    settings: Settings,
+    only: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[Result]:
+    """Measure every selected variant on every selected scenario."""
+    results: list[Result] = []
+    loop = asyncio.new_event_loop()
+    try:
+        for framework in frameworks:
+            variants, reason = load_framework(framework.name)
+            if reason is not None:
+                # Not installed: n/a.  Installed but its bench module fails to import: an error.
+                status = "error" if installed(framework) else "n/a"
+                for name in framework.variants:
+                    if only and name not in only and framework.name not in only:
+                        continue
+                    for scenario in scenarios:
+                        results.append(
+                            Result(name, framework.name, "?", "?", scenario.name, status, reason)
+                        )
+                if progress:
+                    progress(f"{framework.name}: unavailable ({reason})")
+                continue
+            for variant in variants:
+                if only and variant.name not in only and framework.name not in only:
+                    continue
+                results.extend(_run_variant(variant, scenarios, settings, loop, progress))
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+    return results
+
+
+def _run_variant(
+    variant: Variant,
+    scenarios: Sequence[Scenario],
+    settings: Settings,
+    loop: asyncio.AbstractEventLoop,
+    progress: Callable[[str], None] | None,
+) -> list[Result]:
+    subject = Subject(variant, loop)
+    results = []
+    line = []
+    try:
+        for scenario in scenarios:
+            result = Result(
+                variant.name,
+                variant.framework,
+                variant.protocol,
+                variant.views,
+                scenario.name,
+                "ok",
+            )
+            results.append(result)
+            reason = subject.unsupported(scenario)
+            if reason:
+                result.status, result.reason = "n/a", reason
+                line.append(f"{scenario.name}=n/a")
+                continue
+            try:
+                driver, request = subject.prepare(scenario)
+            except Broken as exc:
+                result.status, result.reason = "broken", str(exc)
+                line.append(f"{scenario.name}=BROKEN")
+                continue
+            try:
+                result.us, result.rounds, result.iterations = measure(
+                    driver.batch(request), settings
+                )
+                line.append(f"{scenario.name}={result.us:.1f}")
+            except Exception as exc:
+                result.status, result.reason = "error", f"{type(exc).__name__}: {exc}"
+                line.append(f"{scenario.name}=ERROR")
+    finally:
+        subject.close()
+    if progress:
+        progress(f"{variant.name}: " + " ".join(line))
+    return results
+
+
+# --- import time and memory ---------------------------------------------------------------------
+
+
+def _python(code: str, timeout: float = 60) -> str:
+    """Run code in a fresh interpreter (isolated from this directory) and return its stdout."""
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr else "failed")
+    return done.stdout.strip().splitlines()[-1]
+
+
+_IMPORT_PROBE = (
+    "import time\nstart = time.perf_counter()\n{stmt}\nprint(time.perf_counter() - start)\n"
+)
+_RSS_PROBE = (
+    "{code}\nfor line in open('/proc/self/status'):\n"
+    "    if line.startswith('VmRSS:'):\n        print(int(line.split()[1]))\n"
+)
+
+
+def measure_imports(frameworks: Iterable[Framework], runs: int) -> dict[str, dict[str, Any]]:
+    """Median time of the framework's import statement in fresh interpreters (ms)."""
+    out: dict[str, dict[str, Any]] = {}
+    for framework in frameworks:
+        if framework.import_stmt is None:
+            continue
+        try:
+            times = [
+                float(_python(_IMPORT_PROBE.format(stmt=framework.import_stmt))) * 1000
+                for _ in range(runs)
+            ]
+        except Exception as exc:
+            out[framework.name] = {"status": "error", "reason": str(exc)}
+            continue
+        out[framework.name] = {
+            "status": "ok",
+            "statement": framework.import_stmt,
+            "ms": statistics.median(times),
+            "runs_ms": times,
+        }
+    return out
+
+
+def measure_rss(frameworks: Iterable[Framework], runs: int) -> dict[str, dict[str, Any]]:
+    """Median resident memory of a fresh process that imported a framework and built a small app
+    (MiB); "python" is the bare interpreter, for reference."""
+    probes = [("python", "pass")] + [
+        (f.name, f.small_app) for f in frameworks if f.small_app is not None
+    ]
+    out: dict[str, dict[str, Any]] = {}
+    for name, code in probes:
+        try:
+            kib = [int(_python(_RSS_PROBE.format(code=code))) for _ in range(runs)]
+        except Exception as exc:
+            out[name] = {"status": "error", "reason": str(exc)}
+            continue
+        out[name] = {"status": "ok", "mib": statistics.median(kib) / 1024, "runs_kib": kib}
+    return out
+
+
+def versions() -> dict[str, str]:
+    """Installed versions of the frameworks and servers."""
+    from importlib import metadata
+
+    names = ["erlen", "flask", "quart", "starlette", "falcon", "blacksheep", "litestar", "bottle",
+             "werkzeug", "jinja2", "gunicorn", "uvicorn", "granian"]  # fmt: skip
+    found = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def results_as_dicts(results: Iterable[Result]) -> list[dict[str, Any]]:
+    """Results as plain dicts, for JSON."""
+    return [asdict(r) for r in results]

@@ -1,0 +1,376 @@
+"""Turning results into the printed tables, the target evaluation and the chart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.harness import SCENARIOS, Result, baseline_for
+
+SHORT = {
+    "hello": "hello",
+    "path_param": "param",
+    "json": "json",
+    "query": "query",
+    "json_body": "jbody",
+    "form": "form",
+    "session": "session",
+    "template": "tmpl",
+    "not_found": "404",
+    "routes_10": "r10",
+    "routes_1000": "r1000",
+}
+
+# (title, protocol, views): the rows of the table, grouped by door and kind of view.
+GROUPS: tuple[tuple[str, str, str], ...] = (
+    ("WSGI door, def views", "wsgi", "sync"),
+    ("ASGI door, async def views", "asgi", "async"),
+    ("crossed: def views through ASGI", "asgi", "sync"),
+    ("crossed: async def views through WSGI", "wsgi", "async"),
+)
+
+
+class Table:
+    """Results indexed by variant and scenario."""
+
+    def __init__(self, results: Iterable[Result]) -> None:
+        self.results = list(results)
+        self.cells = {(r.variant, r.scenario): r for r in self.results}
+        self.variants: list[str] = []
+        for r in self.results:
+            if r.variant not in self.variants:
+                self.variants.append(r.variant)
+        names = {r.scenario for r in self.results}
+        self.scenarios = [s.name for s in SCENARIOS if s.name in names]
+
+    def us(self, variant: str, scenario: str) -> float | None:
+        """The median µs of a measured cell, or None."""
+        cell = self.cells.get((variant, scenario))
+        return cell.us if cell is not None and cell.status == "ok" else None
+
+    def ratio(self, variant: str, other: str, scenario: str) -> float | None:
+        """``variant``'s time divided by ``other``'s, when both were measured."""
+        a, b = self.us(variant, scenario), self.us(other, scenario)
+        return a / b if a is not None and b else None
+
+    def group(self, protocol: str, views: str) -> list[str]:
+        rows = []
+        for name in self.variants:
+            cell = next(r for r in self.results if r.variant == name)
+            known = cell.protocol, cell.views
+            if known == (protocol, views) or (known == ("?", "?") and _guess(name) == known):
+                rows.append(name)
+        # Erlen first, then the floor last, peers in between in registration order.
+        return sorted(rows, key=lambda n: (not n.startswith("erlen"), n.startswith("raw")))
+
+
+def _guess(variant: str) -> tuple[str, str]:
+    """The door and kind of view of a variant whose module failed to import."""
+    known = {
+        "erlen-wsgi": ("wsgi", "sync"),
+        "erlen-asgi": ("asgi", "async"),
+        "erlen-asgi-sync": ("asgi", "sync"),
+        "erlen-wsgi-async": ("wsgi", "async"),
+        "flask": ("wsgi", "sync"),
+        "flask-async": ("wsgi", "async"),
+        "starlette-sync": ("asgi", "sync"),
+        "falcon": ("wsgi", "sync"),
+        "bottle": ("wsgi", "sync"),
+        "raw-wsgi": ("wsgi", "sync"),
+    }
+    return known.get(variant, ("asgi", "async"))
+
+
+def _cell(result: Result | None, value: str) -> str:
+    if result is None:
+        return "-"
+    if result.status == "ok":
+        return value
+    return {"n/a": "n/a", "broken": "BROKEN", "error": "ERROR"}[result.status]
+
+
+def format_tables(table: Table) -> str:
+    """The µs table and the ratio table, grouped by door."""
+    width = 8
+    name_width = max([18, *(len(v) + 2 for v in table.variants)])
+    head = " " * name_width + "".join(f"{SHORT[s]:>{width}}" for s in table.scenarios)
+    out = [
+        "In-process: median µs per request (lower is better)",
+        head,
+    ]
+    for title, protocol, views in GROUPS:
+        rows = table.group(protocol, views)
+        if not rows:
+            continue
+        out.append(title)
+        for name in rows:
+            cells = []
+            for s in table.scenarios:
+                r = table.cells.get((name, s))
+                cells.append(f"{_cell(r, f'{r.us:.1f}' if r and r.us else ''):>{width}}")
+            out.append(f"  {name:<{name_width - 2}}" + "".join(cells))
+    out += ["", "Ratio: the peer's time ÷ Erlen's on the same door and kind of view (>1: Erlen faster)"]
+    out.append(head)
+    for title, protocol, views in GROUPS:
+        base = baseline_for(protocol, views)
+        rows = [n for n in table.group(protocol, views) if n != base]
+        if not rows:
+            continue
+        out.append(f"{title} (÷ {base})")
+        for name in rows:
+            cells = []
+            for s in table.scenarios:
+                r = table.cells.get((name, s))
+                ratio = table.ratio(name, base, s)
+                text = _cell(r, f"{ratio:.2f}" if ratio is not None else "-")
+                cells.append(f"{text:>{width}}")
+            out.append(f"  {name:<{name_width - 2}}" + "".join(cells))
+    legend = ", ".join(f"{SHORT[s.name]} = {s.title}" for s in SCENARIOS)
+    out += ["", "Columns: " + legend]
+    problems = [r for r in table.results if r.status in ("broken", "error")]
+    if problems:
+        out += ["", "Broken or failing (not timed):"]
+        seen = set()
+        for r in problems:
+            key = (r.variant, r.reason)
+            if r.reason.startswith("import failed") and key in seen:
+                continue
+            seen.add(key)
+            where = r.variant if r.reason.startswith("import failed") else f"{r.variant}/{r.scenario}"
+            out.append(f"  {where}: {r.reason}")
+    skipped: dict[str, set[str]] = {}
+    for r in table.results:
+        if r.status == "n/a":
+            skipped.setdefault(r.reason, set()).add(r.variant)
+    if skipped:
+        out += ["", "n/a (not native to the framework, or not installed):"]
+        for reason, names in skipped.items():
+            out.append(f"  {', '.join(sorted(names))}: {reason}")
+    return "\n".join(out)
+
+
+# --- targets ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Verdict:
+    """One row of issue 4's target table, evaluated."""
+
+    what: str
+    target: str
+    limit: float
+    at_least: bool = False  # True: the ratio must be >= limit; False: <= limit
+    ratios: dict[str, float] = field(default_factory=dict)
+    missing: str = ""
+
+    @property
+    def worst(self) -> tuple[str, float] | None:
+        if not self.ratios:
+            return None
+        pick = min if self.at_least else max
+        key = pick(self.ratios, key=lambda k: self.ratios[k])
+        return key, self.ratios[key]
+
+    @property
+    def status(self) -> str:
+        worst = self.worst
+        if worst is None:
+            return "unmeasured"
+        ok = worst[1] >= self.limit if self.at_least else worst[1] <= self.limit
+        return "met" if ok else "missed"
+
+    def line(self) -> str:
+        mark = {"met": "MET   ", "missed": "MISSED", "unmeasured": "  --  "}[self.status]
+        text = f"[{mark}] {self.what}: {self.target}"
+        worst = self.worst
+        if worst is None:
+            return text + f"\n         not measured: {self.missing or 'no data'}"
+        key, value = worst
+        sign = ">=" if self.at_least else "<="
+        text += f"\n         worst {value:.3g}x ({key}), needs {sign} {self.limit:g}x"
+        if self.status == "missed":
+            if self.at_least:
+                text += f": missed by {(self.limit - value) / self.limit:.0%} of the target"
+            else:
+                text += f": Erlen must get {1 - self.limit / value:.0%} faster there"
+        if len(self.ratios) > 1:
+            text += "\n         " + ", ".join(f"{k} {v:.3g}x" for k, v in self.ratios.items())
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        worst = self.worst
+        return {
+            "what": self.what,
+            "target": self.target,
+            "limit": self.limit,
+            "at_least": self.at_least,
+            "status": self.status,
+            "worst": {"case": worst[0], "ratio": worst[1]} if worst else None,
+            "ratios": self.ratios,
+            "missing": self.missing,
+        }
+
+
+def _ratio_verdict(
+    table: Table, what: str, target: str, erlen: str, peer: str, limit: float,
+    scenarios: Sequence[str] | None = None,
+) -> Verdict:  # fmt: skip
+    verdict = Verdict(what, target, limit)
+    names = scenarios if scenarios is not None else table.scenarios
+    for s in names:
+        ratio = table.ratio(erlen, peer, s)
+        if ratio is not None:
+            verdict.ratios[s] = ratio
+    if not verdict.ratios:
+        verdict.missing = f"{erlen} and {peer} have no scenario measured in common"
+    return verdict
+
+
+def evaluate_targets(
+    table: Table,
+    imports: dict[str, dict[str, Any]],
+    rss: dict[str, dict[str, Any]],
+    servers: list[dict[str, Any]] | None,
+) -> list[Verdict]:
+    """Evaluate every row of issue 4's target table on this run's figures."""
+    core = ["hello", "path_param", "json"]
+    out = [
+        _ratio_verdict(table, "WSGI, hello / path parameter / JSON", "Erlen <= 0.8x Falcon's time",
+                       "erlen-wsgi", "falcon", 0.8, core),
+        _ratio_verdict(table, "WSGI, every scenario Flask runs", "Erlen <= 0.1x Flask's time",
+                       "erlen-wsgi", "flask", 0.1),
+        _ratio_verdict(table, "ASGI, hello / path parameter / JSON",
+                       "Erlen <= 0.8x Falcon-ASGI's time", "erlen-asgi", "falcon-asgi", 0.8, core),
+        _ratio_verdict(table, "ASGI, hello / path parameter / JSON",
+                       "Erlen <= 1.0x BlackSheep's time", "erlen-asgi", "blacksheep", 1.0, core),
+        _ratio_verdict(table, "ASGI, every shared scenario", "Erlen <= 0.35x Starlette's time",
+                       "erlen-asgi", "starlette", 0.35),
+        _ratio_verdict(table, "ASGI, every shared scenario", "Erlen <= 0.05x Quart's time",
+                       "erlen-asgi", "quart", 0.05),
+        _ratio_verdict(table, "crossed: def view via ASGI",
+                       "<= 1.0x Starlette's def endpoint", "erlen-asgi-sync", "starlette-sync", 1.0),
+        _ratio_verdict(table, "crossed: async def view via WSGI",
+                       "<= 0.1x Flask's async view", "erlen-wsgi-async", "flask-async", 0.1),
+    ]  # fmt: skip
+    scale = Verdict("routing scale", "last of 1,000 dynamic rules <= 1.3x a rule in a 10-rule app", 1.3)
+    for variant in ("erlen-wsgi", "erlen-asgi"):
+        big, small = table.us(variant, "routes_1000"), table.us(variant, "routes_10")
+        if big is not None and small:
+            scale.ratios[variant] = big / small
+    scale.missing = "erlen's routes_10/routes_1000 not measured"
+    out.append(scale)
+
+    imp = Verdict("import", "import erlen <= 0.5x import flask", 0.5)
+    e, f = imports.get("erlen", {}), imports.get("flask", {})
+    if e.get("status") == "ok" and f.get("status") == "ok":
+        imp.ratios["import"] = e["ms"] / f["ms"]
+    imp.missing = f"erlen: {e.get('reason', 'not run')}; flask: {f.get('reason', 'not run')}"
+    out.append(imp)
+
+    mem = Verdict("memory", "RSS with a small app: Erlen's <= Flask's", 1.0)
+    e, f = rss.get("erlen", {}), rss.get("flask", {})
+    if e.get("status") == "ok" and f.get("status") == "ok":
+        mem.ratios["rss"] = e["mib"] / f["mib"]
+    mem.missing = f"erlen: {e.get('reason', 'not run')}; flask: {f.get('reason', 'not run')}"
+    out.append(mem)
+
+    real = Verdict(
+        "under a real server", "Erlen's requests/s on hello >= 0.85x the raw callable's", 0.85,
+        at_least=True,
+    )  # fmt: skip
+    real.missing = "run with --servers"
+    for row in servers or []:
+        if row.get("variant", "").startswith("erlen") and row.get("ratio_to_raw") is not None:
+            real.ratios[f"{row['variant']}@{row['server']}"] = row["ratio_to_raw"]
+    if servers:
+        real.missing = "no Erlen server run succeeded"
+    out.append(real)
+    return out
+
+
+def format_targets(verdicts: Sequence[Verdict]) -> str:
+    """The targets section: each row met or missed, and by how much."""
+    lines = ["Targets (issue 4; ratios are Erlen's figure ÷ the peer's, from this run)"]
+    lines += [v.line() for v in verdicts]
+    met = sum(v.status == "met" for v in verdicts)
+    missed = sum(v.status == "missed" for v in verdicts)
+    lines.append(f"{met} met, {missed} missed, {len(verdicts) - met - missed} not measured")
+    return "\n".join(lines)
+
+
+def format_probes(imports: dict[str, dict[str, Any]], rss: dict[str, dict[str, Any]]) -> str:
+    """Import time and resident memory."""
+    lines = ["Import time (fresh interpreter, median) and RSS (process with a small app, median)"]
+    names = list(dict.fromkeys([*rss, *imports]))
+    for name in names:
+        i, m = imports.get(name, {}), rss.get(name, {})
+        imp = f"{i['ms']:7.1f} ms" if i.get("status") == "ok" else f"{'-':>10}"
+        mem = f"{m['mib']:6.1f} MiB" if m.get("status") == "ok" else f"{'-':>10}"
+        extra = i.get("reason") or m.get("reason") or ""
+        label = "python (bare)" if name == "python" else name
+        lines.append(f"  {label:<14} import {imp}   RSS {mem}  {extra}".rstrip())
+    return "\n".join(lines)
+
+
+def format_servers(rows: Sequence[dict[str, Any]]) -> str:
+    """Requests per second and p99 per server, with the ratio to the raw callable."""
+    lines = ["Under real servers (wrk on loopback): requests/s, p99 latency, ratio to the raw callable"]
+    for server in dict.fromkeys(r["server"] for r in rows):
+        lines.append(f"{server}")
+        for r in (r for r in rows if r["server"] == server):
+            if r["status"] != "ok":
+                lines.append(f"  {r['variant']:<18} {r['status'].upper()}: {r.get('reason', '')}")
+                continue
+            ratio = f"{r['ratio_to_raw']:.2f}x raw" if r.get("ratio_to_raw") else ""
+            errors = f"  ({r['errors']} errors)" if r.get("errors") else ""
+            lines.append(
+                f"  {r['variant']:<18} {r['rps']:>9.0f} req/s  p99 {r['p99_ms']:>7.2f} ms  "
+                f"{ratio}{errors}"
+            )
+    return "\n".join(lines)
+
+
+# --- chart --------------------------------------------------------------------------------------
+
+
+def plot(table: Table, path: Path, title: str) -> None:
+    """Write a PNG: one panel per door, grouped bars of µs per request, log scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [(t, p, v) for t, p, v in GROUPS if table.group(p, v)]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(15, 4.2 * len(panels)), squeeze=False)
+    palette = plt.get_cmap("tab10")
+    colours: dict[str, Any] = {}
+    for ax, (panel_title, protocol, views) in zip(axes[:, 0], panels, strict=True):
+        rows = table.group(protocol, views)
+        count = len(rows)
+        width = 0.8 / max(count, 1)
+        for i, name in enumerate(rows):
+            framework = name.split("-")[0]
+            if framework not in colours:
+                colours[framework] = palette(len(colours) % 10)
+            xs, ys = [], []
+            for j, s in enumerate(table.scenarios):
+                value = table.us(name, s)
+                if value is not None:
+                    xs.append(j - 0.4 + width * (i + 0.5))
+                    ys.append(value)
+            edge = "black" if framework == "erlen" else "none"
+            ax.bar(xs, ys, width, label=name, color=colours[framework], edgecolor=edge)
+        ax.set_yscale("log")
+        ax.set_ylabel("µs per request (log)")
+        ax.set_title(panel_title, loc="left", fontsize=11)
+        ax.set_xticks(range(len(table.scenarios)))
+        ax.set_xticklabels([SHORT[s] for s in table.scenarios])
+        ax.grid(axis="y", which="both", alpha=0.3)
+        ax.legend(fontsize=8, ncol=min(count, 7), loc="upper left")
+    fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,1169 @@
+"""The application object: registries, configuration and protocol-neutral dispatch.
+
+Dispatch is written once, as generator "steps" that yield an awaitable whenever
+a hook, view or handler is a coroutine. The WSGI door drives the steps
+synchronously (awaitables run on the thread's persistent loop); the ASGI door
+drives them with ``await``. So the same code serves both protocols, and sync
+code never pays for async machinery it does not use.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import sys
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator
+from datetime import timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+from urllib.parse import quote
+
+from werkzeug.exceptions import (
+    BadRequestKeyError,
+    HTTPException,
+    InternalServerError,
+    MethodNotAllowed,
+    NotFound,
+)
+
+from . import signals
+from .concurrency import async_to_sync, run_coroutine_sync, run_in_threadpool
+from .config import DEFAULT_CONFIG, Config, ConfigAttribute
+from .ctx import AppContext, RequestContext, _AppCtxGlobals
+from .globals import _cv_app, _cv_request
+from .request import Request
+from .response import Response
+from .routing import BuildError, Map, RequestRedirect, Rule
+from .scaffold import Scaffold, endpoint_from_view_func, find_package
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+    from .blueprints import Blueprint
+    from .json.provider import JSONProvider
+    from .sessions import SessionInterface
+    from .testing import ErlenClient, ErlenCliRunner
+
+F = TypeVar("F", bound=Callable[..., Any])
+Steps = Generator[Awaitable[Any], Any, Any]
+
+_sentinel: Any = object()
+
+
+def _make_timedelta(value: timedelta | int | None) -> timedelta | None:
+    if value is None or isinstance(value, timedelta):
+        return value
+    return timedelta(seconds=value)
+
+
+def _is_async(f: Callable[..., Any]) -> bool:
+    if inspect.iscoroutinefunction(f):
+        return True
+    call = getattr(f, "__call__", None)  # noqa: B004 - callable objects with async __call__
+    return call is not None and not inspect.isfunction(f) and inspect.iscoroutinefunction(call)
+
+
+def _mark_coroutine_function(func: Any) -> Any:
+    """Let ASGI servers that auto-detect the interface see a coroutine function."""
+    if hasattr(inspect, "markcoroutinefunction"):  # Python 3.12+
+        inspect.markcoroutinefunction(func)
+    else:  # pragma: no cover - Python < 3.12
+        import asyncio.coroutines
+
+        func._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
+    return func
+
+
+class _Plan:
+    """The flattened hooks and view of one endpoint, compiled once."""
+
+    __slots__ = (
+        "after",
+        "before",
+        "blueprints",
+        "url_preprocessors",
+        "view",
+        "view_is_async",
+    )
+
+    def __init__(self) -> None:
+        self.view: Callable[..., Any] | None = None
+        self.view_is_async = False
+        self.blueprints: tuple[str, ...] = ()
+        self.url_preprocessors: list[Callable[..., Any]] = []
+        self.before: list[tuple[Callable[[], Any], bool]] = []
+        self.after: list[tuple[Callable[[Any], Any], bool]] = []
+
+    @property
+    def sync_only(self) -> bool:
+        """True when neither the view nor any hook is a coroutine function."""
+        return not self.view_is_async and not any(a for _, a in self.before) and not any(
+            a for _, a in self.after
+        )
+
+
+class Erlen(Scaffold):
+    """The application: a WSGI app and an ASGI app in one object.
+
+    ``gunicorn module:app`` and ``uvicorn module:app`` both serve it. Its API is
+    Flask's: ``route``, hooks, error handlers, ``config``, blueprints, contexts.
+    """
+
+    request_class: type[Request] = Request
+    response_class: type[Response] = Response
+    config_class: type[Config] = Config
+    url_map_class: type[Map] = Map
+    url_rule_class: type[Rule] = Rule
+    app_ctx_globals_class: type[_AppCtxGlobals] = _AppCtxGlobals
+    test_client_class: type[ErlenClient] | None = None
+    test_cli_runner_class: type[ErlenCliRunner] | None = None
+    json_provider_class: type[JSONProvider] | None = None
+    jinja_options: dict[str, Any] = {}
+    default_config: dict[str, Any] = DEFAULT_CONFIG
+
+    secret_key = ConfigAttribute[str | bytes | None]("SECRET_KEY")
+    testing = ConfigAttribute[bool]("TESTING")
+    permanent_session_lifetime = ConfigAttribute[timedelta](
+        "PERMANENT_SESSION_LIFETIME", get_converter=_make_timedelta
+    )
+
+    def __init__(
+        self,
+        import_name: str,
+        static_url_path: str | None = None,
+        static_folder: str | os.PathLike[str] | None = "static",
+        static_host: str | None = None,
+        host_matching: bool = False,
+        subdomain_matching: bool = False,
+        template_folder: str | os.PathLike[str] | None = "templates",
+        instance_path: str | None = None,
+        instance_relative_config: bool = False,
+        root_path: str | None = None,
+    ) -> None:
+        super().__init__(
+            import_name,
+            static_folder=static_folder,
+            static_url_path=static_url_path,
+            template_folder=template_folder,
+            root_path=root_path,
+        )
+        if instance_path is None:
+            instance_path = self.auto_find_instance_path()
+        elif not os.path.isabs(instance_path):
+            raise ValueError("If an instance path is provided it must be absolute. A relative path was given instead.")
+        self.instance_path = instance_path
+        self.config = self.make_config(instance_relative_config)
+        if self.json_provider_class is None:
+            from .json.provider import DefaultJSONProvider
+
+            self.json: JSONProvider = DefaultJSONProvider(self)
+        else:
+            self.json = self.json_provider_class(self)
+        self.url_build_error_handlers: list[Callable[[Exception, str, dict[str, Any]], str]] = []
+        self.teardown_appcontext_funcs: list[Callable[[BaseException | None], None]] = []
+        self.shell_context_processors: list[Callable[[], dict[str, Any]]] = []
+        self.before_serving_funcs: list[Callable[[], Any]] = []
+        self.after_serving_funcs: list[Callable[[], Any]] = []
+        self.while_serving_gens: list[Callable[[], Any]] = []
+        self.after_response_funcs: list[Callable[..., Any]] = []
+        self.blueprints: dict[str, Blueprint] = {}
+        self.extensions: dict[str, Any] = {}
+        self.url_map = self.url_map_class(host_matching=host_matching)
+        self.subdomain_matching = subdomain_matching
+        self._got_first_request = False
+        self._plans: dict[str | None, _Plan] = {}
+        self._error_handler_cache: dict[tuple[type[BaseException], tuple[str, ...]], Any] = {}
+        self._jinja_env: Environment | None = None
+        self._session_interface: SessionInterface | None = None
+        self._logger: logging.Logger | None = None
+        self._cli: Any = None
+        if self.has_static_folder:
+            if bool(static_host) != host_matching:
+                raise AssertionError("Invalid static_host/host_matching combination")
+            self_ref = weakref.ref(self)
+            self.add_url_rule(
+                f"{self.static_url_path}/<path:filename>",
+                endpoint="static",
+                host=static_host,
+                view_func=lambda **kw: self_ref().send_static_file(**kw),  # type: ignore[union-attr]
+            )
+
+    # -- basics -----------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        """The app's name: the import name, or the script's name for ``__main__``."""
+        if self.import_name == "__main__":
+            fn = getattr(sys.modules["__main__"], "__file__", None)
+            if fn is None:
+                return "__main__"
+            return os.path.splitext(os.path.basename(fn))[0]
+        return self.import_name
+
+    @property
+    def debug(self) -> bool:
+        """Debug mode (``DEBUG``): detailed errors, template auto-reload."""
+        return bool(self.config["DEBUG"])
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        self.config["DEBUG"] = value
+        if self.config["TEMPLATES_AUTO_RELOAD"] is None and self._jinja_env is not None:
+            self._jinja_env.auto_reload = value
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The app's logger, named after the app."""
+        if self._logger is None:
+            from .logging import create_logger
+
+            self._logger = create_logger(self)
+        return self._logger
+
+    @property
+    def got_first_request(self) -> bool:
+        """True once the app has started handling its first request."""
+        return self._got_first_request
+
+    def make_config(self, instance_relative: bool = False) -> Config:
+        """Create the config, with defaults and ``DEBUG`` from ``ERLEN_DEBUG``."""
+        from .helpers import get_debug_flag
+
+        root_path = self.instance_path if instance_relative else self.root_path
+        defaults = dict(self.default_config)
+        defaults["DEBUG"] = get_debug_flag()
+        return self.config_class(root_path, defaults)
+
+    def auto_find_instance_path(self) -> str:
+        """Return ``instance`` next to the package, or under ``var/`` when installed."""
+        prefix, package_path = find_package(self.import_name)
+        if prefix is None:
+            return os.path.join(package_path, "instance")
+        return os.path.join(prefix, "var", f"{self.name}-instance")
+
+    def open_instance_resource(self, resource: str, mode: str = "rb", encoding: str | None = "utf-8") -> Any:
+        """Open a file relative to the instance folder."""
+        path = os.path.join(self.instance_path, resource)
+        if "b" in mode:
+            return open(path, mode)  # noqa: SIM115
+        return open(path, mode, encoding=encoding)  # noqa: SIM115
+
+    @property
+    def session_interface(self) -> SessionInterface:
+        """How sessions are loaded and saved (a signed cookie by default)."""
+        if self._session_interface is None:
+            from .sessions import SecureCookieSessionInterface
+
+            self._session_interface = SecureCookieSessionInterface()
+        return self._session_interface
+
+    @session_interface.setter
+    def session_interface(self, value: SessionInterface) -> None:
+        self._session_interface = value
+
+    @property
+    def cli(self) -> Any:
+        """The click group for this app's commands (``@app.cli.command()``)."""
+        if self._cli is None:
+            from .cli import AppGroup
+
+            self._cli = AppGroup(self.name)
+        return self._cli
+
+    @property
+    def aborter(self) -> Any:
+        """The object ``abort`` calls; override ``make_aborter`` to customise it."""
+        aborter = self.__dict__.get("_aborter")
+        if aborter is None:
+            aborter = self.__dict__["_aborter"] = self.make_aborter()
+        return aborter
+
+    def make_aborter(self) -> Any:
+        """Create the aborter (Werkzeug's, raising its HTTP exceptions)."""
+        from werkzeug.exceptions import Aborter
+
+        return Aborter()
+
+    # -- templates (see erlen.templating) ----------------------------------------------------
+
+    @property
+    def jinja_env(self) -> Environment:
+        """The Jinja environment, created on first use."""
+        if self._jinja_env is None:
+            self._jinja_env = self.create_jinja_environment()
+        return self._jinja_env
+
+    def create_jinja_environment(self) -> Environment:
+        """Create the Jinja environment (loader over app and blueprint templates)."""
+        from .templating import create_environment
+
+        return create_environment(self)
+
+    def select_jinja_autoescape(self, filename: str | None) -> bool:
+        """Autoescape for ``.html .htm .xml .xhtml .svg`` templates and for strings."""
+        if filename is None:
+            return True
+        return filename.endswith((".html", ".htm", ".xml", ".xhtml", ".svg"))
+
+    def update_template_context(self, context: dict[str, Any]) -> None:
+        """Add the context processors' values to a template context."""
+        names: Iterable[str | None] = (None,)
+        ctx = _cv_request.get(None)
+        if ctx is not None:
+            names = (None, *reversed(ctx.request.blueprints))
+        orig = context.copy()
+        for name in names:
+            for func in self.template_context_processors.get(name, ()):
+                context.update(self.ensure_sync(func)())
+        context.update(orig)
+
+    def template_filter(self, name: str | None = None) -> Callable[[F], F]:
+        """Register the decorated function as a Jinja filter."""
+
+        def decorator(f: F) -> F:
+            self.add_template_filter(f, name=name)
+            return f
+
+        return decorator
+
+    def add_template_filter(self, f: Callable[..., Any], name: str | None = None) -> None:
+        """Register a Jinja filter."""
+        self.jinja_env.filters[name or f.__name__] = f
+
+    def template_test(self, name: str | None = None) -> Callable[[F], F]:
+        """Register the decorated function as a Jinja test."""
+
+        def decorator(f: F) -> F:
+            self.add_template_test(f, name=name)
+            return f
+
+        return decorator
+
+    def add_template_test(self, f: Callable[..., bool], name: str | None = None) -> None:
+        """Register a Jinja test."""
+        self.jinja_env.tests[name or f.__name__] = f
+
+    def template_global(self, name: str | None = None) -> Callable[[F], F]:
+        """Register the decorated function as a Jinja global."""
+
+        def decorator(f: F) -> F:
+            self.add_template_global(f, name=name)
+            return f
+
+        return decorator
+
+    def add_template_global(self, f: Callable[..., Any], name: str | None = None) -> None:
+        """Register a Jinja global."""
+        self.jinja_env.globals[name or f.__name__] = f
+
+    def shell_context_processor(self, f: F) -> F:
+        """Register a function whose dict is added to the ``erlen shell`` namespace."""
+        self.shell_context_processors.append(f)
+        return f
+
+    def make_shell_context(self) -> dict[str, Any]:
+        """Return the namespace for ``erlen shell``."""
+        from .globals import g
+
+        rv: dict[str, Any] = {"app": self, "g": g}
+        for processor in self.shell_context_processors:
+            rv.update(processor())
+        return rv
+
+    # -- registration ----------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        self._plans.clear()
+        self._error_handler_cache.clear()
+
+    def add_url_rule(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: Callable[..., Any] | None = None,
+        provide_automatic_options: bool | None = None,
+        **options: Any,
+    ) -> None:
+        """Register a URL rule, its endpoint and (optionally) its view function.
+
+        ``methods`` defaults to the view's ``methods`` attribute or ``("GET",)``;
+        ``HEAD`` is added for ``GET`` and ``OPTIONS`` is answered automatically.
+        """
+        if endpoint is None:
+            endpoint = endpoint_from_view_func(view_func)  # type: ignore[arg-type]
+        options["endpoint"] = endpoint
+        methods = options.pop("methods", None)
+        if methods is None:
+            methods = getattr(view_func, "methods", None) or ("GET",)
+        if isinstance(methods, str):
+            raise TypeError(
+                "Allowed methods must be a list of strings, for example: @app.route(..., methods=[\"POST\"])"
+            )
+        methods = {item.upper() for item in methods}
+        required_methods = set(getattr(view_func, "required_methods", ()))
+        if provide_automatic_options is None:
+            provide_automatic_options = getattr(view_func, "provide_automatic_options", None)
+        if provide_automatic_options is None:
+            if "OPTIONS" not in methods and self.config["PROVIDE_AUTOMATIC_OPTIONS"]:
+                provide_automatic_options = True
+                required_methods.add("OPTIONS")
+            else:
+                provide_automatic_options = False
+        methods |= required_methods
+        rule_obj = self.url_rule_class(rule, methods=methods, **options)
+        rule_obj.provide_automatic_options = provide_automatic_options
+        self.url_map.add(rule_obj)
+        if view_func is not None:
+            old_func = self.view_functions.get(endpoint)
+            if old_func is not None and old_func != view_func:
+                raise AssertionError(
+                    "View function mapping is overwriting an existing endpoint function: "
+                    f"{endpoint}"
+                )
+            self.view_functions[endpoint] = view_func
+        self._changed()
+
+    def teardown_appcontext(self, f: F) -> F:
+        """Run ``f(error)`` when the app context is popped."""
+        self.teardown_appcontext_funcs.append(f)
+        return f
+
+    def register_blueprint(self, blueprint: Blueprint, **options: Any) -> None:
+        """Register a blueprint's routes, hooks and handlers on this app."""
+        blueprint.register(self, options)
+        self._changed()
+
+    def iter_blueprints(self) -> Iterator[Blueprint]:
+        """Iterate over the registered blueprints, in registration order."""
+        return iter(self.blueprints.values())
+
+    def before_serving(self, f: F) -> F:
+        """Run ``f()`` when an ASGI server starts (lifespan startup)."""
+        self.before_serving_funcs.append(f)
+        return f
+
+    def after_serving(self, f: F) -> F:
+        """Run ``f()`` when an ASGI server shuts down (lifespan shutdown)."""
+        self.after_serving_funcs.append(f)
+        return f
+
+    def while_serving(self, f: F) -> F:
+        """Register an async generator (or async context manager factory) around serving."""
+        self.while_serving_gens.append(f)
+        return f
+
+    # -- sync/async helpers -----------------------------------------------------------------
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Return a sync callable for ``func`` (coroutine functions run on a thread loop)."""
+        if _is_async(func):
+            return self.async_to_sync(func)
+        return func
+
+    def async_to_sync(self, func: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+        """Wrap an async function to run on the thread's persistent event loop."""
+        return async_to_sync(func)
+
+    @staticmethod
+    def _drive_sync(steps: Steps) -> Any:
+        """Run dispatch steps from sync code (awaitables on the thread's loop)."""
+        try:
+            awaitable = steps.send(None)
+            while True:
+                try:
+                    result = run_coroutine_sync(_as_coroutine(awaitable))
+                except Exception as e:
+                    awaitable = steps.throw(e)
+                else:
+                    awaitable = steps.send(result)
+        except StopIteration as stop:
+            return stop.value
+
+    @staticmethod
+    async def _drive_async(steps: Steps) -> Any:
+        """Run dispatch steps from async code (awaitables awaited on the running loop)."""
+        try:
+            awaitable = steps.send(None)
+            while True:
+                try:
+                    result = await awaitable
+                except Exception as e:
+                    awaitable = steps.throw(e)
+                else:
+                    awaitable = steps.send(result)
+        except StopIteration as stop:
+            return stop.value
+
+    # -- plans --------------------------------------------------------------------------------
+
+    def _plan(self, endpoint: str | None) -> _Plan:
+        plan = self._plans.get(endpoint)
+        if plan is None:
+            plan = self._plans[endpoint] = self._compile_plan(endpoint)
+        return plan
+
+    def _compile_plan(self, endpoint: str | None) -> _Plan:
+        """Flatten the hooks that apply to an endpoint, in Flask's order."""
+        plan = _Plan()
+        blueprints: tuple[str, ...] = ()
+        if endpoint is not None and "." in endpoint:
+            parts = endpoint.rpartition(".")[0].split(".")
+            blueprints = tuple(".".join(parts[:i]) for i in range(len(parts), 0, -1))
+        plan.blueprints = blueprints
+        outer_first: tuple[str | None, ...] = (None, *reversed(blueprints))
+        inner_first: tuple[str | None, ...] = (*blueprints, None)
+        for name in outer_first:
+            plan.url_preprocessors.extend(self.url_value_preprocessors.get(name, ()))
+            for f in self.before_request_funcs.get(name, ()):
+                plan.before.append((f, _is_async(f)))
+        for name in inner_first:
+            for af in reversed(self.after_request_funcs.get(name, ())):
+                plan.after.append((af, _is_async(af)))
+        if endpoint is not None:
+            view = self.view_functions.get(endpoint)
+            if view is not None:
+                plan.view = view
+                plan.view_is_async = _is_async(view)
+        return plan
+
+    # -- dispatch ---------------------------------------------------------------------------------
+
+    def _match_request(self, request: Request) -> None:
+        """Match the URL, storing the rule and values, or the routing error, on the request."""
+        url_map = self.url_map
+        try:
+            if url_map.host_matching:
+                rule, args = url_map.match(
+                    request.path, request.method, host=request.host.lower()
+                )
+            elif self.subdomain_matching and self.config["SERVER_NAME"]:
+                rule, args = url_map.match(
+                    request.path, request.method, subdomain=self._subdomain_of(request)
+                )
+            else:
+                rule, args = url_map.match(
+                    request.path, request.method, subdomain=url_map.default_subdomain
+                )
+        except RequestRedirect as e:
+            qs = request.query_string.decode("latin-1")
+            location = quote(request.root_path, safe="/:@&$!'()*+,;=~%") + quote(
+                e.new_url, safe="/:@&$!'()*+,;=~%"
+            )
+            e.new_url = f"{location}?{qs}" if qs else location
+            request.routing_exception = e
+        except HTTPException as e:
+            request.routing_exception = e
+        else:
+            request.url_rule = rule
+            request.view_args = args
+
+    def _subdomain_of(self, request: Request) -> str:
+        server_name = str(self.config["SERVER_NAME"]).lower()
+        host = request.host.lower()
+        if ":" not in server_name and ":" in host:
+            host = host.rsplit(":", 1)[0]
+        if host == server_name:
+            return self.url_map.default_subdomain
+        suffix = "." + server_name
+        if host.endswith(suffix):
+            return host[: -len(suffix)]
+        return "<invalid>"
+
+    def _full_dispatch_steps(self, ctx: RequestContext, plan: _Plan) -> Steps:
+        """Hooks, view, error handling and response processing for one request."""
+        request = ctx.request
+        try:
+            if signals.request_started.receivers:
+                signals.request_started.send(self, _async_wrapper=self.ensure_sync)
+            rv = None
+            if plan.url_preprocessors:
+                for pre in plan.url_preprocessors:
+                    pre(request.endpoint, request.view_args)
+            for before, before_is_async in plan.before:
+                rv = before()
+                if before_is_async:
+                    rv = yield rv
+                if rv is not None:
+                    break
+            else:
+                exc = request.routing_exception
+                if exc is not None:
+                    self.raise_routing_exception(request)
+                if request.method == "OPTIONS" and request.url_rule.provide_automatic_options:  # type: ignore[union-attr]
+                    rv = self.make_default_options_response()
+                else:
+                    view = plan.view
+                    if view is None:
+                        raise LookupError(
+                            f"No view function is registered for endpoint {request.endpoint!r}."
+                        )
+                    rv = view(**request.view_args)  # type: ignore[arg-type]
+                    if plan.view_is_async:
+                        rv = yield rv
+        except Exception as e:
+            rv = yield from self._handle_user_exception_steps(e, plan)
+        return (yield from self._finalize_steps(ctx, plan, rv, False))
+
+    def _handle_user_exception_steps(self, e: Exception, plan: _Plan) -> Steps:
+        if isinstance(e, BadRequestKeyError) and (
+            self.debug or self.config["TRAP_BAD_REQUEST_ERRORS"]
+        ):
+            e.show_exception = True
+        if isinstance(e, HTTPException) and not self.trap_http_exception(e):
+            if e.code is None or isinstance(e, RequestRedirect):
+                return e
+            handler = self._find_error_handler(e, plan.blueprints)
+            if handler is None:
+                return e
+        else:
+            handler = self._find_error_handler(e, plan.blueprints)
+            if handler is None:
+                raise e
+        rv = handler(e)
+        if _is_async(handler):
+            rv = yield rv
+        return rv
+
+    def _finalize_steps(
+        self, ctx: RequestContext, plan: _Plan, rv: Any, from_error_handler: bool
+    ) -> Steps:
+        response = self.make_response(rv)
+        try:
+            for func in reversed(ctx._after_request_functions):
+                response = func(response)
+                if inspect.isawaitable(response):
+                    response = yield response
+            for after, after_is_async in plan.after:
+                response = after(response)
+                if after_is_async:
+                    response = yield response
+            session = ctx._session
+            if session is not None:
+                interface = self.session_interface
+                if not interface.is_null_session(session):
+                    interface.save_session(self, session, response)
+            if signals.request_finished.receivers:
+                signals.request_finished.send(
+                    self, _async_wrapper=self.ensure_sync, response=response
+                )
+        except Exception:
+            if not from_error_handler:
+                raise
+            self.logger.exception("Request finalizing failed with an error while handling an error")
+        return response
+
+    def _handle_exception_steps(self, ctx: RequestContext, plan: _Plan, e: Exception) -> Steps:
+        """Turn an unhandled exception into a 500 response (or re-raise it)."""
+        exc_info = sys.exc_info()
+        if signals.got_request_exception.receivers:
+            signals.got_request_exception.send(self, _async_wrapper=self.ensure_sync, exception=e)
+        propagate = self.config["PROPAGATE_EXCEPTIONS"]
+        if propagate is None:
+            propagate = self.testing or self.debug
+        if propagate:
+            if exc_info[1] is e:
+                raise
+            raise e
+        self.log_exception(exc_info if exc_info[1] is e else (type(e), e, e.__traceback__))
+        server_error: Any = InternalServerError(original_exception=e)
+        handler = self._find_error_handler(server_error, plan.blueprints)
+        if handler is not None:
+            server_error = handler(server_error)
+            if _is_async(handler):
+                server_error = yield server_error
+        return (yield from self._finalize_steps(ctx, plan, server_error, True))
+
+    def _request_steps(self, ctx: RequestContext, plan: _Plan) -> Steps:
+        """A request's whole dispatch: the full dispatch, or a 500 when it fails."""
+        try:
+            return (yield from self._full_dispatch_steps(ctx, plan))
+        except Exception as e:
+            return (yield from self._handle_exception_steps(ctx, plan, e))
+
+    def _find_error_handler(self, e: BaseException, blueprints: tuple[str, ...]) -> Any:
+        key = (type(e), blueprints)
+        cache = self._error_handler_cache
+        if key in cache:
+            return cache[key]
+        exc_class, code = exc_class_and_code_for(type(e))
+        found = None
+        names = (*blueprints, None)
+        for c in (code, None) if code is not None else (None,):
+            for name in names:
+                handler_map = self.error_handler_spec.get(name, {}).get(c)
+                if not handler_map:
+                    continue
+                for cls in exc_class.__mro__:
+                    handler = handler_map.get(cls)
+                    if handler is not None:
+                        found = handler
+                        break
+                if found is not None:
+                    break
+            if found is not None:
+                break
+        if len(cache) < 1024:
+            cache[key] = found
+        return found
+
+    # Flask's public dispatch methods, for code that calls or overrides them.
+
+    def full_dispatch_request(self) -> Response:
+        """Dispatch the current request: hooks, view, error handlers, after-request."""
+        ctx = _cv_request.get()
+        return cast(Response, self._drive_sync(self._full_dispatch_steps(ctx, self._plan(ctx.request.endpoint))))
+
+    def preprocess_request(self) -> Any:
+        """Run URL value preprocessors and before-request hooks; return a response or None."""
+        ctx = _cv_request.get()
+        plan = self._plan(ctx.request.endpoint)
+        for pre in plan.url_preprocessors:
+            pre(ctx.request.endpoint, ctx.request.view_args)
+        for before, _ in plan.before:
+            rv = self.ensure_sync(before)()
+            if rv is not None:
+                return rv
+        return None
+
+    def dispatch_request(self) -> Any:
+        """Call the view for the current request and return its return value."""
+        request = _cv_request.get().request
+        if request.routing_exception is not None:
+            self.raise_routing_exception(request)
+        rule = request.url_rule
+        if request.method == "OPTIONS" and rule is not None and rule.provide_automatic_options:
+            return self.make_default_options_response()
+        return self.ensure_sync(self.view_functions[rule.endpoint])(**request.view_args)  # type: ignore[union-attr,arg-type]
+
+    def process_response(self, response: Response) -> Response:
+        """Run after-request functions and save the session."""
+        ctx = _cv_request.get()
+        plan = self._plan(ctx.request.endpoint)
+
+        def steps() -> Steps:
+            return (yield from self._finalize_steps(ctx, plan, response, False))
+
+        return cast(Response, self._drive_sync(steps()))
+
+    def finalize_request(self, rv: Any, from_error_handler: bool = False) -> Response:
+        """Make a response from a view's return value and run after-request processing."""
+        ctx = _cv_request.get()
+        plan = self._plan(ctx.request.endpoint)
+        return cast(
+            Response, self._drive_sync(self._finalize_steps(ctx, plan, rv, from_error_handler))
+        )
+
+    def handle_user_exception(self, e: Exception) -> Any:
+        """Find and call the error handler for an exception raised by a view or hook."""
+        ctx = _cv_request.get(None)
+        blueprints = tuple(ctx.request.blueprints) if ctx is not None else ()
+        plan = _Plan()
+        plan.blueprints = blueprints
+        return self._drive_sync(self._handle_user_exception_steps(e, plan))
+
+    def handle_http_exception(self, e: HTTPException) -> Any:
+        """Call the handler registered for an HTTP exception, or return the exception."""
+        if e.code is None or isinstance(e, RequestRedirect):
+            return e
+        ctx = _cv_request.get(None)
+        blueprints = tuple(ctx.request.blueprints) if ctx is not None else ()
+        handler = self._find_error_handler(e, blueprints)
+        if handler is None:
+            return e
+        return self.ensure_sync(handler)(e)
+
+    def handle_exception(self, e: Exception) -> Response:
+        """Handle an unhandled exception: propagate it in testing/debug, else a 500."""
+        ctx = _cv_request.get()
+        plan = self._plan(ctx.request.endpoint)
+        return cast(Response, self._drive_sync(self._handle_exception_steps(ctx, plan, e)))
+
+    def trap_http_exception(self, e: Exception) -> bool:
+        """Tell whether an HTTP exception should propagate instead of being handled."""
+        if self.config["TRAP_HTTP_EXCEPTIONS"]:
+            return True
+        trap_bad_request = self.config["TRAP_BAD_REQUEST_ERRORS"]
+        if trap_bad_request is None and self.debug and isinstance(e, BadRequestKeyError):
+            return True
+        if trap_bad_request:
+            from werkzeug.exceptions import BadRequest
+
+            return isinstance(e, BadRequest)
+        return False
+
+    def should_ignore_error(self, error: BaseException | None) -> bool:
+        """Tell teardown functions to ignore an error (never, by default)."""
+        return False
+
+    def log_exception(
+        self,
+        exc_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None] | Any,
+    ) -> None:
+        """Log an unhandled exception with the request's method and path."""
+        ctx = _cv_request.get(None)
+        where = f" [{ctx.request.method} {ctx.request.path}]" if ctx is not None else ""
+        self.logger.error(f"Exception on request{where}", exc_info=exc_info)
+
+    def raise_routing_exception(self, request: Request) -> Any:
+        """Raise the routing error stored on the request (404, 405 or a redirect)."""
+        raise request.routing_exception  # type: ignore[misc]
+
+    def make_default_options_response(self) -> Response:
+        """Answer an ``OPTIONS`` request with the methods the URL allows."""
+        request = _cv_request.get().request
+        try:
+            self.url_map.match(request.path, "\x00probe", subdomain=self.url_map.default_subdomain)
+        except MethodNotAllowed as e:
+            methods = e.valid_methods or []
+        except HTTPException:
+            methods = []
+        else:  # pragma: no cover - a rule accepting any method
+            methods = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+        rv = self.response_class()
+        rv.headers["Allow"] = ", ".join(sorted(methods))
+        return rv
+
+    # -- responses -------------------------------------------------------------------------------
+
+    def make_response(self, rv: Any) -> Response:
+        """Convert a view's return value into a response object.
+
+        Accepts ``str``, ``bytes``, ``dict``/``list`` (JSON), a response, a
+        (sync or async) iterator, an HTTP exception, or a tuple of
+        ``(body, status)``, ``(body, headers)`` or ``(body, status, headers)``.
+        """
+        cls = self.response_class
+        # PERF: the common cases first, without the tuple and type dispatch.
+        if type(rv) is str:
+            return cls(rv)
+        if isinstance(rv, cls):
+            return rv
+        status = headers = None
+        if isinstance(rv, tuple):
+            n = len(rv)
+            if n == 3:
+                rv, status, headers = rv
+            elif n == 2:
+                if isinstance(rv[1], (dict, tuple, list)) or _is_headers(rv[1]):
+                    rv, headers = rv
+                else:
+                    rv, status = rv
+            else:
+                raise TypeError(
+                    "The view function did not return a valid response tuple. The tuple must"
+                    " have the form (body, status, headers), (body, status), or (body, headers)."
+                )
+        if rv is None:
+            raise TypeError(
+                f"The view function for {self._current_endpoint()!r} did not return a valid"
+                " response. The function either returned None or ended without a return"
+                " statement."
+            )
+        if not isinstance(rv, cls):
+            if isinstance(rv, (str, bytes, bytearray)):
+                rv = cls(rv, status=status, headers=headers)
+                status = headers = None
+            elif isinstance(rv, (dict, list)):
+                rv = self.json.response(rv)
+            elif isinstance(rv, HTTPException):
+                rv = self._response_from_http_exception(rv)
+            elif _is_iterator(rv):
+                rv = cls(rv, status=status, headers=headers)
+                status = headers = None
+            elif _is_foreign_response(rv):
+                rv = self._response_from_foreign(rv)
+            else:
+                raise TypeError(
+                    f"The view function for {self._current_endpoint()!r} did not return a valid"
+                    " response. The return type must be a string, dict, list, tuple with"
+                    " headers or status, Response instance, or iterator (generator), but it"
+                    f" was a {type(rv).__name__}."
+                )
+        rv = cast(Response, rv)
+        if status is not None:
+            rv.status = status
+        if headers:
+            rv.headers.update(headers)
+        return rv
+
+    def _current_endpoint(self) -> str | None:
+        ctx = _cv_request.get(None)
+        return ctx.request.endpoint if ctx is not None else None
+
+    def _response_from_http_exception(self, e: HTTPException) -> Response:
+        if e.response is not None:
+            return self.make_response(e.response)
+        if isinstance(e, RequestRedirect):
+            from .helpers import redirect
+
+            return redirect(e.new_url, 308)
+        ctx = _cv_request.get(None)
+        environ = None
+        if ctx is not None and ctx.request._environ is not None:
+            environ = ctx.request._environ
+        headers = e.get_headers(environ)
+        rv = self.response_class(e.get_body(environ), e.code or 500, headers)
+        return rv
+
+    def _response_from_foreign(self, rv: Any) -> Response:
+        """Wrap a Werkzeug (or Flask) response object."""
+        out = self.response_class(
+            rv.iter_encoded() if getattr(rv, "is_streamed", False) else rv.get_data(),
+            status=rv.status,
+            headers=list(rv.headers.items()),
+            content_type=rv.headers.get("Content-Type"),
+        )
+        out.call_on_close(rv.close)
+        return out
+
+    def redirect(self, location: str, code: int = 302) -> Response:
+        """Create a redirect response (used by :func:`erlen.redirect`)."""
+        from .helpers import _redirect
+
+        return _redirect(location, code, self.response_class)
+
+    # -- URLs ---------------------------------------------------------------------------------------
+
+    def inject_url_defaults(self, endpoint: str, values: dict[str, Any]) -> None:
+        """Let the ``url_defaults`` functions fill in values for an endpoint."""
+        names: tuple[str | None, ...] = (None,)
+        if "." in endpoint:
+            parts = endpoint.rpartition(".")[0].split(".")
+            names = (None, *(".".join(parts[:i]) for i in range(1, len(parts) + 1)))
+        for name in names:
+            for func in self.url_default_functions.get(name, ()):
+                func(endpoint, values)
+
+    def handle_url_build_error(self, error: BuildError, endpoint: str, values: dict[str, Any]) -> str:
+        """Try the ``url_build_error_handlers``; re-raise the error when none answers."""
+        for handler in self.url_build_error_handlers:
+            try:
+                rv = handler(error, endpoint, values)
+            except BuildError as e:
+                error = e
+            else:
+                if rv is not None:
+                    return rv
+        if error is sys.exc_info()[1]:
+            raise
+        raise error
+
+    def url_for(
+        self,
+        endpoint: str,
+        /,
+        *,
+        _anchor: str | None = None,
+        _method: str | None = None,
+        _scheme: str | None = None,
+        _external: bool | None = None,
+        **values: Any,
+    ) -> str:
+        """Build the URL of an endpoint (see :func:`erlen.url_for`)."""
+        req_ctx = _cv_request.get(None)
+        if req_ctx is not None:
+            request = req_ctx.request
+            if endpoint[:1] == ".":
+                bp = request.blueprint
+                endpoint = f"{bp}{endpoint}" if bp is not None else endpoint[1:]
+            if _external is None:
+                _external = _scheme is not None
+            script_root = request.root_path
+            host = request.host
+            scheme = request.scheme
+        else:
+            if endpoint[:1] == ".":
+                endpoint = endpoint[1:]
+            if _external is None:
+                _external = True
+            server_name = self.config["SERVER_NAME"]
+            if server_name is None:
+                raise RuntimeError(
+                    "Unable to build URLs outside an active request without 'SERVER_NAME'"
+                    " configured. Also configure 'APPLICATION_ROOT' and"
+                    " 'PREFERRED_URL_SCHEME' as needed."
+                )
+            script_root = (self.config["APPLICATION_ROOT"] or "/").rstrip("/")
+            host = server_name
+            scheme = self.config["PREFERRED_URL_SCHEME"]
+        if _scheme is not None and not _external:
+            raise ValueError("When specifying '_scheme', '_external' must be True.")
+        if self.url_default_functions:
+            self.inject_url_defaults(endpoint, values)
+        try:
+            path, rule = self.url_map.build(endpoint, values, _method)
+        except BuildError as error:
+            values.update(_anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external)
+            return self.handle_url_build_error(error, endpoint, values)
+        sub = rule.subdomain
+        if rule.host and self.url_map.host_matching:
+            host = self.url_map.build_host(rule, values) if hasattr(self.url_map, "build_host") else rule.host
+            _external = True
+        elif sub:
+            server_name = self.config["SERVER_NAME"] or host
+            if "<" in sub and hasattr(self.url_map, "build_host"):
+                sub = self.url_map.build_host(rule, values)
+            host = f"{sub}.{server_name}"
+            _external = True
+        rv = f"{quote(script_root, safe='/:@&$!()*+,;=~%')}{path}" if script_root else path
+        if _external:
+            rv = f"{_scheme or scheme}://{host}{rv}"
+        if _anchor is not None:
+            rv = f"{rv}#{quote(_anchor, safe='%!#$&()*+,/:;=?@')}"
+        return rv
+
+    # -- contexts -------------------------------------------------------------------------------------
+
+    def app_context(self) -> AppContext:
+        """Create an application context (``with app.app_context(): ...``)."""
+        return AppContext(self)
+
+    def request_context(self, environ: dict[str, Any]) -> RequestContext:
+        """Create a request context for a WSGI environ."""
+        from .wsgi import request_from_environ
+
+        request = request_from_environ(self, environ)
+        self._match_request(request)
+        return RequestContext(self, request)
+
+    def test_request_context(self, *args: Any, **kwargs: Any) -> RequestContext:
+        """Create a request context from ``EnvironBuilder``-style arguments, for tests."""
+        from .testing import EnvironBuilder
+
+        builder = EnvironBuilder(self, *args, **kwargs)
+        try:
+            return self.request_context(builder.get_environ())
+        finally:
+            builder.close()
+
+    def do_teardown_request(self, exc: BaseException | None = _sentinel) -> None:
+        """Run the teardown-request functions (innermost blueprint first, then the app)."""
+        if exc is _sentinel:
+            exc = sys.exc_info()[1]
+        self._drive_sync(self._teardown_request_steps(exc))
+
+    def _teardown_request_steps(self, exc: BaseException | None) -> Steps:
+        ctx = _cv_request.get(None)
+        blueprints = ctx.request.blueprints if ctx is not None else []
+        for name in (*blueprints, None):
+            for func in reversed(self.teardown_request_funcs.get(name, ())):
+                rv = func(exc)
+                if inspect.isawaitable(rv):
+                    yield rv
+        if signals.request_tearing_down.receivers:
+            signals.request_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+
+    def do_teardown_appcontext(self, exc: BaseException | None = _sentinel) -> None:
+        """Run the teardown-appcontext functions, last registered first."""
+        if exc is _sentinel:
+            exc = sys.exc_info()[1]
+        self._drive_sync(self._teardown_appcontext_steps(exc))
+
+    def _teardown_appcontext_steps(self, exc: BaseException | None) -> Steps:
+        for func in reversed(self.teardown_appcontext_funcs):
+            rv = func(exc)
+            if inspect.isawaitable(rv):
+                yield rv
+        if signals.appcontext_tearing_down.receivers:
+            signals.appcontext_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+
+    # -- protocol doors ----------------------------------------------------------------------------------
+
+    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """The WSGI application (wrap this for WSGI middleware)."""
+        from .wsgi import handle
+
+        return handle(self, environ, start_response)
+
+    async def asgi_app(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        """The ASGI application (wrap this for ASGI middleware)."""
+        from .asgi import handle
+
+        await handle(self, scope, receive, send)
+
+    def __call__(self, *args: Any) -> Any:
+        """Serve WSGI (``app(environ, start_response)``) or ASGI (``await app(scope, receive, send)``)."""
+        if len(args) == 2:
+            return self.wsgi_app(*args)
+        if len(args) == 3:
+            return self.asgi_app(*args)
+        raise TypeError(
+            "Erlen apps are called as app(environ, start_response) by WSGI servers or"
+            " app(scope, receive, send) by ASGI servers."
+        )
+
+    async def _run_sync_dispatch(self, ctx: RequestContext, plan: _Plan) -> Any:
+        """Run a sync dispatch in the thread pool (for sync views under ASGI)."""
+        return await run_in_threadpool(
+            self._drive_sync, self._request_steps(ctx, plan), max_workers=self.config.get("ASGI_THREADPOOL_SIZE")
+        )
+
+    # -- testing and running ------------------------------------------------------------------------------
+
+    def test_client(self, use_cookies: bool = True, **kwargs: Any) -> ErlenClient:
+        """Create a test client (``asgi=True`` drives the app through its ASGI door)."""
+        cls = self.test_client_class
+        if cls is None:
+            from .testing import ErlenClient as cls  # noqa: N813
+        return cls(self, use_cookies=use_cookies, **kwargs)
+
+    def test_cli_runner(self, **kwargs: Any) -> ErlenCliRunner:
+        """Create a click runner that invokes this app's CLI commands."""
+        cls = self.test_cli_runner_class
+        if cls is None:
+            from .testing import ErlenCliRunner as cls  # noqa: N813
+        return cls(self, **kwargs)
+
+    def run(
+        self,
+        host: str | None = None,
+        port: int | None = None,
+        debug: bool | None = None,
+        load_dotenv: bool = True,
+        **options: Any,
+    ) -> None:
+        """Serve the app with uvicorn (development use; see ``erlen run``)."""
+        from .cli import run_app
+
+        run_app(self, host=host, port=port, debug=debug, load_dotenv=load_dotenv, **options)
+
+
+def exc_class_and_code_for(exc_class: type[BaseException]) -> tuple[type[BaseException], int | None]:
+    """Return an exception class and its HTTP code (None for non-HTTP errors)."""
+    if issubclass(exc_class, HTTPException):
+        return exc_class, exc_class.code
+    return exc_class, None
+
+
+def _is_headers(value: Any) -> bool:
+    from werkzeug.datastructures import Headers
+
+    return isinstance(value, Headers)
+
+
+def _is_iterator(value: Any) -> bool:
+    return (hasattr(value, "__next__") and hasattr(value, "__iter__")) or hasattr(value, "__anext__")
+
+
+def _is_foreign_response(value: Any) -> bool:
+    return hasattr(value, "status_code") and hasattr(value, "headers") and hasattr(value, "get_data")
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+def _as_coroutine(awaitable: Awaitable[Any]) -> Any:
+    if inspect.iscoroutine(awaitable):
+        return awaitable
+    return _await(awaitable)
+
+
+_mark_coroutine_function(Erlen.__call__)
+
+__all__ = ["Erlen"]
+
+# Imported for its side effect on type checkers only.
+_unused: tuple[Any, ...] = (AsyncIterator, NotFound)

@@ -1,0 +1,332 @@
+"""The ASGI door (ASGI 3): ``http``, ``websocket`` and ``lifespan`` scopes.
+
+The request body is received before dispatch, so Flask's synchronous request
+API (``request.form``, ``request.get_json()``) works in sync and async views
+alike: small bodies stay in memory, large ones are spooled to a temporary file,
+and a declared length over ``MAX_CONTENT_LENGTH`` is answered 413 unread.
+Views decorated with :func:`erlen.stream_request_body` receive it themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from io import BytesIO
+from typing import IO, TYPE_CHECKING, Any
+
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
+
+from .concurrency import iterate_in_threadpool
+from .ctx import RequestContext
+
+if TYPE_CHECKING:
+    from .app import Erlen
+    from .request import Request
+    from .response import Response
+
+Receive = Callable[[], Any]
+Send = Callable[[dict[str, Any]], Any]
+
+
+class ClientGone(Exception):
+    """The client disconnected while the request was being handled."""
+
+
+class ASGIBody:
+    """The body of an ASGI request, received from the server on demand."""
+
+    __slots__ = ("_done", "_receive")
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._done = False
+
+    async def read_all(self, max_length: int | None, spool_size: int, declared: int | None) -> IO[bytes]:
+        """Receive the whole body: in memory up to ``spool_size``, then a temporary file."""
+        if declared is not None and max_length is not None and declared > max_length:
+            raise RequestEntityTooLarge(
+                f"The request body is {declared} bytes; the limit is {max_length} bytes."
+            )
+        chunks: list[bytes] = []
+        size = 0
+        spool: IO[bytes] | None = None
+        async for chunk in self:
+            size += len(chunk)
+            if max_length is not None and size > max_length:
+                if spool is not None:
+                    spool.close()
+                raise RequestEntityTooLarge(
+                    f"The request body is over the limit of {max_length} bytes."
+                )
+            if spool is not None:
+                spool.write(chunk)
+            elif size > spool_size:
+                spool = tempfile.SpooledTemporaryFile(max_size=spool_size)  # noqa: SIM115
+                for c in chunks:
+                    spool.write(c)
+                spool.write(chunk)
+                chunks = []
+            else:
+                chunks.append(chunk)
+        if spool is not None:
+            spool.seek(0)
+            return spool
+        return BytesIO(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        """Yield the body's chunks as they arrive."""
+        if self._done:
+            return
+        receive = self._receive
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "http.disconnect":
+                self._done = True
+                raise ClientDisconnected("The client disconnected while sending the body.")
+            chunk = message.get("body", b"")
+            more = message.get("more_body", False)
+            if not more:
+                self._done = True
+            if chunk:
+                yield chunk
+            if not more:
+                return
+
+
+def request_from_scope(app: Erlen, scope: dict[str, Any], receive: Receive) -> Request:
+    """Build the app's request class from an ASGI HTTP scope."""
+    raw_headers = scope["headers"]
+    has_body = False
+    host = None
+    # PERF: one pass over the raw headers finds what dispatch needs up front.
+    for key, value in raw_headers:
+        if key == b"host":
+            host = value.decode("latin-1")
+        elif key == b"content-length":
+            has_body = value != b"0"
+        elif key == b"transfer-encoding":
+            has_body = True
+    client = scope.get("client")
+    root_path = scope.get("root_path", "")
+    path = scope["path"]
+    if root_path and path.startswith(root_path):
+        # ASGI puts the mount prefix in both root_path and path.
+        path = path[len(root_path) :] or "/"
+    server = scope.get("server")
+    request = app.request_class.from_values(
+        scope["method"],
+        path,
+        scope.get("query_string", b""),
+        scheme=scope.get("scheme", "http"),
+        root_path=root_path.rstrip("/"),
+        raw_headers=raw_headers,
+        host=host,
+        server=(server[0], server[1]) if server else None,
+        remote_addr=client[0] if client else None,
+        body=None,
+        body_terminated=True,
+        scope=scope,
+    )
+    if has_body:
+        request.__dict__["_asgi_body"] = ASGIBody(receive)
+    return request
+
+
+def environ_from_request(request: Request) -> dict[str, Any]:
+    """Synthesize a WSGI environ for a request that came through ASGI."""
+    scope = request.scope or {}
+    server = request.server or ("localhost", 80)
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": request.method,
+        "SCRIPT_NAME": request.root_path.encode("utf-8").decode("latin-1"),
+        "PATH_INFO": request.path.encode("utf-8").decode("latin-1"),
+        "QUERY_STRING": request.query_string.decode("latin-1"),
+        "SERVER_NAME": server[0],
+        "SERVER_PORT": str(server[1] or 80),
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "REMOTE_ADDR": request.remote_addr or "",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": request.scheme,
+        "wsgi.input": request._input or BytesIO(),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "asgi.scope": scope,
+    }
+    for key, value in request.headers.items():
+        name = key.upper().replace("-", "_")
+        if name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            environ[name] = value
+        else:
+            name = f"HTTP_{name}"
+            environ[name] = f"{environ[name]},{value}" if name in environ else value
+    return environ
+
+
+async def handle(app: Erlen, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    """Serve one ASGI connection scope."""
+    kind = scope["type"]
+    if kind == "http":
+        await _http(app, scope, receive, send)
+    elif kind == "websocket":
+        from .websocket import serve_websocket
+
+        await serve_websocket(app, scope, receive, send)
+    elif kind == "lifespan":
+        await _lifespan(app, scope, receive, send)
+    else:
+        raise RuntimeError(f"Erlen cannot serve ASGI scope type {kind!r}.")
+
+
+async def _http(app: Erlen, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    request = request_from_scope(app, scope, receive)
+    ctx = RequestContext(app, request)
+    app._got_first_request = True
+    ctx.push()
+    error: BaseException | None = None
+    try:
+        app._match_request(request)
+        plan = app._plan(request.endpoint)
+        view = plan.view
+        if "_asgi_body" in request.__dict__ and not getattr(view, "_erlen_stream_body", False):
+            try:
+                await _receive_body(app, request)
+            except ClientDisconnected:
+                return
+            except HTTPException as e:
+                if request.routing_exception is None:
+                    request.routing_exception = e
+        if view is not None and not plan.view_is_async:
+            response = await app._run_sync_dispatch(ctx, plan)
+        else:
+            response = await app._drive_async(app._request_steps(ctx, plan))
+        error = ctx.error
+        preserve = scope.get("extensions", {}).get("erlen.preserve_context")
+        if preserve is not None:
+            preserve(ctx)
+        await send_response(response, request.method == "HEAD", receive, send)
+    except BaseException as e:
+        error = e
+        raise
+    finally:
+        await ctx.apop(error)
+
+
+async def _receive_body(app: Erlen, request: Request) -> None:
+    body: ASGIBody = request.__dict__.pop("_asgi_body")
+    config = app.config
+    request._input = await body.read_all(
+        request.max_content_length,
+        config.get("ASGI_BODY_SPOOL_SIZE") or 1024 * 1024,
+        request.content_length,
+    )
+
+
+def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.header_list()]
+
+
+async def send_response(response: Response, head: bool, receive: Receive, send: Send) -> None:
+    """Send a response; a streamed body stops early if the client disconnects."""
+    body = response._body
+    if body is not None or head:
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status_code,
+                    "headers": _encode_headers(response),
+                }
+            )
+            await send({"type": "http.response.body", "body": b"" if head else body})
+        finally:
+            await _close_response(response)
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status_code,
+            "headers": _encode_headers(response),
+        }
+    )
+    pump = asyncio.ensure_future(_pump(response, send))
+    watch = asyncio.ensure_future(_watch_disconnect(receive))
+    try:
+        done, _ = await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (pump, watch):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(pump, watch, return_exceptions=True)
+        await _close_response(response)
+    if pump in done and not pump.cancelled():
+        exc = pump.exception()
+        if exc is not None and not isinstance(exc, ClientGone):
+            raise exc
+
+
+async def _watch_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _pump(response: Response, send: Send) -> None:
+    it = response._iter
+    charset = response.charset
+    chunks: AsyncIterator[Any]
+    if hasattr(it, "__aiter__"):
+        chunks = it.__aiter__()
+    elif isinstance(it, (list, tuple)):
+        chunks = _iterate_list(it)
+    else:
+        chunks = iterate_in_threadpool(iter(it))
+    try:
+        async for chunk in chunks:
+            if isinstance(chunk, str):
+                chunk = chunk.encode(charset)
+            if not chunk:
+                continue
+            try:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            except OSError as e:
+                raise ClientGone() from e
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        if hasattr(it, "aclose"):
+            await it.aclose()
+
+
+async def _iterate_list(items: list[Any] | tuple[Any, ...]) -> AsyncIterator[Any]:
+    for item in items:
+        yield item
+
+
+async def _close_response(response: Response) -> None:
+    it = response._iter
+    if it is not None and hasattr(it, "aclose"):
+        try:
+            await it.aclose()
+        except RuntimeError:
+            pass  # already running or closed
+    try:
+        response.close()
+    except ValueError:
+        pass  # a sync generator still executing in a worker thread
+
+
+async def _lifespan(app: Erlen, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    from .lifespan import serve_lifespan
+
+    await serve_lifespan(app, receive, send)
+
+
+_unused: tuple[Any, ...] = (Iterator,)

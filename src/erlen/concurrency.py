@@ -1,0 +1,117 @@
+"""Crossing between sync and async code without losing the context.
+
+* Sync code that must run a coroutine uses :func:`run_coroutine_sync`: in a
+  worker thread started from the server's loop it schedules the coroutine on
+  that loop; otherwise it uses one persistent event loop per thread (never a
+  fresh loop per call).
+* Async code that must run blocking sync code uses :func:`run_in_threadpool`,
+  which carries the ``contextvars`` context into the worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_local = threading.local()
+#: The loop of the ASGI server that handed work to a worker thread.
+_server_loop: contextvars.ContextVar[asyncio.AbstractEventLoop] = contextvars.ContextVar(
+    "erlen.server_loop"
+)
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def thread_loop() -> asyncio.AbstractEventLoop:
+    """Return this thread's persistent event loop, creating it on first use."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = asyncio.new_event_loop()
+        _local.loop = loop
+    return loop
+
+
+def run_coroutine_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code and return its result."""
+    server_loop = _server_loop.get(None)
+    if server_loop is not None and server_loop.is_running():
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not server_loop:
+            return asyncio.run_coroutine_threadsafe(coro, server_loop).result()
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        coro.close()
+        raise RuntimeError(
+            "An async function was called from sync code running on the event loop."
+            " Await it from an async view or hook instead."
+        )
+    return thread_loop().run_until_complete(coro)
+
+
+def async_to_sync(func: Callable[..., Awaitable[T]]) -> Callable[..., T]:
+    """Wrap an async function so that sync code can call it."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        return run_coroutine_sync(func(*args, **kwargs))  # type: ignore[arg-type]
+
+    wrapper.__wrapped__ = func  # type: ignore[attr-defined]
+    wrapper.__name__ = getattr(func, "__name__", "wrapper")
+    wrapper.__doc__ = getattr(func, "__doc__", None)
+    return wrapper
+
+
+def _get_executor(max_workers: int | None) -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        with _executor_lock:
+            if _executor is None:
+                _executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="erlen")
+    return _executor
+
+
+async def run_in_threadpool(func: Callable[..., T], *args: Any, max_workers: int | None = None) -> T:
+    """Run blocking ``func(*args)`` in a worker thread, carrying the current context."""
+    loop = asyncio.get_running_loop()
+    ctx = contextvars.copy_context()
+    ctx.run(_server_loop.set, loop)
+    return await loop.run_in_executor(_get_executor(max_workers), ctx.run, func, *args)
+
+
+_STOP = object()
+
+
+def _next_or_stop(it: Iterator[T]) -> Any:
+    try:
+        return next(it)
+    except StopIteration:
+        return _STOP
+
+
+async def iterate_in_threadpool(it: Iterator[T]) -> AsyncIterator[T]:
+    """Iterate a blocking iterator from async code, one item per worker-thread hop."""
+    while True:
+        item = await run_in_threadpool(_next_or_stop, it)
+        if item is _STOP:
+            return
+        yield item
+
+
+__all__ = [
+    "async_to_sync",
+    "iterate_in_threadpool",
+    "run_coroutine_sync",
+    "run_in_threadpool",
+    "thread_loop",
+]

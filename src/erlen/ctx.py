@@ -1,0 +1,299 @@
+"""Application and request contexts.
+
+A context is pushed by setting a ``ContextVar``; the proxies in
+:mod:`erlen.globals` read it. Because the variables are context-local, each
+thread and each asyncio task sees its own request.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import sys
+from collections.abc import Callable, Iterator
+from contextvars import Token
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from . import signals
+from .globals import _cv_app, _cv_request
+
+if TYPE_CHECKING:
+    from .app import Erlen
+    from .request import Request
+    from .response import Response
+    from .sessions import SessionMixin
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_sentinel: Any = object()
+
+
+class _AppCtxGlobals:
+    """The ``g`` namespace: free-form storage that lives as long as the app context."""
+
+    def get(self, name: str, default: Any | None = None) -> Any:
+        """Return an attribute, or ``default`` when it is not set."""
+        return self.__dict__.get(name, default)
+
+    def pop(self, name: str, default: Any = _sentinel) -> Any:
+        """Remove an attribute and return its value (or ``default``)."""
+        if default is _sentinel:
+            return self.__dict__.pop(name)
+        return self.__dict__.pop(name, default)
+
+    def setdefault(self, name: str, default: Any = None) -> Any:
+        """Return an attribute, setting it to ``default`` first when missing."""
+        return self.__dict__.setdefault(name, default)
+
+    def __contains__(self, item: str) -> bool:
+        return item in self.__dict__
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.__dict__)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for missing attributes; Flask raises AttributeError too.
+        raise AttributeError(name)
+
+    def __repr__(self) -> str:
+        ctx = _cv_app.get(None)
+        if ctx is not None:
+            return f"<erlen.g of '{ctx.app.name}'>"
+        return object.__repr__(self)
+
+
+class AppContext:
+    """Bind an application: ``current_app`` and ``g`` point at it while pushed."""
+
+    def __init__(self, app: Erlen) -> None:
+        self.app = app
+        self.g: _AppCtxGlobals = app.app_ctx_globals_class()
+        self._tokens: list[Token[AppContext]] = []
+
+    def push(self) -> None:
+        """Make this the current app context."""
+        self._tokens.append(_cv_app.set(self))
+        if signals.appcontext_pushed.receivers:
+            signals.appcontext_pushed.send(self.app, _async_wrapper=self.app.ensure_sync)
+
+    def pop(self, exc: BaseException | None = _sentinel) -> None:
+        """Run the app-context teardown functions and unbind this context."""
+        try:
+            if len(self._tokens) == 1:
+                if exc is _sentinel:
+                    exc = sys.exc_info()[1]
+                self.app.do_teardown_appcontext(exc)
+        finally:
+            ctx = _cv_app.get(None)
+            _cv_app.reset(self._tokens.pop())
+        if ctx is not self:
+            raise AssertionError(f"Popped wrong app context. ({ctx!r} instead of {self!r})")
+        if signals.appcontext_popped.receivers:
+            signals.appcontext_popped.send(self.app, _async_wrapper=self.app.ensure_sync)
+
+    def __enter__(self) -> AppContext:
+        self.push()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.pop(exc_value)
+
+    async def __aenter__(self) -> AppContext:
+        self.push()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.pop(exc_value)
+
+
+class RequestContext:
+    """Bind a request (and, lazily, its session) to the current context.
+
+    Pushing a request context also pushes an app context for its app when none
+    is active. The session is opened the first time ``session`` is touched.
+    """
+
+    __slots__ = (
+        "_after_request_functions",
+        "_app_ctx",
+        "_session",
+        "_tokens",
+        "app",
+        "error",
+        "flashes",
+        "request",
+    )
+
+    def __init__(self, app: Erlen, request: Request, session: SessionMixin | None = None) -> None:
+        self.app = app
+        self.request = request
+        self._session = session
+        self.flashes: list[tuple[str, str]] | None = None
+        self._after_request_functions: list[Callable[[Response], Response]] = []
+        self._tokens: list[tuple[Token[RequestContext], AppContext | None]] = []
+        self._app_ctx: AppContext | None = None
+        #: The unhandled exception of this request, passed to teardown functions.
+        self.error: BaseException | None = None
+
+    @property
+    def session(self) -> SessionMixin:
+        """The session, opened through ``app.session_interface`` on first access."""
+        session = self._session
+        if session is None:
+            interface = self.app.session_interface
+            session = interface.open_session(self.app, self.request)
+            if session is None:
+                session = interface.make_null_session(self.app)
+            self._session = session
+        return session
+
+    @session.setter
+    def session(self, value: SessionMixin) -> None:
+        self._session = value
+
+    def copy(self) -> RequestContext:
+        """Return a context bound to the same request and session."""
+        return self.__class__(self.app, self.request, self._session)
+
+    def push(self) -> None:
+        """Make this the current request context (pushing an app context if needed)."""
+        app_ctx = _cv_app.get(None)
+        pushed: AppContext | None = None
+        if app_ctx is None or app_ctx.app is not self.app:
+            pushed = self.app.app_context()
+            pushed.push()
+            self._app_ctx = pushed
+        self._tokens.append((_cv_request.set(self), pushed))
+
+    def pop(self, exc: BaseException | None = _sentinel) -> None:
+        """Run teardown functions, close the request and unbind this context."""
+        clear = len(self._tokens) == 1
+        try:
+            if clear:
+                if exc is _sentinel:
+                    exc = sys.exc_info()[1]
+                self.app.do_teardown_request(exc)
+                self.request.close()
+        finally:
+            ctx = _cv_request.get(None)
+            token, app_ctx = self._tokens.pop()
+            _cv_request.reset(token)
+            if app_ctx is not None:
+                app_ctx.pop(exc)
+        if ctx is not self:
+            raise AssertionError(f"Popped wrong request context. ({ctx!r} instead of {self!r})")
+
+    async def apop(self, exc: BaseException | None = None) -> None:
+        """Pop from async code: async teardown functions are awaited on the running loop."""
+        app = self.app
+        clear = len(self._tokens) == 1
+        try:
+            if clear:
+                await app._drive_async(app._teardown_request_steps(exc))
+                self.request.close()
+        finally:
+            token, app_ctx = self._tokens.pop()
+            _cv_request.reset(token)
+            if app_ctx is not None:
+                try:
+                    if len(app_ctx._tokens) == 1:
+                        await app._drive_async(app._teardown_appcontext_steps(exc))
+                finally:
+                    _cv_app.reset(app_ctx._tokens.pop())
+                if signals.appcontext_popped.receivers:
+                    signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
+
+    def __enter__(self) -> RequestContext:
+        self.push()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.pop(exc_value)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.request.url!r} [{self.request.method}] of {self.app.name}>"
+
+
+def has_request_context() -> bool:
+    """Tell whether a request context is active."""
+    return _cv_request.get(None) is not None
+
+
+def has_app_context() -> bool:
+    """Tell whether an application context is active."""
+    return _cv_app.get(None) is not None
+
+
+def after_this_request(f: F) -> F:
+    """Register ``f(response)`` to run after the current request only."""
+    ctx = _cv_request.get(None)
+    if ctx is None:
+        raise RuntimeError(
+            "'after_this_request' can only be used when a request context is active,"
+            " such as in a view function."
+        )
+    ctx._after_request_functions.append(f)
+    return f
+
+
+def copy_current_request_context(f: F) -> F:
+    """Wrap ``f`` so that it runs in the current request context, even from another thread."""
+    ctx = _cv_request.get(None)
+    if ctx is None:
+        raise RuntimeError(
+            "'copy_current_request_context' can only be used when a request context is"
+            " active, such as in a view function."
+        )
+    app_ctx = _cv_app.get()
+    if inspect.iscoroutinefunction(f):
+
+        @functools.wraps(f)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            t_app = _cv_app.set(app_ctx)
+            t_req = _cv_request.set(ctx)
+            try:
+                return await f(*args, **kwargs)
+            finally:
+                _cv_request.reset(t_req)
+                _cv_app.reset(t_app)
+
+        return async_wrapper  # type: ignore[return-value]
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        # A fresh contextvars.Context keeps the caller's own context untouched.
+        def run() -> Any:
+            _cv_app.set(app_ctx)
+            _cv_request.set(ctx)
+            return ctx.app.ensure_sync(f)(*args, **kwargs)
+
+        return contextvars.Context().run(run)
+
+    return wrapper  # type: ignore[return-value]
+
+
+__all__ = [
+    "AppContext",
+    "RequestContext",
+    "after_this_request",
+    "copy_current_request_context",
+    "has_app_context",
+    "has_request_context",
+]

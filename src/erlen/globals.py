@@ -1,0 +1,138 @@
+"""Context-local globals: ``current_app``, ``g``, ``request``, ``session``.
+
+Each proxy reads one ``ContextVar``, so the objects are correct per thread and
+per asyncio task. ``request_ctx`` and ``app_ctx`` are the context objects
+themselves, which extensions written for Flask reach for.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from .app import Erlen
+    from .ctx import AppContext, RequestContext, _AppCtxGlobals
+    from .request import Request
+    from .sessions import SessionMixin
+
+_no_app_msg = """\
+Working outside of application context.
+
+This typically means that you attempted to use functionality that needed
+the current application. To solve this, set up an application context
+with app.app_context(). See the documentation for more information.\
+"""
+_no_req_msg = """\
+Working outside of request context.
+
+This typically means that you attempted to use functionality that needed
+an active HTTP request. Consult the documentation on testing for
+information about how to avoid this problem.\
+"""
+
+_cv_app: ContextVar[AppContext] = ContextVar("erlen.app_ctx")
+_cv_request: ContextVar[RequestContext] = ContextVar("erlen.request_ctx")
+
+
+class ContextProxy:
+    """Forward attribute access and operators to an object in a context variable.
+
+    ``attr`` names the attribute of the context object to expose (or ``None``
+    for the context object itself). Outside a context every access raises a
+    ``RuntimeError`` explaining which context is missing, and ``bool()`` is False.
+    """
+
+    __slots__ = ("_erlen_attr", "_erlen_cv", "_erlen_msg")
+
+    def __init__(self, cv: ContextVar[Any], attr: str | None, message: str) -> None:
+        object.__setattr__(self, "_erlen_cv", cv)
+        object.__setattr__(self, "_erlen_attr", attr)
+        object.__setattr__(self, "_erlen_msg", message)
+
+    def _get_current_object(self) -> Any:
+        """Return the object the proxy currently stands for."""
+        try:
+            ctx = self._erlen_cv.get()
+        except LookupError:
+            raise RuntimeError(self._erlen_msg) from None
+        attr = self._erlen_attr
+        return ctx if attr is None else getattr(ctx, attr)
+
+    # PERF: attribute access is the proxies' hot path (``request.args``), so it
+    # is written out here rather than going through _get_current_object().
+    def __getattr__(self, name: str) -> Any:
+        try:
+            ctx = self._erlen_cv.get()
+        except LookupError:
+            raise RuntimeError(self._erlen_msg) from None
+        attr = self._erlen_attr
+        return getattr(ctx if attr is None else getattr(ctx, attr), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._get_current_object(), name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(self._get_current_object(), name)
+
+    def __dir__(self) -> list[str]:
+        try:
+            return dir(self._get_current_object())
+        except RuntimeError:
+            return []
+
+    def __repr__(self) -> str:
+        try:
+            obj = self._get_current_object()
+        except RuntimeError:
+            return f"<ContextProxy unbound {self._erlen_attr or 'context'}>"
+        return repr(obj)
+
+    def __str__(self) -> str:
+        return str(self._get_current_object())
+
+    def __bool__(self) -> bool:
+        try:
+            return bool(self._get_current_object())
+        except RuntimeError:
+            return False
+
+    def __eq__(self, other: object) -> bool:
+        return bool(self._get_current_object() == other)
+
+    def __ne__(self, other: object) -> bool:
+        return bool(self._get_current_object() != other)
+
+    def __hash__(self) -> int:
+        return hash(self._get_current_object())
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._get_current_object()[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._get_current_object()[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        del self._get_current_object()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._get_current_object()
+
+    def __iter__(self) -> Any:
+        return iter(self._get_current_object())
+
+    def __len__(self) -> int:
+        return len(self._get_current_object())
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._get_current_object()(*args, **kwargs)
+
+
+current_app: Erlen = cast("Erlen", ContextProxy(_cv_app, "app", _no_app_msg))
+g: _AppCtxGlobals = cast("_AppCtxGlobals", ContextProxy(_cv_app, "g", _no_app_msg))
+app_ctx: AppContext = cast("AppContext", ContextProxy(_cv_app, None, _no_app_msg))
+request: Request = cast("Request", ContextProxy(_cv_request, "request", _no_req_msg))
+session: SessionMixin = cast("SessionMixin", ContextProxy(_cv_request, "session", _no_req_msg))
+request_ctx: RequestContext = cast("RequestContext", ContextProxy(_cv_request, None, _no_req_msg))
+
+__all__ = ["app_ctx", "current_app", "g", "request", "request_ctx", "session"]

@@ -1,0 +1,241 @@
+"""Helpers views call: ``url_for``, ``redirect``, ``abort``, ``flash`` and friends."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from urllib.parse import quote
+
+from .globals import _cv_app, _cv_request, current_app, request, session
+from .scaffold import get_root_path
+
+if TYPE_CHECKING:
+    from .response import Response
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Characters allowed unescaped in a Location header; everything else (notably
+# CR, LF and other control characters from user input) is percent-encoded.
+_LOCATION_SAFE = "/:@&$!'()*+,;=~%?#[]-._"
+
+
+def get_debug_flag() -> bool:
+    """Return whether debug mode is on by ``ERLEN_DEBUG`` (or ``FLASK_DEBUG``)."""
+    val = os.environ.get("ERLEN_DEBUG") or os.environ.get("FLASK_DEBUG")
+    return bool(val and val.lower() not in {"0", "false", "no"})
+
+
+def get_load_dotenv(default: bool = True) -> bool:
+    """Return whether ``.env`` files should be loaded (``ERLEN_SKIP_DOTENV`` turns it off)."""
+    val = os.environ.get("ERLEN_SKIP_DOTENV")
+    if not val:
+        return default
+    return val.lower() in ("0", "false", "no")
+
+
+def url_for(
+    endpoint: str,
+    *,
+    _anchor: str | None = None,
+    _method: str | None = None,
+    _scheme: str | None = None,
+    _external: bool | None = None,
+    **values: Any,
+) -> str:
+    """Build the URL of an endpoint: ``url_for("user", id=3)``.
+
+    ``.name`` is relative to the current blueprint; unknown values become the
+    query string; ``_external`` gives an absolute URL.
+    """
+    return current_app.url_for(
+        endpoint,
+        _anchor=_anchor,
+        _method=_method,
+        _scheme=_scheme,
+        _external=_external,
+        **values,
+    )
+
+
+def _redirect(location: str, code: int, response_class: type[Response]) -> Response:
+    from markupsafe import escape
+
+    safe_location = quote(location, safe=_LOCATION_SAFE) if not _is_safe_location(location) else location
+    html = (
+        "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n"
+        "<h1>Redirecting...</h1>\n<p>You should be redirected automatically to the target URL: "
+        f'<a href="{escape(safe_location)}">{escape(location)}</a>. If not, click the link.\n'
+    )
+    response = response_class(html, code, mimetype="text/html")
+    response.headers["Location"] = safe_location
+    return response
+
+
+def _is_safe_location(location: str) -> bool:
+    return location.isascii() and location.isprintable() and " " not in location
+
+
+def redirect(location: str, code: int = 302, Response: type[Response] | None = None) -> Response:  # noqa: N803
+    """Return a response redirecting the client to ``location`` (302 by default).
+
+    Control characters such as CR/LF in ``location`` are percent-encoded, so a
+    target taken from user input can never split the response headers.
+    """
+    ctx = _cv_app.get(None)
+    if ctx is not None:
+        if Response is None:
+            return ctx.app.redirect(location, code)
+    if Response is None:
+        from .response import Response as Response  # noqa: N811
+    return _redirect(location, code, Response)
+
+
+def abort(code: int | Response, *args: Any, **kwargs: Any) -> NoReturn:
+    """Raise the HTTP exception for a status code (or a response) to end the request."""
+    ctx = _cv_app.get(None)
+    if ctx is not None:
+        ctx.app.aborter(code, *args, **kwargs)
+    from werkzeug.exceptions import abort as wz_abort
+
+    wz_abort(code, *args, **kwargs)  # type: ignore[arg-type]
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def make_response(*args: Any) -> Response:
+    """Turn view-style return values into a response you can modify."""
+    if not args:
+        return current_app.response_class()
+    if len(args) == 1:
+        args = args[0]
+    return current_app.make_response(args)
+
+
+def stream_with_context(generator_or_function: Any) -> Any:
+    """Keep the request context during a streamed body.
+
+    Erlen keeps it for every streamed response already; this exists so Flask
+    code runs unchanged. It also works as a decorator on a generator function.
+    """
+    if callable(generator_or_function) and not hasattr(generator_or_function, "__next__"):
+        func = generator_or_function
+
+        @functools.wraps(func)
+        def decorator(*args: Any, **kwargs: Any) -> Any:
+            return stream_with_context(func(*args, **kwargs))
+
+        return decorator
+    gen = generator_or_function
+    ctx = _cv_request.get(None)
+    if ctx is None:
+        raise RuntimeError(
+            "'stream_with_context' can only be used when a request context is active,"
+            " such as in a view function."
+        )
+    if hasattr(gen, "__anext__"):
+        return gen
+    app_ctx = _cv_app.get()
+
+    def wrapped() -> Iterator[Any]:
+        t_app = _cv_app.set(app_ctx) if _cv_app.get(None) is not app_ctx else None
+        t_req = _cv_request.set(ctx) if _cv_request.get(None) is not ctx else None
+        try:
+            yield from gen
+        finally:
+            if hasattr(gen, "close"):
+                gen.close()
+            if t_req is not None:
+                _cv_request.reset(t_req)
+            if t_app is not None:
+                _cv_app.reset(t_app)
+
+    return wrapped()
+
+
+def stream_request_body(view: F) -> F:
+    """Mark an ``async def`` view as reading the request body itself.
+
+    Under ASGI the body is then not received before the view runs; the view
+    iterates ``request.iter_body()`` to receive it chunk by chunk.
+    """
+    view._erlen_stream_body = True  # type: ignore[attr-defined]
+    return view
+
+
+def flash(message: str, category: str = "message") -> None:
+    """Store a message for the next request (read with ``get_flashed_messages``)."""
+    flashes = session.get("_flashes", [])
+    flashes.append((category, message))
+    session["_flashes"] = flashes
+    ctx = _cv_app.get(None)
+    if ctx is not None:
+        from .signals import message_flashed
+
+        if message_flashed.receivers:
+            message_flashed.send(
+                ctx.app, _async_wrapper=ctx.app.ensure_sync, message=message, category=category
+            )
+
+
+def get_flashed_messages(
+    with_categories: bool = False, category_filter: Any = ()
+) -> list[str] | list[tuple[str, str]]:
+    """Return (and consume) the flashed messages, optionally with their categories."""
+    ctx = _cv_request.get()
+    flashes = ctx.flashes
+    if flashes is None:
+        flashes = session.pop("_flashes") if "_flashes" in session else []
+        ctx.flashes = flashes
+    if category_filter:
+        flashes = [f for f in flashes if f[0] in category_filter]
+    if not with_categories:
+        return [x[1] for x in flashes]
+    return [tuple(x) for x in flashes]  # type: ignore[misc]
+
+
+def get_template_attribute(template_name: str, attribute: str) -> Any:
+    """Load a macro (or other attribute) exported by a template."""
+    return getattr(current_app.jinja_env.get_template(template_name).module, attribute)
+
+
+def send_file(*args: Any, **kwargs: Any) -> Response:
+    """Send a file (see :func:`erlen.files.send_file`)."""
+    from .files import send_file as _send_file
+
+    return _send_file(*args, **kwargs)
+
+
+def send_from_directory(*args: Any, **kwargs: Any) -> Response:
+    """Send a file from a directory, refusing paths that escape it (see :mod:`erlen.files`)."""
+    from .files import send_from_directory as _send_from_directory
+
+    return _send_from_directory(*args, **kwargs)
+
+
+def _split_blueprint_path(name: str) -> list[str]:
+    out: list[str] = [name]
+    if "." in name:
+        out.extend(_split_blueprint_path(name.rpartition(".")[0]))
+    return out
+
+
+__all__ = [
+    "abort",
+    "flash",
+    "get_debug_flag",
+    "get_flashed_messages",
+    "get_load_dotenv",
+    "get_root_path",
+    "get_template_attribute",
+    "make_response",
+    "redirect",
+    "send_file",
+    "send_from_directory",
+    "stream_request_body",
+    "stream_with_context",
+    "url_for",
+]
+
+_unused = (request, sys)

@@ -1,0 +1,78 @@
+"""JSON helpers that follow the current app's provider (``erlen.json`` mirrors ``flask.json``).
+
+Inside an app context each function delegates to ``current_app.json``;
+outside one they use :mod:`json` with the default provider's ``default``.
+"""
+
+from __future__ import annotations
+
+import json as _json
+from typing import IO, TYPE_CHECKING, Any, AnyStr
+
+from .provider import _Codec, _default, _loads
+
+if TYPE_CHECKING:
+    from ..app import Erlen
+    from ..response import Response
+
+# Without an app the functions behave like json.dumps(obj, default=_default, ...).
+_codec = _Codec(_default, True, False)
+
+
+def _app() -> Erlen | None:
+    from ..globals import _cv_app
+
+    ctx = _cv_app.get(None)
+    return None if ctx is None else ctx.app
+
+
+def dumps(obj: Any, **kwargs: Any) -> str:
+    """Serialize ``obj`` as a JSON string, with the current app's provider if any."""
+    app = _app()
+    if app is not None:
+        return app.json.dumps(obj, **kwargs)
+    return _codec.dumps(obj, kwargs)
+
+
+def dump(obj: Any, fp: IO[str], **kwargs: Any) -> None:
+    """Serialize ``obj`` as JSON into the text file ``fp``."""
+    app = _app()
+    if app is not None:
+        app.json.dump(obj, fp, **kwargs)
+    else:
+        kwargs.setdefault("default", _default)
+        _json.dump(obj, fp, **kwargs)
+
+
+def loads(s: str | bytes, **kwargs: Any) -> Any:
+    """Deserialize JSON from text or UTF-8 bytes, with the current app's provider if any."""
+    app = _app()
+    if app is not None:
+        return app.json.loads(s, **kwargs)
+    return _loads(s, **kwargs)
+
+
+def load(fp: IO[AnyStr], **kwargs: Any) -> Any:
+    """Deserialize JSON read from the file ``fp``."""
+    app = _app()
+    if app is not None:
+        return app.json.load(fp, **kwargs)
+    return _loads(fp.read(), **kwargs)
+
+
+def jsonify(*args: Any, **kwargs: Any) -> Response:
+    """Return an ``application/json`` response for the arguments; needs an app context.
+
+    Pass one value, several values (sent as a list) or keyword arguments (sent
+    as an object), not both; with none, ``null`` is sent.
+    """
+    app = _app()
+    if app is None:
+        raise RuntimeError(
+            "Working outside of application context: jsonify() needs the current app."
+            " Call it inside a view, or push a context with app.app_context()."
+        )
+    return app.json.response(*args, **kwargs)
+
+
+__all__ = ["dump", "dumps", "jsonify", "load", "loads"]

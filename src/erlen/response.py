@@ -1,0 +1,526 @@
+"""The response object. It holds status, headers and a body; adapters write it out."""
+
+from __future__ import annotations
+
+import json as _json
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator
+from datetime import datetime, timedelta
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+from werkzeug.datastructures import Headers
+
+from .globals import _cv_app
+
+_missing: Any = object()
+
+#: ``code -> "code REASON"`` as Werkzeug spells it, built once.
+STATUS_LINES: dict[int, str] = {
+    s.value: f"{s.value} {s.phrase.upper()}" for s in HTTPStatus
+}
+STATUS_LINES.update({418: "418 I'M A TEAPOT", 425: "425 TOO EARLY"})
+
+_content_types: dict[str, str] = {}
+
+
+def content_type_for(mimetype: str, charset: str = "utf-8") -> str:
+    """Return the ``Content-Type`` value for a mimetype, adding the charset for text."""
+    ct = _content_types.get(mimetype)
+    if ct is None:
+        if (
+            mimetype.startswith("text/")
+            or mimetype in ("application/xml", "application/javascript", "application/ecmascript")
+            or mimetype.endswith("+xml")
+        ) and "charset" not in mimetype:
+            ct = f"{mimetype}; charset={charset}"
+        else:
+            ct = mimetype
+        if len(_content_types) < 256:
+            _content_types[mimetype] = ct
+    return ct
+
+
+def _status_line(code: int) -> str:
+    line = STATUS_LINES.get(code)
+    if line is None:
+        line = f"{code} UNKNOWN"
+    return line
+
+
+class Response:
+    """An HTTP response: ``Response(body, status, headers, mimetype, content_type)``.
+
+    The body may be ``str``, ``bytes``, or a (sync or async) iterable of
+    chunks, which is streamed. ``Content-Length`` is added when the body is
+    known in full.
+    """
+
+    __slots__ = ("__dict__", "_body", "_iter", "_on_close", "_status_code", "_status", "headers")
+
+    default_status: ClassVar[int] = 200
+    default_mimetype: ClassVar[str | None] = "text/html"
+    charset: ClassVar[str] = "utf-8"
+    #: Kept for Werkzeug compatibility; locations are sent as given.
+    autocorrect_location_header: ClassVar[bool] = False
+    #: Set to True to stream iterables untouched (no conversion of chunks).
+    direct_passthrough: bool = False
+    json_module: ClassVar[Any] = _json
+
+    def __init__(
+        self,
+        response: Any = None,
+        status: int | str | HTTPStatus | None = None,
+        headers: Any = None,
+        mimetype: str | None = None,
+        content_type: str | None = None,
+        direct_passthrough: bool = False,
+    ) -> None:
+        # PERF: Headers() with no argument is cheap; the common single header is
+        # appended to its list directly instead of going through validation
+        # (the value comes from our own mimetype table, not from user input).
+        h = Headers()
+        if headers is not None:
+            h.extend(headers)
+        if content_type is None:
+            if mimetype is None and "content-type" not in h:
+                mimetype = self.default_mimetype
+            if mimetype is not None:
+                h._list.append(("Content-Type", content_type_for(mimetype, self.charset)))  # type: ignore[attr-defined]
+        else:
+            h["Content-Type"] = content_type
+        self.headers = h
+        if status is None:
+            self._status_code = self.default_status
+            self._status: str | None = None
+        else:
+            self.status = status  # type: ignore[assignment]
+        self._on_close: list[Callable[[], Any]] | None = None
+        if direct_passthrough:
+            self.direct_passthrough = True
+        if response is None:
+            self._body: bytes | None = b""
+            self._iter: Any = None
+        elif isinstance(response, str):
+            self._body = response.encode(self.charset)
+            self._iter = None
+        elif isinstance(response, (bytes, bytearray)):
+            self._body = bytes(response)
+            self._iter = None
+        else:
+            self._body = None
+            self._iter = response
+
+    # -- status ----------------------------------------------------------------
+
+    @property
+    def status_code(self) -> int:
+        """The numeric status code."""
+        return self._status_code
+
+    @status_code.setter
+    def status_code(self, code: int) -> None:
+        self._status_code = int(code)
+        self._status = None
+
+    @property
+    def status(self) -> str:
+        """The status line, such as ``"404 NOT FOUND"``."""
+        status = self._status
+        if status is None:
+            status = self._status = _status_line(self._status_code)
+        return status
+
+    @status.setter
+    def status(self, value: int | str | HTTPStatus) -> None:
+        if isinstance(value, int):  # includes HTTPStatus
+            self._status_code = int(value)
+            self._status = None
+            return
+        if not isinstance(value, str):
+            raise TypeError("Invalid status argument: use an int or a string such as '200 OK'.")
+        value = value.strip()
+        if not value:
+            raise ValueError("Empty status argument")
+        code_part, _, reason = value.partition(" ")
+        try:
+            code = int(code_part)
+        except ValueError:
+            # Werkzeug accepts a bare reason and reports it as status 0.
+            self._status_code = 0
+            self._status = f"0 {value.upper()}"
+            return
+        self._status_code = code
+        self._status = f"{code} {reason.upper()}" if reason else _status_line(code)
+
+    # -- headers -----------------------------------------------------------------
+
+    @property
+    def mimetype(self) -> str | None:
+        """The content type without parameters."""
+        ct = self.headers.get("Content-Type")
+        return ct.split(";", 1)[0].strip().lower() if ct else None
+
+    @mimetype.setter
+    def mimetype(self, value: str) -> None:
+        self.headers["Content-Type"] = content_type_for(value, self.charset)
+
+    @property
+    def mimetype_params(self) -> dict[str, str]:
+        """The parameters of the content type."""
+        from werkzeug.http import parse_options_header
+
+        return parse_options_header(self.headers.get("Content-Type", ""))[1]
+
+    @property
+    def content_type(self) -> str | None:
+        """The ``Content-Type`` header."""
+        return self.headers.get("Content-Type")
+
+    @content_type.setter
+    def content_type(self, value: str | None) -> None:
+        if value is None:
+            self.headers.pop("Content-Type", None)
+        else:
+            self.headers["Content-Type"] = value
+
+    @property
+    def content_length(self) -> int | None:
+        """The ``Content-Length`` header as an int."""
+        value = self.headers.get("Content-Length")
+        try:
+            return int(value) if value is not None else None
+        except ValueError:
+            return None
+
+    @content_length.setter
+    def content_length(self, value: int | None) -> None:
+        if value is None:
+            self.headers.pop("Content-Length", None)
+        else:
+            self.headers["Content-Length"] = str(value)
+
+    @property
+    def location(self) -> str | None:
+        """The ``Location`` header."""
+        return self.headers.get("Location")
+
+    @location.setter
+    def location(self, value: str | None) -> None:
+        if value is None:
+            self.headers.pop("Location", None)
+        else:
+            self.headers["Location"] = value
+
+    @property
+    def is_json(self) -> bool:
+        """True when the body is JSON by its mimetype."""
+        mt = self.mimetype or ""
+        return mt == "application/json" or (mt.startswith("application/") and mt.endswith("+json"))
+
+    @property
+    def vary(self) -> Any:
+        """The ``Vary`` header as a set-like object you may ``add`` to."""
+        from werkzeug.datastructures import HeaderSet
+        from werkzeug.http import parse_set_header
+
+        def on_update(hs: HeaderSet) -> None:
+            if hs:
+                self.headers["Vary"] = hs.to_header()
+            else:
+                self.headers.pop("Vary", None)
+
+        return parse_set_header(self.headers.get("Vary"), on_update)
+
+    @property
+    def cache_control(self) -> Any:
+        """The ``Cache-Control`` header as an object with attributes (``max_age``, ``public``)."""
+        from werkzeug.datastructures import ResponseCacheControl
+        from werkzeug.http import parse_cache_control_header
+
+        def on_update(cc: ResponseCacheControl) -> None:
+            if cc:
+                self.headers["Cache-Control"] = cc.to_header()
+            else:
+                self.headers.pop("Cache-Control", None)
+
+        return parse_cache_control_header(
+            self.headers.get("Cache-Control"), on_update, ResponseCacheControl
+        )
+
+    def _date_header(self, name: str) -> datetime | None:
+        from werkzeug.http import parse_date
+
+        return parse_date(self.headers.get(name))
+
+    def _set_date_header(self, name: str, value: datetime | int | float | str | None) -> None:
+        if value is None:
+            self.headers.pop(name, None)
+        elif isinstance(value, str):
+            self.headers[name] = value
+        else:
+            from werkzeug.http import http_date
+
+            self.headers[name] = http_date(value)
+
+    @property
+    def last_modified(self) -> datetime | None:
+        """The ``Last-Modified`` header as a datetime."""
+        return self._date_header("Last-Modified")
+
+    @last_modified.setter
+    def last_modified(self, value: datetime | int | float | str | None) -> None:
+        self._set_date_header("Last-Modified", value)
+
+    @property
+    def expires(self) -> datetime | None:
+        """The ``Expires`` header as a datetime."""
+        return self._date_header("Expires")
+
+    @expires.setter
+    def expires(self, value: datetime | int | float | str | None) -> None:
+        self._set_date_header("Expires", value)
+
+    @property
+    def date(self) -> datetime | None:
+        """The ``Date`` header as a datetime."""
+        return self._date_header("Date")
+
+    @date.setter
+    def date(self, value: datetime | int | float | str | None) -> None:
+        self._set_date_header("Date", value)
+
+    @property
+    def accept_ranges(self) -> str | None:
+        """The ``Accept-Ranges`` header."""
+        return self.headers.get("Accept-Ranges")
+
+    @accept_ranges.setter
+    def accept_ranges(self, value: str | None) -> None:
+        if value is None:
+            self.headers.pop("Accept-Ranges", None)
+        else:
+            self.headers["Accept-Ranges"] = value
+
+    def set_etag(self, etag: str, weak: bool = False) -> None:
+        """Set the ``ETag`` header (quoted, optionally weak)."""
+        from werkzeug.http import quote_etag
+
+        self.headers["ETag"] = quote_etag(etag, weak)
+
+    def get_etag(self) -> tuple[str, bool] | tuple[None, None]:
+        """Return ``(etag, is_weak)`` or ``(None, None)``."""
+        from werkzeug.http import unquote_etag
+
+        return unquote_etag(self.headers.get("ETag"))
+
+    # -- cookies -----------------------------------------------------------------
+
+    @property
+    def max_cookie_size(self) -> int:
+        """The largest cookie accepted (``MAX_COOKIE_SIZE``); larger ones warn."""
+        ctx = _cv_app.get(None)
+        if ctx is not None:
+            return int(ctx.app.config["MAX_COOKIE_SIZE"])
+        return 4093
+
+    def set_cookie(
+        self,
+        key: str,
+        value: str = "",
+        max_age: timedelta | int | None = None,
+        expires: str | datetime | int | float | None = None,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: str | None = None,
+        partitioned: bool = False,
+    ) -> None:
+        """Add a ``Set-Cookie`` header."""
+        from werkzeug.http import dump_cookie
+
+        self.headers.add(
+            "Set-Cookie",
+            dump_cookie(
+                key,
+                value=value,
+                max_age=max_age,
+                expires=expires,
+                path=path,
+                domain=domain,
+                secure=secure,
+                httponly=httponly,
+                max_size=self.max_cookie_size,
+                samesite=samesite,
+                partitioned=partitioned,
+            ),
+        )
+
+    def delete_cookie(
+        self,
+        key: str,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: str | None = None,
+        partitioned: bool = False,
+    ) -> None:
+        """Tell the client to delete a cookie (an expired ``Set-Cookie``)."""
+        self.set_cookie(
+            key,
+            expires=0,
+            max_age=0,
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+            partitioned=partitioned,
+        )
+
+    # -- body --------------------------------------------------------------------
+
+    @property
+    def is_streamed(self) -> bool:
+        """True when the body is an iterable whose length is not known."""
+        return self._body is None
+
+    @property
+    def is_sequence(self) -> bool:
+        """True when the body is fully known (not a stream)."""
+        return self._body is not None or isinstance(self._iter, (list, tuple))
+
+    @property
+    def response(self) -> Iterable[bytes]:
+        """The body as an iterable of bytes (Werkzeug's attribute name)."""
+        if self._body is not None:
+            return [self._body]
+        return self._iter  # type: ignore[no-any-return]
+
+    @response.setter
+    def response(self, value: Any) -> None:
+        if isinstance(value, (str, bytes, bytearray)):
+            self.set_data(value)
+        else:
+            self._body = None
+            self._iter = value
+
+    def get_data(self, as_text: bool = False) -> Any:
+        """Return the whole body, reading a streamed body into memory first."""
+        body = self._body
+        if body is None:
+            it = self._iter
+            if isinstance(it, AsyncIterable) and not isinstance(it, Iterable):
+                raise RuntimeError(
+                    "This response streams an async iterable; read it through a client"
+                    " instead of get_data()."
+                )
+            body = b"".join(self.iter_encoded())
+            self._body = body
+            self._iter = None
+        return body.decode(self.charset) if as_text else body
+
+    def set_data(self, value: str | bytes | bytearray) -> None:
+        """Replace the body and update ``Content-Length``."""
+        self._body = value.encode(self.charset) if isinstance(value, str) else bytes(value)
+        self._iter = None
+        if "Content-Length" in self.headers:
+            self.headers["Content-Length"] = str(len(self._body))
+
+    data = property(get_data, set_data, doc="The body as bytes (reads a stream fully).")
+
+    @property
+    def text(self) -> str:
+        """The body decoded as text."""
+        return self.get_data(as_text=True)  # type: ignore[no-any-return]
+
+    def iter_encoded(self) -> Iterator[bytes]:
+        """Iterate over the body as bytes chunks."""
+        if self._body is not None:
+            yield self._body
+            return
+        charset = self.charset
+        for chunk in self._iter:
+            yield chunk.encode(charset) if isinstance(chunk, str) else chunk
+
+    def calculate_content_length(self) -> int | None:
+        """Return the body length when it is known without consuming a stream."""
+        if self._body is not None:
+            return len(self._body)
+        return None
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON (for tests)."""
+        return self.get_json()
+
+    def get_json(self, force: bool = False, silent: bool = False) -> Any:
+        """Parse the body as JSON; None when it is not JSON (unless ``force``)."""
+        if not (force or self.is_json):
+            return None
+        try:
+            return self.json_module.loads(self.get_data())
+        except ValueError:
+            if silent:
+                return None
+            raise
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def call_on_close(self, func: Callable[[], Any]) -> Callable[[], Any]:
+        """Run ``func`` when the response has been sent (or closed)."""
+        if self._on_close is None:
+            self._on_close = []
+        self._on_close.append(func)
+        return func
+
+    def close(self) -> None:
+        """Close the body iterable and run the ``call_on_close`` functions."""
+        it = self._iter
+        if it is not None:
+            close = getattr(it, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except TypeError:
+                    pass  # an async generator's aclose() coroutine is handled by adapters
+        funcs = self._on_close
+        if funcs:
+            self._on_close = None
+            for func in funcs:
+                func()
+
+    def freeze(self) -> None:
+        """Read a streamed body into memory and set ``Content-Length``."""
+        self.get_data()
+        self.headers["Content-Length"] = str(len(self._body or b""))
+
+    def __enter__(self) -> Response:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self._body is not None:
+            size = f"{len(self._body)} bytes"
+        else:
+            size = "streamed"
+        return f"<{type(self).__name__} {size} [{self.status}]>"
+
+    # -- adapter support -------------------------------------------------------------
+
+    def header_list(self) -> list[tuple[str, str]]:
+        """Return the headers to send, adding ``Content-Length`` for a known body."""
+        items: list[tuple[str, str]] = self.headers._list  # type: ignore[attr-defined]
+        body = self._body
+        if body is not None:
+            for k, _ in items:
+                if k.lower() == "content-length":
+                    return list(items)
+            return [*items, ("Content-Length", str(len(body)))]
+        return list(items)
+
+
+__all__ = ["STATUS_LINES", "Response", "content_type_for"]

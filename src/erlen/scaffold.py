@@ -1,0 +1,355 @@
+"""Registration shared by the app and blueprints: routes, hooks, error handlers.
+
+Both keep their registrations in dicts keyed by blueprint name (``None`` for
+the app itself), as Flask does. The app compiles them into flat per-endpoint
+plans before the first request, so the request path never walks this structure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pathlib
+import sys
+from collections import defaultdict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from werkzeug.exceptions import HTTPException, default_exceptions
+
+if TYPE_CHECKING:
+    from jinja2 import BaseLoader
+
+    from .response import Response
+
+F = TypeVar("F", bound=Callable[..., Any])
+ErrorHandler = Callable[[Any], Any]
+
+
+def get_root_path(import_name: str) -> str:
+    """Return the folder of the module or package named ``import_name``."""
+    mod = sys.modules.get(import_name)
+    if mod is not None and getattr(mod, "__file__", None) is not None:
+        return os.path.dirname(os.path.abspath(mod.__file__))  # type: ignore[arg-type,type-var]
+    try:
+        spec = importlib.util.find_spec(import_name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or spec.origin in (None, "namespace"):
+        if spec is not None and spec.submodule_search_locations:
+            return os.path.abspath(next(iter(spec.submodule_search_locations)))
+        return os.getcwd()
+    return os.path.dirname(os.path.abspath(spec.origin))  # type: ignore[arg-type]
+
+
+def find_package(import_name: str) -> tuple[str | None, str]:
+    """Return ``(installation prefix or None, package folder)`` for the instance path."""
+    root_mod_name = import_name.partition(".")[0]
+    package_path = get_root_path(root_mod_name)
+    py_prefix = os.path.abspath(sys.prefix)
+    if pathlib.PurePath(package_path).is_relative_to(py_prefix):
+        return py_prefix, package_path
+    site_parent, site_folder = os.path.split(package_path)
+    if site_folder.lower() == "site-packages":
+        parent, folder = os.path.split(site_parent)
+        if folder.lower() == "lib":
+            return parent, package_path
+        if os.path.basename(parent).lower() == "lib":
+            return os.path.dirname(parent), package_path
+        return site_parent, package_path
+    return None, package_path
+
+
+def endpoint_from_view_func(view_func: Callable[..., Any]) -> str:
+    """Return the default endpoint name for a view (its ``__name__``)."""
+    if view_func is None:
+        raise TypeError("expected view func if endpoint is not provided.")
+    return view_func.__name__
+
+
+def exc_class_and_code(exc_class_or_code: type[BaseException] | int) -> tuple[type[BaseException], int | None]:
+    """Resolve an error-handler key (status code or exception class) to a class and a code."""
+    if isinstance(exc_class_or_code, int):
+        try:
+            exc_class: type[BaseException] = default_exceptions[exc_class_or_code]
+        except KeyError:
+            raise ValueError(
+                f"'{exc_class_or_code}' is not a recognized HTTP error code. Use a"
+                " subclass of HTTPException with that code instead."
+            ) from None
+    else:
+        exc_class = exc_class_or_code
+    if isinstance(exc_class, BaseException):
+        raise TypeError(f"{exc_class!r} is an instance, not a class. Handlers can only be registered for classes.")
+    if not isinstance(exc_class, type) or not issubclass(exc_class, Exception):
+        raise ValueError(
+            f"'{getattr(exc_class, '__name__', exc_class)}' is not a subclass of Exception."
+            " Handlers can only be registered for Exception classes or HTTP error codes."
+        )
+    if issubclass(exc_class, HTTPException):
+        return exc_class, exc_class.code
+    return exc_class, None
+
+
+class Scaffold:
+    """What the app and blueprints both offer: decorators that record registrations."""
+
+    name: str
+    _static_folder: str | None = None
+    _static_url_path: str | None = None
+
+    def __init__(
+        self,
+        import_name: str,
+        static_folder: str | os.PathLike[str] | None = None,
+        static_url_path: str | None = None,
+        template_folder: str | os.PathLike[str] | None = None,
+        root_path: str | None = None,
+    ) -> None:
+        self.import_name = import_name
+        self.static_folder = static_folder  # type: ignore[assignment]
+        self.static_url_path = static_url_path
+        self.template_folder = template_folder
+        if root_path is None:
+            root_path = get_root_path(self.import_name)
+        self.root_path = root_path
+        self.view_functions: dict[str, Callable[..., Any]] = {}
+        self.error_handler_spec: dict[
+            str | None, dict[int | None, dict[type[BaseException], ErrorHandler]]
+        ] = defaultdict(lambda: defaultdict(dict))
+        self.before_request_funcs: dict[str | None, list[Callable[[], Any]]] = defaultdict(list)
+        self.after_request_funcs: dict[str | None, list[Callable[[Any], Any]]] = defaultdict(list)
+        self.teardown_request_funcs: dict[str | None, list[Callable[[BaseException | None], Any]]] = (
+            defaultdict(list)
+        )
+        self.template_context_processors: dict[str | None, list[Callable[[], dict[str, Any]]]] = (
+            defaultdict(list, {None: []})
+        )
+        self.url_value_preprocessors: dict[
+            str | None, list[Callable[[str | None, dict[str, Any] | None], None]]
+        ] = defaultdict(list)
+        self.url_default_functions: dict[str | None, list[Callable[[str, dict[str, Any]], None]]] = (
+            defaultdict(list)
+        )
+        self.websocket_before_funcs: dict[str | None, list[Callable[[], Any]]] = defaultdict(list)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    def _changed(self) -> None:
+        """Note that registrations changed (the app drops its compiled plans)."""
+
+    # -- static files and templates -------------------------------------------------
+
+    @property
+    def static_folder(self) -> str | None:
+        """The absolute path of the static folder, or None."""
+        if self._static_folder is not None:
+            return os.path.join(self.root_path, self._static_folder)
+        return None
+
+    @static_folder.setter
+    def static_folder(self, value: str | os.PathLike[str] | None) -> None:
+        if value is not None:
+            value = os.fspath(value).rstrip(r"\/")
+        self._static_folder = value
+
+    @property
+    def has_static_folder(self) -> bool:
+        """True when a static folder is configured."""
+        return self._static_folder is not None
+
+    @property
+    def static_url_path(self) -> str | None:
+        """The URL prefix static files are served under."""
+        if self._static_url_path is not None:
+            return self._static_url_path
+        if self._static_folder is not None:
+            basename = os.path.basename(self._static_folder)
+            return f"/{basename}".rstrip("/")
+        return None
+
+    @static_url_path.setter
+    def static_url_path(self, value: str | None) -> None:
+        if value is not None:
+            value = value.rstrip("/")
+        self._static_url_path = value
+
+    @property
+    def jinja_loader(self) -> BaseLoader | None:
+        """A Jinja loader for this object's template folder."""
+        if self.template_folder is not None:
+            from jinja2 import FileSystemLoader
+
+            return FileSystemLoader(os.path.join(self.root_path, self.template_folder))
+        return None
+
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        """Return the cache max age for static files (``SEND_FILE_MAX_AGE_DEFAULT``)."""
+        from .globals import current_app
+
+        value = current_app.config["SEND_FILE_MAX_AGE_DEFAULT"]
+        if value is None:
+            return None
+        if hasattr(value, "total_seconds"):
+            return int(value.total_seconds())
+        return int(value)
+
+    def send_static_file(self, filename: str) -> Response:
+        """Serve a file from the static folder (the ``static`` endpoint's view)."""
+        if not self.has_static_folder:
+            raise RuntimeError("'static_folder' must be set to serve static_files.")
+        from .files import send_from_directory
+
+        max_age = self.get_send_file_max_age(filename)
+        return send_from_directory(self.static_folder, filename, max_age=max_age)  # type: ignore[arg-type]
+
+    def open_resource(self, resource: str, mode: str = "rb", encoding: str | None = None) -> Any:
+        """Open a file relative to ``root_path`` for reading."""
+        if mode not in {"r", "rt", "rb"}:
+            raise ValueError("Resources can only be opened for reading.")
+        path = os.path.join(self.root_path, resource)
+        if mode == "rb":
+            return open(path, mode)  # noqa: SIM115
+        return open(path, mode, encoding=encoding)  # noqa: SIM115
+
+    # -- routes -------------------------------------------------------------------
+
+    def _method_route(self, method: str, rule: str, options: dict[str, Any]) -> Callable[[F], F]:
+        if "methods" in options:
+            raise TypeError("Use the 'route' decorator to use the 'methods' argument.")
+        return self.route(rule, methods=[method], **options)
+
+    def get(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """Register a view for GET requests (``route`` with ``methods=["GET"]``)."""
+        return self._method_route("GET", rule, options)
+
+    def post(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """Register a view for POST requests."""
+        return self._method_route("POST", rule, options)
+
+    def put(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """Register a view for PUT requests."""
+        return self._method_route("PUT", rule, options)
+
+    def delete(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """Register a view for DELETE requests."""
+        return self._method_route("DELETE", rule, options)
+
+    def patch(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """Register a view for PATCH requests."""
+        return self._method_route("PATCH", rule, options)
+
+    def route(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """Register the decorated function as the view for a URL rule."""
+
+        def decorator(f: F) -> F:
+            endpoint = options.pop("endpoint", None)
+            self.add_url_rule(rule, endpoint, f, **options)
+            return f
+
+        return decorator
+
+    def websocket(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """Register the decorated ``async def`` function as a WebSocket handler."""
+
+        def decorator(f: F) -> F:
+            endpoint = options.pop("endpoint", None)
+            self.add_websocket(rule, endpoint, f, **options)
+            return f
+
+        return decorator
+
+    def add_websocket(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: Callable[..., Any] | None = None,
+        **options: Any,
+    ) -> None:
+        """Register a WebSocket handler (like ``add_url_rule`` for WebSocket routes)."""
+        options["websocket"] = True
+        options["methods"] = ["GET"]
+        options.setdefault("provide_automatic_options", False)
+        self.add_url_rule(rule, endpoint, view_func, **options)
+
+    def add_url_rule(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: Callable[..., Any] | None = None,
+        provide_automatic_options: bool | None = None,
+        **options: Any,
+    ) -> None:
+        """Register a rule; see :meth:`erlen.Erlen.add_url_rule`."""
+        raise NotImplementedError
+
+    def endpoint(self, endpoint: str) -> Callable[[F], F]:
+        """Register the decorated function as the view for an endpoint name."""
+
+        def decorator(f: F) -> F:
+            self.view_functions[endpoint] = f
+            self._changed()
+            return f
+
+        return decorator
+
+    # -- hooks ------------------------------------------------------------------
+
+    def before_request(self, f: F) -> F:
+        """Run ``f()`` before each request; a non-None return is the response."""
+        self.before_request_funcs.setdefault(None, []).append(f)
+        self._changed()
+        return f
+
+    def after_request(self, f: F) -> F:
+        """Run ``f(response)`` after each request; it returns the response to send."""
+        self.after_request_funcs.setdefault(None, []).append(f)
+        self._changed()
+        return f
+
+    def teardown_request(self, f: F) -> F:
+        """Run ``f(error)`` when the request context is popped, even after an error."""
+        self.teardown_request_funcs.setdefault(None, []).append(f)
+        self._changed()
+        return f
+
+    def context_processor(self, f: F) -> F:
+        """Register a function whose returned dict is added to every template context."""
+        self.template_context_processors[None].append(f)
+        self._changed()
+        return f
+
+    def url_value_preprocessor(self, f: F) -> F:
+        """Run ``f(endpoint, values)`` on the matched URL values before the hooks."""
+        self.url_value_preprocessors[None].append(f)
+        self._changed()
+        return f
+
+    def url_defaults(self, f: F) -> F:
+        """Run ``f(endpoint, values)`` to fill in values when building URLs."""
+        self.url_default_functions[None].append(f)
+        self._changed()
+        return f
+
+    def errorhandler(self, code_or_exception: type[BaseException] | int) -> Callable[[F], F]:
+        """Register the decorated function to handle a status code or exception class."""
+
+        def decorator(f: F) -> F:
+            self.register_error_handler(code_or_exception, f)
+            return f
+
+        return decorator
+
+    def register_error_handler(
+        self, code_or_exception: type[BaseException] | int, f: ErrorHandler
+    ) -> None:
+        """Register ``f(error)`` to handle a status code or exception class."""
+        exc_class, code = exc_class_and_code(code_or_exception)
+        self.error_handler_spec[None][code][exc_class] = f
+        self._changed()
+
+    _get_exc_class_and_code = staticmethod(exc_class_and_code)
+
+
+__all__ = ["Scaffold", "endpoint_from_view_func", "find_package", "get_root_path"]

@@ -1,0 +1,188 @@
+"""Jinja2 templates: the app's environment, its loader, and the render functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import BaseLoader, Template, TemplateNotFound
+from jinja2 import Environment as BaseEnvironment
+
+from .globals import _cv_app, _cv_request, current_app
+from .signals import before_render_template, template_rendered
+
+if TYPE_CHECKING:
+    from .app import Erlen
+    from .scaffold import Scaffold
+
+
+def _default_template_ctx_processor() -> dict[str, Any]:
+    """Put ``g``, ``request`` and ``session`` in every template context."""
+    app_ctx = _cv_app.get(None)
+    req_ctx = _cv_request.get(None)
+    rv: dict[str, Any] = {}
+    if app_ctx is not None:
+        rv["g"] = app_ctx.g
+    if req_ctx is not None:
+        rv["request"] = req_ctx.request
+        rv["session"] = req_ctx.session
+    return rv
+
+
+class Environment(BaseEnvironment):
+    """A Jinja environment that knows its app (and loads from app and blueprint folders)."""
+
+    def __init__(self, app: Erlen, **options: Any) -> None:
+        if "loader" not in options:
+            options["loader"] = app.create_global_jinja_loader() if hasattr(
+                app, "create_global_jinja_loader"
+            ) else DispatchingJinjaLoader(app)
+        super().__init__(**options)
+        self.app = app
+
+
+class DispatchingJinjaLoader(BaseLoader):
+    """Look a template up in the app's folder first, then in each blueprint's."""
+
+    def __init__(self, app: Erlen) -> None:
+        self.app = app
+
+    def get_source(
+        self, environment: BaseEnvironment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        if self.app.config["EXPLAIN_TEMPLATE_LOADING"]:
+            return self._get_source_explained(environment, template)
+        for _srcobj, loader in self._iter_loaders():
+            try:
+                return loader.get_source(environment, template)
+            except TemplateNotFound:
+                continue
+        raise TemplateNotFound(template)
+
+    def _get_source_explained(
+        self, environment: BaseEnvironment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        attempts = []
+        trv = None
+        for srcobj, loader in self._iter_loaders():
+            try:
+                rv = loader.get_source(environment, template)
+                if trv is None:
+                    trv = rv
+            except TemplateNotFound:
+                rv = None
+            attempts.append((loader, srcobj, rv))
+        lines = [f"Locating template {template!r}:"]
+        for idx, (loader, srcobj, rv) in enumerate(attempts):
+            lines.append(f"{idx + 1:5}: trying loader of {srcobj!r} ({loader!r}): {'found' if rv else 'no match'}")
+        self.app.logger.info("\n".join(lines))
+        if trv is not None:
+            return trv
+        raise TemplateNotFound(template)
+
+    def _iter_loaders(self) -> Iterator[tuple[Scaffold, BaseLoader]]:
+        loader = self.app.jinja_loader
+        if loader is not None:
+            yield self.app, loader
+        for blueprint in self.app.iter_blueprints():
+            loader = blueprint.jinja_loader
+            if loader is not None:
+                yield blueprint, loader
+
+    def list_templates(self) -> list[str]:
+        """List the templates of the app and its blueprints."""
+        result = set()
+        for _, loader in self._iter_loaders():
+            result.update(loader.list_templates())
+        return sorted(result)
+
+
+def create_environment(app: Erlen) -> Environment:
+    """Create the app's Jinja environment with Flask's defaults and globals."""
+    options = dict(app.jinja_options)
+    if "autoescape" not in options:
+        options["autoescape"] = app.select_jinja_autoescape
+    if "auto_reload" not in options:
+        auto_reload = app.config["TEMPLATES_AUTO_RELOAD"]
+        if auto_reload is None:
+            auto_reload = app.debug
+        options["auto_reload"] = auto_reload
+    env = Environment(app, **options)
+    from .helpers import get_flashed_messages, url_for
+
+    env.globals.update(url_for=url_for, get_flashed_messages=get_flashed_messages, config=app.config)
+    env.policies["json.dumps_function"] = app.json.dumps
+    return env
+
+
+def _render(app: Erlen, template: Template, context: dict[str, Any]) -> str:
+    app.update_template_context(context)
+    if before_render_template.receivers:
+        before_render_template.send(
+            app, _async_wrapper=app.ensure_sync, template=template, context=context
+        )
+    rv = template.render(context)
+    if template_rendered.receivers:
+        template_rendered.send(app, _async_wrapper=app.ensure_sync, template=template, context=context)
+    return rv
+
+
+def _context(context: dict[str, Any]) -> dict[str, Any]:
+    rv = _default_template_ctx_processor()
+    rv.update(context)
+    return rv
+
+
+def render_template(template_name_or_list: str | Template | list[str | Template], **context: Any) -> str:
+    """Render a template from the template folders with the given context."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    template = app.jinja_env.get_or_select_template(template_name_or_list)
+    return _render(app, template, _context(context))
+
+
+def render_template_string(source: str, **context: Any) -> str:
+    """Render a template given as a string (autoescaped)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    template = app.jinja_env.from_string(source)
+    return _render(app, template, _context(context))
+
+
+def _stream(app: Erlen, template: Template, context: dict[str, Any]) -> Iterator[str]:
+    app.update_template_context(context)
+    if before_render_template.receivers:
+        before_render_template.send(
+            app, _async_wrapper=app.ensure_sync, template=template, context=context
+        )
+
+    def generate() -> Iterator[str]:
+        yield from template.generate(context)
+        if template_rendered.receivers:
+            template_rendered.send(
+                app, _async_wrapper=app.ensure_sync, template=template, context=context
+            )
+
+    return generate()
+
+
+def stream_template(template_name_or_list: str | Template | list[str | Template], **context: Any) -> Iterator[str]:
+    """Render a template as a stream of strings (return it from a view to stream it)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    template = app.jinja_env.get_or_select_template(template_name_or_list)
+    return _stream(app, template, _context(context))
+
+
+def stream_template_string(source: str, **context: Any) -> Iterator[str]:
+    """Render a template string as a stream of strings."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    template = app.jinja_env.from_string(source)
+    return _stream(app, template, _context(context))
+
+
+__all__ = [
+    "DispatchingJinjaLoader",
+    "Environment",
+    "render_template",
+    "render_template_string",
+    "stream_template",
+    "stream_template_string",
+]

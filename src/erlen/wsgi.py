@@ -1,0 +1,197 @@
+"""The WSGI door (PEP 3333): environ in, status/headers/body out.
+
+Each request runs in a fresh ``contextvars`` context. A streamed body keeps
+that context, so ``request``, ``session`` and ``g`` stay available while the
+server iterates it, and teardown runs when the server closes the iterable.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.datastructures import EnvironHeaders
+
+from .concurrency import run_coroutine_sync
+from .ctx import RequestContext
+
+if TYPE_CHECKING:
+    from .app import Erlen
+    from .request import Request
+    from .response import Response
+
+
+def _decode_wsgi_str(value: str) -> str:
+    # PEP 3333 passes paths as latin-1 "bytes in a str"; browsers send UTF-8.
+    if value.isascii():
+        return value
+    return value.encode("latin-1").decode("utf-8", "replace")
+
+
+def request_fields(environ: dict[str, Any]) -> dict[str, Any]:
+    """Return the plain values a :class:`~erlen.Request` is built from."""
+    host = environ.get("HTTP_HOST")
+    server: tuple[str, int | None] | None = None
+    if "SERVER_NAME" in environ:
+        port = environ.get("SERVER_PORT")
+        server = (environ["SERVER_NAME"], int(port) if port and port.isdigit() else None)
+    return {
+        "method": environ.get("REQUEST_METHOD", "GET").upper(),
+        "path": _decode_wsgi_str(environ.get("PATH_INFO") or "/"),
+        "query_string": environ.get("QUERY_STRING", "").encode("latin-1"),
+        "scheme": environ.get("wsgi.url_scheme", "http"),
+        "root_path": _decode_wsgi_str(environ.get("SCRIPT_NAME", "")).rstrip("/"),
+        "headers": EnvironHeaders(environ),
+        "raw_headers": None,
+        "host": host or None,
+        "server": server,
+        "remote_addr": environ.get("REMOTE_ADDR"),
+        "body": environ.get("wsgi.input"),
+        "body_terminated": bool(environ.get("wsgi.input_terminated")),
+        "environ": environ,
+        "scope": None,
+    }
+
+
+def request_from_environ(app: Erlen, environ: dict[str, Any]) -> Request:
+    """Build the app's request class from a WSGI environ."""
+    # PERF: the hot fields are read inline; request_fields() serves Request(environ).
+    get = environ.get
+    path = get("PATH_INFO") or "/"
+    if not path.isascii():
+        path = _decode_wsgi_str(path)
+    root = get("SCRIPT_NAME", "")
+    if root:
+        root = _decode_wsgi_str(root).rstrip("/")
+    server = None
+    host = get("HTTP_HOST")
+    if not host and "SERVER_NAME" in environ:
+        port = get("SERVER_PORT")
+        server = (environ["SERVER_NAME"], int(port) if port and port.isdigit() else None)
+    return app.request_class.from_values(
+        environ["REQUEST_METHOD"],
+        path,
+        get("QUERY_STRING", "").encode("latin-1"),
+        scheme=environ["wsgi.url_scheme"],
+        root_path=root,
+        headers=EnvironHeaders(environ),
+        host=host or None,
+        server=server,
+        remote_addr=get("REMOTE_ADDR"),
+        body=get("wsgi.input"),
+        body_terminated=bool(get("wsgi.input_terminated")),
+        environ=environ,
+    )
+
+
+def handle(app: Erlen, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """Serve one WSGI request."""
+    return contextvars.copy_context().run(_handle, app, environ, start_response)
+
+
+def _handle(app: Erlen, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    request = request_from_environ(app, environ)
+    ctx = RequestContext(app, request)
+    app._got_first_request = True
+    ctx.push()
+    try:
+        app._match_request(request)
+        if request.url_rule is not None and request.url_rule.websocket:
+            from werkzeug.exceptions import BadRequest
+
+            request.routing_exception = BadRequest(
+                "This URL is a WebSocket endpoint. WebSockets need an ASGI server"
+                " (for example `uvicorn module:app`); this request came through WSGI."
+            )
+        response: Response = app._drive_sync(app._request_steps(ctx, app._plan(request.endpoint)))
+    except BaseException as e:
+        _pop(ctx, e)
+        raise
+    preserve = environ.get("erlen._preserve_context")
+    if preserve is not None:
+        preserve(ctx)
+    head = request.method == "HEAD"
+    if response._body is not None or head:
+        try:
+            start_response(response.status, response.header_list())
+        except BaseException as e:
+            response.close()
+            _pop(ctx, e)
+            raise
+        body = response._body
+        response.close()
+        _pop(ctx, ctx.error)
+        return [] if head or body is None else [body]
+    start_response(response.status, response.header_list())
+    return _StreamedBody(app, ctx, response, contextvars.copy_context())
+
+
+def _pop(ctx: RequestContext, exc: BaseException | None) -> None:
+    ctx.pop(exc)
+
+
+class _StreamedBody:
+    """Iterate a streamed response inside the request's context; tear down on close."""
+
+    __slots__ = ("_app", "_closed", "_context", "_ctx", "_error", "_it", "_response")
+
+    def __init__(
+        self, app: Erlen, ctx: RequestContext, response: Response, context: contextvars.Context
+    ) -> None:
+        self._app = app
+        self._ctx = ctx
+        self._response = response
+        self._context = context
+        self._error: BaseException | None = ctx.error
+        self._closed = False
+        body = response._iter
+        self._it: Iterator[bytes] | Any
+        if hasattr(body, "__anext__") or (
+            hasattr(body, "__aiter__") and not hasattr(body, "__iter__")
+        ):
+            self._it = body.__aiter__()
+        else:
+            self._it = response.iter_encoded()
+
+    def __iter__(self) -> _StreamedBody:
+        return self
+
+    def __next__(self) -> bytes:
+        return self._context.run(self._next)
+
+    def _next(self) -> bytes:
+        it = self._it
+        try:
+            if hasattr(it, "__anext__"):
+                try:
+                    chunk = run_coroutine_sync(it.__anext__())
+                except StopAsyncIteration:
+                    raise StopIteration from None
+                return chunk.encode(self._response.charset) if isinstance(chunk, str) else chunk
+            return next(it)  # type: ignore[no-any-return]
+        except StopIteration:
+            raise
+        except Exception as e:
+            # Headers are already sent: log, and let the server abort the connection.
+            self._error = e
+            self._app.log_exception((type(e), e, e.__traceback__))
+            raise
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._context.run(self._close)
+
+    def _close(self) -> None:
+        try:
+            it = self._it
+            if hasattr(it, "aclose"):
+                try:
+                    run_coroutine_sync(it.aclose())
+                except RuntimeError:
+                    pass
+            self._response.close()
+        finally:
+            self._ctx.pop(self._error)

@@ -11,8 +11,9 @@ Every app is called through its own protocol, in this process, with no server an
 
 Before an app is timed for a scenario, one request checks its status, body and (for apps with
 hooks) the header the after-request hook sets; an app that fails is reported as broken, never
-timed.  Timing is: calibrate a batch size, warm up, then several rounds; the figure is the median
-microseconds per request over the rounds.
+timed.  Timing is: calibrate a batch size and warm up (every app, every scenario), then several
+rounds, interleaved across all of them; the figure is the median microseconds per request over
+the rounds, in process CPU time by default (``Settings.clock``), wall-clock time also recorded.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import gc
 import importlib
 import importlib.util
 import json
-import os
+import logging
 import statistics
 import subprocess
 import sys
@@ -108,7 +109,7 @@ SCENARIO_NAMES = tuple(s.name for s in SCENARIOS)
 # Extension point: a WebSocket echo scenario (messages per second, Erlen against Starlette) is
 # planned.  It will add a ``WebSocketScenario`` kind with its own ASGI driver (``websocket.connect``
 # then N ``websocket.receive`` messages echoed back through send), reported in its own table
-# section and JSON key "websocket"; ``run_websocket`` below is where ``run`` calls it.
+# section and JSON key "websocket"; ``bench.__main__.main`` already calls ``run_websocket``.
 WEBSOCKET_SCENARIOS: tuple[str, ...] = ()
 
 
@@ -369,9 +370,6 @@ class WSGIDriver:
         pass
 
 
-_DISCONNECT = {"type": "http.disconnect"}
-
-
 class _Exchange:
     """receive/send for one ASGI request, as a server provides them."""
 
@@ -395,7 +393,7 @@ class _Exchange:
         if not self.complete:
             self.waiter = asyncio.get_running_loop().create_future()
             await self.waiter
-        return _DISCONNECT
+        return {"type": "http.disconnect"}
 
     async def send(self, message: dict[str, Any]) -> None:
         kind = message["type"]
@@ -573,6 +571,11 @@ class Subject:
     def driver(self, app_kind: str) -> Driver:
         """The driver for one of the variant's apps ("main" or "routes:N"), built once."""
         if app_kind not in self._drivers:
+            # Some frameworks configure the root logger when an app is built or started (Litestar
+            # sets it to INFO with a handler); in this shared process that would make others log
+            # every 404, so the root logger is put back as it was.
+            root = logging.getLogger()
+            handlers, level = root.handlers[:], root.level
             try:
                 if app_kind == "main":
                     app = self.variant.main()
@@ -587,6 +590,9 @@ class Subject:
                 self._drivers[app_kind] = driver
             except Exception as exc:
                 self._drivers[app_kind] = exc
+            finally:
+                root.handlers[:] = handlers
+                root.setLevel(level)
         found = self._drivers[app_kind]
         if isinstance(found, Exception):
             raise found
@@ -594,6 +600,8 @@ class Subject:
 
     def unsupported(self, scenario: Scenario) -> str | None:
         """Why the variant cannot run a scenario natively, if it cannot."""
+        if self.variant.unavailable:
+            return self.variant.unavailable
         if scenario.name in self.variant.unsupported:
             return self.variant.unsupported[scenario.name]
         if scenario.app != "main" and self.variant.routes is None:
@@ -647,51 +655,61 @@ class Broken(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    """How long to measure: a round lasts about ``round_time`` seconds."""
+    """How long to measure (a round lasts about ``round_time`` seconds), and with which clock.
+
+    ``clock`` is "cpu" (the process's CPU time, all threads, user + system: what a request costs,
+    steady on a shared machine where other work preempts this process) or "wall" (elapsed time,
+    which such preemption inflates).  Both are recorded; ``clock`` picks the one reported.
+    """
 
     rounds: int
     round_time: float
     warmup: float
-    import_runs: int
-    rss_runs: int
+    probe_runs: int
     probe_frameworks: tuple[str, ...] | None  # None: every framework
+    clock: str = "cpu"
 
     @classmethod
-    def quick(cls) -> Settings:
-        return cls(rounds=3, round_time=0.008, warmup=0.004, import_runs=3, rss_runs=1,
-                   probe_frameworks=("erlen", "flask"))  # fmt: skip
+    def quick(cls, clock: str = "cpu") -> Settings:
+        return cls(rounds=3, round_time=0.006, warmup=0.003, probe_runs=2,
+                   probe_frameworks=("erlen", "flask"), clock=clock)  # fmt: skip
 
     @classmethod
-    def full(cls) -> Settings:
-        return cls(rounds=9, round_time=0.04, warmup=0.1, import_runs=9, rss_runs=3,
-                   probe_frameworks=None)  # fmt: skip
+    def full(cls, clock: str = "cpu") -> Settings:
+        return cls(rounds=15, round_time=0.02, warmup=0.05, probe_runs=5,
+                   probe_frameworks=None, clock=clock)  # fmt: skip
+
+    @property
+    def timer(self) -> Callable[[], float]:
+        return time.process_time if self.clock == "cpu" else time.perf_counter
 
 
-def measure(run: Callable[[int], None], settings: Settings) -> tuple[float, list[float], int]:
-    """Time ``run(n)``: return median µs per call, per-round µs, and calls per round."""
+def calibrate(run: Callable[[int], None], settings: Settings) -> int:
+    """Find how many calls make a round of about ``settings.round_time``, and warm up."""
+    timer = settings.timer
     n, elapsed = 1, 0.0
-    while True:  # calibrate: grow the batch until it takes a measurable time
-        start = time.perf_counter()
+    while True:  # grow the batch until it takes a measurable time
+        start = timer()
         run(n)
-        elapsed = time.perf_counter() - start
+        elapsed = timer() - start
         if elapsed >= settings.round_time / 8 or n >= 1 << 22:
             break
         n *= 2 if elapsed > settings.round_time / 40 else 8
-    per_call = elapsed / n
-    iterations = max(1, round(settings.round_time / per_call))
+    iterations = max(1, round(settings.round_time * n / elapsed))
     deadline = time.perf_counter() + settings.warmup
     while time.perf_counter() < deadline:
         run(max(1, iterations // 4))
-    # PERF: this process holds every framework's apps; freezing what exists now keeps full
-    # collections during the rounds as cheap as in a server that runs one app.
-    gc.collect()
-    gc.freeze()
-    rounds = []
-    for _ in range(settings.rounds):
-        start = time.perf_counter()
-        run(iterations)
-        rounds.append((time.perf_counter() - start) / iterations * 1e6)
-    return statistics.median(rounds), rounds, iterations
+    return iterations
+
+
+def time_round(run: Callable[[int], None], iterations: int) -> tuple[float, float]:
+    """One timed round, after a short re-warm (other apps ran since): µs per call, as
+    (wall clock, process CPU time)."""
+    run(max(1, iterations // 20))
+    wall, cpu = time.perf_counter(), time.process_time()
+    run(iterations)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return wall / iterations * 1e6, cpu / iterations * 1e6
 
 
 @dataclass
@@ -705,9 +723,18 @@ class Result:
     scenario: str
     status: str  # "ok", "n/a" (not native to the framework), "broken" (wrong answer), "error"
     reason: str = ""
-    us: float | None = None  # median µs per request
-    rounds: list[float] = field(default_factory=list)
+    us: float | None = None  # median µs per request, by the clock the run reports
+    wall_us: float | None = None  # median wall-clock µs per request
+    cpu_us: float | None = None  # median process-CPU µs per request
+    rounds: list[float] = field(default_factory=list)  # wall-clock µs, per round
+    cpu_rounds: list[float] = field(default_factory=list)  # CPU µs, per round
     iterations: int = 0
+
+
+@dataclass
+class _Job:
+    result: Result
+    run: Callable[[int], None]
 
 
 def run_inprocess(
@@ -717,21 +744,26 @@ def run_inprocess(
     only: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[Result]:
-    """Measure every selected variant on every selected scenario."""
+    """Measure every selected variant on every selected scenario.
+
+    First every app is built, checked and calibrated; then the rounds are interleaved (round 1 of
+    every variant on every scenario, then round 2, ...), so that a burst of load from elsewhere on
+    the machine lands on all frameworks alike instead of on whichever ran at that moment.
+    """
     results: list[Result] = []
+    jobs: list[_Job] = []
+    subjects: list[Subject] = []
     loop = asyncio.new_event_loop()
     try:
         for framework in frameworks:
             variants, reason = load_framework(framework.name)
             if reason is not None:
-                # Not installed: n/a.  Installed but its bench module fails to import: an error.
-                status = "error" if installed(framework) else "n/a"
                 for name in framework.variants:
                     if only and name not in only and framework.name not in only:
                         continue
                     for scenario in scenarios:
                         results.append(
-                            Result(name, framework.name, "?", "?", scenario.name, status, reason)
+                            Result(name, framework.name, "?", "?", scenario.name, "n/a", reason)
                         )
                 if progress:
                     progress(f"{framework.name}: unavailable ({reason})")
@@ -739,59 +771,74 @@ def run_inprocess(
             for variant in variants:
                 if only and variant.name not in only and framework.name not in only:
                     continue
-                results.extend(_run_variant(variant, scenarios, settings, loop, progress))
+                subject = Subject(variant, loop)
+                subjects.append(subject)
+                for scenario in scenarios:
+                    result = Result(
+                        variant.name, variant.framework, variant.protocol, variant.views,
+                        scenario.name, "ok",
+                    )  # fmt: skip
+                    results.append(result)
+                    job = _prepare_job(subject, scenario, result, settings)
+                    if job is not None:
+                        jobs.append(job)
+                # PERF: keep the apps built so far out of the collector's way while the next
+                # framework builds its 1,000 rules (Litestar's build is twice as slow otherwise).
+                gc.freeze()
+                if progress:
+                    progress(f"{variant.name}: built, checked and calibrated")
+        # PERF: this process holds every framework's apps; freezing what exists now keeps full
+        # collections during the rounds as cheap as in a server that runs one app.
+        gc.collect()
+        gc.freeze()
+        for index in range(settings.rounds):
+            for job in jobs:
+                if job.result.status != "ok":
+                    continue
+                try:
+                    wall, cpu = time_round(job.run, job.result.iterations)
+                    job.result.rounds.append(wall)
+                    job.result.cpu_rounds.append(cpu)
+                except Exception as exc:
+                    job.result.status = "error"
+                    job.result.reason = f"{type(exc).__name__}: {exc}"
+            if progress:
+                progress(f"round {index + 1}/{settings.rounds} done")
+        for job in jobs:
+            if job.result.status == "ok":
+                job.result.wall_us = statistics.median(job.result.rounds)
+                job.result.cpu_us = statistics.median(job.result.cpu_rounds)
+                job.result.us = job.result.cpu_us if settings.clock == "cpu" else job.result.wall_us
     finally:
+        for subject in subjects:
+            subject.close()
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.run_until_complete(loop.shutdown_default_executor())
         loop.close()
+        gc.unfreeze()
     return results
 
 
-def _run_variant(
-    variant: Variant,
-    scenarios: Sequence[Scenario],
-    settings: Settings,
-    loop: asyncio.AbstractEventLoop,
-    progress: Callable[[str], None] | None,
-) -> list[Result]:
-    subject = Subject(variant, loop)
-    results = []
-    line = []
+def _prepare_job(
+    subject: Subject, scenario: Scenario, result: Result, settings: Settings
+) -> _Job | None:
+    """Check one variant on one scenario and calibrate it; None if it is not to be timed."""
+    reason = subject.unsupported(scenario)
+    if reason:
+        result.status, result.reason = "n/a", reason
+        return None
     try:
-        for scenario in scenarios:
-            result = Result(
-                variant.name,
-                variant.framework,
-                variant.protocol,
-                variant.views,
-                scenario.name,
-                "ok",
-            )
-            results.append(result)
-            reason = subject.unsupported(scenario)
-            if reason:
-                result.status, result.reason = "n/a", reason
-                line.append(f"{scenario.name}=n/a")
-                continue
-            try:
-                driver, request = subject.prepare(scenario)
-            except Broken as exc:
-                result.status, result.reason = "broken", str(exc)
-                line.append(f"{scenario.name}=BROKEN")
-                continue
-            try:
-                result.us, result.rounds, result.iterations = measure(
-                    driver.batch(request), settings
-                )
-                line.append(f"{scenario.name}={result.us:.1f}")
-            except Exception as exc:
-                result.status, result.reason = "error", f"{type(exc).__name__}: {exc}"
-                line.append(f"{scenario.name}=ERROR")
-    finally:
-        subject.close()
-    if progress:
-        progress(f"{variant.name}: " + " ".join(line))
-    return results
+        driver, request = subject.prepare(scenario)
+    except Broken as exc:
+        result.status, result.reason = "broken", str(exc)
+        return None
+    run = driver.batch(request)
+    try:
+        result.iterations = calibrate(run, settings)
+    except Exception as exc:
+        result.status, result.reason = "error", f"{type(exc).__name__}: {exc}"
+        return None
+    return _Job(result, run)
 
 
 # --- import time and memory ---------------------------------------------------------------------
@@ -805,60 +852,70 @@ def _python(code: str, timeout: float = 60) -> str:
         text=True,
         timeout=timeout,
         check=False,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
     if done.returncode != 0:
         raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr else "failed")
     return done.stdout.strip().splitlines()[-1]
 
 
-_IMPORT_PROBE = (
-    "import time\nstart = time.perf_counter()\n{stmt}\nprint(time.perf_counter() - start)\n"
-)
-_RSS_PROBE = (
-    "{code}\nfor line in open('/proc/self/status'):\n"
-    "    if line.startswith('VmRSS:'):\n        print(int(line.split()[1]))\n"
-)
+_PROBE = """\
+import time
+wall, cpu = time.perf_counter(), time.process_time()
+{stmt}
+cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+{app}
+for line in open("/proc/self/status"):
+    if line.startswith("VmRSS:"):
+        rss = int(line.split()[1])
+print(wall, cpu, rss)
+"""
 
 
-def measure_imports(frameworks: Iterable[Framework], runs: int) -> dict[str, dict[str, Any]]:
-    """Median time of the framework's import statement in fresh interpreters (ms)."""
-    out: dict[str, dict[str, Any]] = {}
-    for framework in frameworks:
-        if framework.import_stmt is None:
-            continue
-        try:
-            times = [
-                float(_python(_IMPORT_PROBE.format(stmt=framework.import_stmt))) * 1000
-                for _ in range(runs)
-            ]
-        except Exception as exc:
-            out[framework.name] = {"status": "error", "reason": str(exc)}
-            continue
-        out[framework.name] = {
-            "status": "ok",
-            "statement": framework.import_stmt,
-            "ms": statistics.median(times),
-            "runs_ms": times,
-        }
-    return out
+def measure_probes(
+    frameworks: Iterable[Framework], runs: int, clock: str = "cpu"
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Import time (ms) and resident memory (MiB), medians over fresh interpreters.
 
-
-def measure_rss(frameworks: Iterable[Framework], runs: int) -> dict[str, dict[str, Any]]:
-    """Median resident memory of a fresh process that imported a framework and built a small app
-    (MiB); "python" is the bare interpreter, for reference."""
-    probes = [("python", "pass")] + [
-        (f.name, f.small_app) for f in frameworks if f.small_app is not None
+    Each run times the framework's import statement (wall clock and CPU time; ``ms`` is the one
+    ``clock`` names), then builds a small hello app and reads VmRSS.  "python" is the bare
+    interpreter, for reference.
+    """
+    probes = [("python", "pass", "pass")] + [
+        (f.name, f.import_stmt, f.small_app)
+        for f in frameworks
+        if f.import_stmt is not None and f.small_app is not None
     ]
-    out: dict[str, dict[str, Any]] = {}
-    for name, code in probes:
+    # One discarded run imports everything first: it rewrites stale bytecode caches (the code
+    # under test changes often) and warms the file cache, so no timed run pays for either.
+    warm = "".join(f"try:\n    {stmt}\nexcept Exception:\n    pass\n" for _, stmt, _ in probes)
+    try:
+        _python(warm + "print()")
+    except Exception:
+        pass
+    imports: dict[str, dict[str, Any]] = {}
+    rss: dict[str, dict[str, Any]] = {}
+    for name, stmt, app in probes:
+        code = _PROBE.format(stmt=stmt, app=app)
         try:
-            kib = [int(_python(_RSS_PROBE.format(code=code))) for _ in range(runs)]
+            rows = [_python(code).split() for _ in range(runs)]
         except Exception as exc:
-            out[name] = {"status": "error", "reason": str(exc)}
+            imports[name] = rss[name] = {"status": "error", "reason": str(exc)}
             continue
-        out[name] = {"status": "ok", "mib": statistics.median(kib) / 1024, "runs_kib": kib}
-    return out
+        wall = [float(row[0]) * 1000 for row in rows]
+        cpu = [float(row[1]) * 1000 for row in rows]
+        kib = [int(row[2]) for row in rows]
+        if name != "python":
+            imports[name] = {
+                "status": "ok",
+                "statement": stmt,
+                "ms": statistics.median(cpu if clock == "cpu" else wall),
+                "wall_ms": statistics.median(wall),
+                "cpu_ms": statistics.median(cpu),
+                "runs_wall_ms": wall,
+                "runs_cpu_ms": cpu,
+            }
+        rss[name] = {"status": "ok", "mib": statistics.median(kib) / 1024, "runs_kib": kib}
+    return imports, rss
 
 
 def versions() -> dict[str, str]:

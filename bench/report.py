@@ -9,6 +9,7 @@ from typing import Any
 
 from bench.harness import SCENARIOS, Result, baseline_for
 
+CLOCKS = {"cpu": "process CPU time", "wall": "wall-clock time"}
 SHORT = {
     "hello": "hello",
     "path_param": "param",
@@ -91,13 +92,13 @@ def _cell(result: Result | None, value: str) -> str:
     return {"n/a": "n/a", "broken": "BROKEN", "error": "ERROR"}[result.status]
 
 
-def format_tables(table: Table) -> str:
+def format_tables(table: Table, clock: str = "cpu") -> str:
     """The µs table and the ratio table, grouped by door."""
     width = 8
     name_width = max([18, *(len(v) + 2 for v in table.variants)])
     head = " " * name_width + "".join(f"{SHORT[s]:>{width}}" for s in table.scenarios)
     out = [
-        "In-process: median µs per request (lower is better)",
+        f"In-process: median µs per request, {CLOCKS[clock]} (lower is better)",
         head,
     ]
     for title, protocol, views in GROUPS:
@@ -111,11 +112,15 @@ def format_tables(table: Table) -> str:
                 r = table.cells.get((name, s))
                 cells.append(f"{_cell(r, f'{r.us:.1f}' if r and r.us else ''):>{width}}")
             out.append(f"  {name:<{name_width - 2}}" + "".join(cells))
-    out += ["", "Ratio: the peer's time ÷ Erlen's on the same door and kind of view (>1: Erlen faster)"]
-    out.append(head)
-    for title, protocol, views in GROUPS:
-        base = baseline_for(protocol, views)
-        rows = [n for n in table.group(protocol, views) if n != base]
+    peers = [
+        (title, base, [n for n in table.group(protocol, views) if n != base])
+        for title, protocol, views in GROUPS
+        for base in [baseline_for(protocol, views)]
+    ]
+    if any(rows for _, _, rows in peers):
+        out += ["", "Ratio: the peer's time ÷ Erlen's on the same door and kind of view "
+                "(>1: Erlen faster)", head]  # fmt: skip
+    for title, base, rows in peers:
         if not rows:
             continue
         out.append(f"{title} (÷ {base})")
@@ -127,7 +132,9 @@ def format_tables(table: Table) -> str:
                 text = _cell(r, f"{ratio:.2f}" if ratio is not None else "-")
                 cells.append(f"{text:>{width}}")
             out.append(f"  {name:<{name_width - 2}}" + "".join(cells))
-    legend = ", ".join(f"{SHORT[s.name]} = {s.title}" for s in SCENARIOS)
+    legend = ", ".join(
+        f"{SHORT[s.name]} = {s.title}" for s in SCENARIOS if s.name in table.scenarios
+    )
     out += ["", "Columns: " + legend]
     problems = [r for r in table.results if r.status in ("broken", "error")]
     if problems:
@@ -138,14 +145,16 @@ def format_tables(table: Table) -> str:
             if r.reason.startswith("import failed") and key in seen:
                 continue
             seen.add(key)
-            where = r.variant if r.reason.startswith("import failed") else f"{r.variant}/{r.scenario}"
+            where = (
+                r.variant if r.reason.startswith("import failed") else f"{r.variant}/{r.scenario}"
+            )
             out.append(f"  {where}: {r.reason}")
     skipped: dict[str, set[str]] = {}
     for r in table.results:
         if r.status == "n/a":
             skipped.setdefault(r.reason, set()).add(r.variant)
     if skipped:
-        out += ["", "n/a (not native to the framework, or not installed):"]
+        out += ["", "n/a (not native to the framework, not installed, or failed to import):"]
         for reason, names in skipped.items():
             out.append(f"  {', '.join(sorted(names))}: {reason}")
     return "\n".join(out)
@@ -249,12 +258,14 @@ def evaluate_targets(
                        "erlen-asgi", "starlette", 0.35),
         _ratio_verdict(table, "ASGI, every shared scenario", "Erlen <= 0.05x Quart's time",
                        "erlen-asgi", "quart", 0.05),
-        _ratio_verdict(table, "crossed: def view via ASGI",
-                       "<= 1.0x Starlette's def endpoint", "erlen-asgi-sync", "starlette-sync", 1.0),
+        _ratio_verdict(table, "crossed: def view via ASGI", "<= 1.0x Starlette's def endpoint",
+                       "erlen-asgi-sync", "starlette-sync", 1.0),
         _ratio_verdict(table, "crossed: async def view via WSGI",
                        "<= 0.1x Flask's async view", "erlen-wsgi-async", "flask-async", 0.1),
     ]  # fmt: skip
-    scale = Verdict("routing scale", "last of 1,000 dynamic rules <= 1.3x a rule in a 10-rule app", 1.3)
+    scale = Verdict(
+        "routing scale", "last of 1,000 dynamic rules <= 1.3x a rule in a 10-rule app", 1.3
+    )
     for variant in ("erlen-wsgi", "erlen-asgi"):
         big, small = table.us(variant, "routes_1000"), table.us(variant, "routes_10")
         if big is not None and small:
@@ -300,9 +311,14 @@ def format_targets(verdicts: Sequence[Verdict]) -> str:
     return "\n".join(lines)
 
 
-def format_probes(imports: dict[str, dict[str, Any]], rss: dict[str, dict[str, Any]]) -> str:
+def format_probes(
+    imports: dict[str, dict[str, Any]], rss: dict[str, dict[str, Any]], clock: str = "cpu"
+) -> str:
     """Import time and resident memory."""
-    lines = ["Import time (fresh interpreter, median) and RSS (process with a small app, median)"]
+    lines = [
+        f"Import time ({CLOCKS[clock]}, fresh interpreter, median) and RSS (a process that "
+        "imported the framework and built a hello app, median)"
+    ]
     names = list(dict.fromkeys([*rss, *imports]))
     for name in names:
         i, m = imports.get(name, {}), rss.get(name, {})
@@ -316,7 +332,9 @@ def format_probes(imports: dict[str, dict[str, Any]], rss: dict[str, dict[str, A
 
 def format_servers(rows: Sequence[dict[str, Any]]) -> str:
     """Requests per second and p99 per server, with the ratio to the raw callable."""
-    lines = ["Under real servers (wrk on loopback): requests/s, p99 latency, ratio to the raw callable"]
+    lines = [
+        "Under real servers (wrk on loopback): requests/s, p99 latency, ratio to the raw callable"
+    ]
     for server in dict.fromkeys(r["server"] for r in rows):
         lines.append(f"{server}")
         for r in (r for r in rows if r["server"] == server):
@@ -357,9 +375,14 @@ def plot(table: Table, path: Path, title: str) -> None:
             xs, ys = [], []
             for j, s in enumerate(table.scenarios):
                 value = table.us(name, s)
+                x = j - 0.4 + width * (i + 0.5)
                 if value is not None:
-                    xs.append(j - 0.4 + width * (i + 0.5))
+                    xs.append(x)
                     ys.append(value)
+                elif (name, s) in table.cells:
+                    label = _cell(table.cells[name, s], "").lower()
+                    ax.text(x, 0.02, label, rotation=90, fontsize=6, ha="center", va="bottom",
+                            color="grey", transform=ax.get_xaxis_transform())  # fmt: skip
             edge = "black" if framework == "erlen" else "none"
             ax.bar(xs, ys, width, label=name, color=colours[framework], edgecolor=edge)
         ax.set_yscale("log")
@@ -370,7 +393,7 @@ def plot(table: Table, path: Path, title: str) -> None:
         ax.grid(axis="y", which="both", alpha=0.3)
         ax.legend(fontsize=8, ncol=min(count, 7), loc="upper left")
     fig.suptitle(title, fontsize=12)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.985))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)

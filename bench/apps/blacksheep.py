@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from blacksheep import Application, Request, Response, json, text
+from blacksheep.server.rendering.jinja2 import JinjaRenderer
+from blacksheep.server.responses import view
+from blacksheep.server.routing import Router
+from blacksheep.settings.html import html_settings
+from jinja2 import FileSystemLoader
+
 from bench.apps.common import (
     FILLER_DYNAMIC,
     FILLER_STATIC,
@@ -19,12 +26,6 @@ from bench.apps.common import (
     TEMPLATE_DIR,
     Variant,
 )
-from blacksheep import Application, Request, Response, json, text
-from blacksheep.server.rendering.jinja2 import JinjaRenderer
-from blacksheep.server.responses import view
-from blacksheep.server.routing import Router
-from blacksheep.settings.html import html_settings
-from jinja2 import FileSystemLoader
 
 html_settings.use(JinjaRenderer(loader=FileSystemLoader(TEMPLATE_DIR)))
 

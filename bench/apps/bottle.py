@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bottle import Bottle, jinja2_view, request
+
 from bench.apps.common import (
     FILLER_DYNAMIC,
     FILLER_STATIC,
@@ -18,7 +20,6 @@ from bench.apps.common import (
     TEMPLATE_NAME,
     Variant,
 )
-from bottle import Bottle, jinja2_view, request
 
 
 def create_app() -> Bottle:

@@ -38,7 +38,8 @@ class Variant:
 
     ``main()`` builds the app with every scenario route (and the filler rules); ``routes(n)``
     builds an app with exactly ``n`` dynamic rules ``/r{i}/<int:item_id>`` (nothing else).
-    ``unsupported`` maps scenario names to the reason the framework cannot do them natively.
+    ``unsupported`` maps scenario names to the reason the framework cannot do them natively;
+    ``unavailable`` says why the variant cannot run at all (an optional package is missing).
     ``hooks`` says the app has a before/after-request hook pair, which the harness checks for
     (the after-request hook sets ``X-Frame-Options: DENY``).
     """
@@ -52,3 +53,4 @@ class Variant:
     unsupported: Mapping[str, str] = field(default_factory=dict)
     hooks: bool = False
     description: str = ""
+    unavailable: str = ""  # why the variant cannot run at all here (a missing optional package)

@@ -21,7 +21,6 @@ from bench.apps.common import (
     TEMPLATE_NAME,
     Variant,
 )
-
 from erlen import Erlen, Response, g, render_template, request, session
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import falcon
 import falcon.asgi
 import jinja2
+
 from bench.apps.common import (
     FILLER_DYNAMIC,
     FILLER_STATIC,

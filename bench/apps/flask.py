@@ -7,7 +7,10 @@ fresh event loop in another thread.
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
+
+from flask import Flask, Response, g, render_template, request, session
 
 from bench.apps.common import (
     FILLER_DYNAMIC,
@@ -19,7 +22,9 @@ from bench.apps.common import (
     TEMPLATE_NAME,
     Variant,
 )
-from flask import Flask, Response, g, render_template, request, session
+
+# Flask runs async views only with its "async" extra (asgiref).
+HAS_ASYNC = importlib.util.find_spec("asgiref") is not None
 
 
 def _base(*, asynchronous: bool = False) -> Flask:
@@ -202,5 +207,6 @@ VARIANTS = [
         routes=lambda n: create_routes_app(n, asynchronous=True),
         hooks=True,
         description="Flask, async def views, WSGI (asgiref: a thread and a loop per call)",
+        unavailable="" if HAS_ASYNC else "async views need flask[async] (asgiref)",
     ),
 ]

@@ -8,7 +8,13 @@ models.
 """
 
 import importlib.util
-from typing import Annotated, Any
+from typing import Any
+
+from litestar import Litestar, MediaType, Request, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Template
+from litestar.template.config import TemplateConfig
 
 from bench.apps.common import (
     FILLER_DYNAMIC,
@@ -21,12 +27,6 @@ from bench.apps.common import (
     TEMPLATE_NAME,
     Variant,
 )
-from litestar import Litestar, MediaType, Request, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
-from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Template
-from litestar.template.config import TemplateConfig
 
 HAS_COOKIE_SESSIONS = importlib.util.find_spec("cryptography") is not None
 TEXT = MediaType.TEXT
@@ -40,7 +40,7 @@ def create_app() -> Litestar:
         return "page"
 
     @get([f"/item{i}/{{item_id:int}}" for i in range(FILLER_DYNAMIC)], media_type=TEXT)
-    async def item(item_id: int) -> str:
+    async def item(item_id: FromPath[int]) -> str:
         return f"item {item_id}"
 
     @get("/", media_type=TEXT)
@@ -48,7 +48,7 @@ def create_app() -> Litestar:
         return HELLO
 
     @get("/users/{user_id:int}", media_type=TEXT)
-    async def user(user_id: int) -> str:
+    async def user(user_id: FromPath[int]) -> str:
         return f"user {user_id}"
 
     @get("/json")
@@ -56,17 +56,17 @@ def create_app() -> Litestar:
         return JSON_PAYLOAD
 
     @get("/search", media_type=TEXT)
-    async def search(q: str = "", page: int = 1, sort: str = "asc") -> str:
+    async def search(
+        q: FromQuery[str] = "", page: FromQuery[int] = 1, sort: FromQuery[str] = "asc"
+    ) -> str:
         return f"{q} {page} {sort}"
 
     @post("/echo", status_code=200)
-    async def echo(data: dict[str, Any]) -> dict[str, Any]:
+    async def echo(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
         return {"name": data["name"], "count": data["count"] + 1}
 
     @post("/form", status_code=200, media_type=TEXT)
-    async def form(
-        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
-    ) -> str:
+    async def form(data: URLEncodedBody[dict[str, str]]) -> str:
         return f"{data['name']} {data['count']}"
 
     @get("/session", media_type=TEXT)
@@ -99,7 +99,7 @@ def create_routes_app(n: int) -> Litestar:
 
     def make_handler(i: int) -> Any:
         @get(f"/r{i}/{{item_id:int}}", media_type=TEXT, name=f"r{i}")
-        async def handler(item_id: int) -> str:
+        async def handler(item_id: FromPath[int]) -> str:
             return f"r{i} {item_id}"
 
         return handler

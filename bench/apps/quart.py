@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from quart import Quart, Response, g, render_template, request, session
+
 from bench.apps.common import (
     FILLER_DYNAMIC,
     FILLER_STATIC,
@@ -18,7 +20,6 @@ from bench.apps.common import (
     TEMPLATE_NAME,
     Variant,
 )
-from quart import Quart, Response, g, render_template, request, session
 
 
 def _base() -> Quart:

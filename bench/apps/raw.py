@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import jinja2
+
 from bench.apps.common import (
     HELLO,
     JSON_PAYLOAD,

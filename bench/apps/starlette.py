@@ -7,7 +7,16 @@ endpoints in a thread pool; they cannot read a request body (``request.json()`` 
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
 
 from bench.apps.common import (
     FILLER_DYNAMIC,
@@ -20,14 +29,9 @@ from bench.apps.common import (
     TEMPLATE_NAME,
     Variant,
 )
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
-from starlette.templating import Jinja2Templates
 
+# Starlette parses forms with the python-multipart package, an optional dependency.
+HAS_MULTIPART = importlib.util.find_spec("python_multipart") is not None
 templates = Jinja2Templates(directory=TEMPLATE_DIR)
 middleware = [Middleware(SessionMiddleware, secret_key=SECRET_KEY)]
 
@@ -189,6 +193,7 @@ VARIANTS = [
         views="async",
         main=create_app,
         routes=create_routes_app,
+        unsupported={} if HAS_MULTIPART else {"form": "forms need python-multipart"},
         description="Starlette, async def endpoints, ASGI",
     ),
     Variant(

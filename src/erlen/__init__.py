@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from . import json as json
 from .app import Erlen as Erlen
 from .blueprints import Blueprint as Blueprint
@@ -65,5 +64,9 @@ def __getattr__(name: str) -> Any:
 
     module = importlib.import_module(target[0], __name__)
     value = getattr(module, target[1])
-    globals()[name] = value
+    # Not globals(): inside this package that name is the erlen.globals module.
+    _namespace[name] = value
     return value
+
+
+_namespace = vars()

@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
 from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -25,14 +25,13 @@ from werkzeug.exceptions import (
     HTTPException,
     InternalServerError,
     MethodNotAllowed,
-    NotFound,
 )
 
 from . import signals
 from .concurrency import async_to_sync, run_coroutine_sync, run_in_threadpool
 from .config import DEFAULT_CONFIG, Config, ConfigAttribute
 from .ctx import AppContext, RequestContext, _AppCtxGlobals
-from .globals import _cv_app, _cv_request
+from .globals import _cv_request
 from .request import Request
 from .response import Response
 from .routing import BuildError, Map, RequestRedirect, Rule
@@ -99,8 +98,10 @@ class _Plan:
     @property
     def sync_only(self) -> bool:
         """True when neither the view nor any hook is a coroutine function."""
-        return not self.view_is_async and not any(a for _, a in self.before) and not any(
-            a for _, a in self.after
+        return (
+            not self.view_is_async
+            and not any(a for _, a in self.before)
+            and not any(a for _, a in self.after)
         )
 
 
@@ -152,7 +153,9 @@ class Erlen(Scaffold):
         if instance_path is None:
             instance_path = self.auto_find_instance_path()
         elif not os.path.isabs(instance_path):
-            raise ValueError("If an instance path is provided it must be absolute. A relative path was given instead.")
+            raise ValueError(
+                "If an instance path is provided it must be absolute. A relative path was given instead."
+            )
         self.instance_path = instance_path
         self.config = self.make_config(instance_relative_config)
         if self.json_provider_class is None:
@@ -202,6 +205,13 @@ class Erlen(Scaffold):
             return os.path.splitext(os.path.basename(fn))[0]
         return self.import_name
 
+    if sys.version_info < (3, 12):  # pragma: no cover - see _asgi_entry at the end
+
+        @property
+        def __name__(self) -> str:
+            """The app's name, for ``inspect`` (the class keeps its own ``__name__``)."""
+            return self.name
+
     @property
     def debug(self) -> bool:
         """Debug mode (``DEBUG``): detailed errors, template auto-reload."""
@@ -243,12 +253,14 @@ class Erlen(Scaffold):
             return os.path.join(package_path, "instance")
         return os.path.join(prefix, "var", f"{self.name}-instance")
 
-    def open_instance_resource(self, resource: str, mode: str = "rb", encoding: str | None = "utf-8") -> Any:
+    def open_instance_resource(
+        self, resource: str, mode: str = "rb", encoding: str | None = "utf-8"
+    ) -> Any:
         """Open a file relative to the instance folder."""
         path = os.path.join(self.instance_path, resource)
         if "b" in mode:
-            return open(path, mode)  # noqa: SIM115
-        return open(path, mode, encoding=encoding)  # noqa: SIM115
+            return open(path, mode)
+        return open(path, mode, encoding=encoding)
 
     @property
     def session_interface(self) -> SessionInterface:
@@ -399,7 +411,7 @@ class Erlen(Scaffold):
             methods = getattr(view_func, "methods", None) or ("GET",)
         if isinstance(methods, str):
             raise TypeError(
-                "Allowed methods must be a list of strings, for example: @app.route(..., methods=[\"POST\"])"
+                'Allowed methods must be a list of strings, for example: @app.route(..., methods=["POST"])'
             )
         methods = {item.upper() for item in methods}
         required_methods = set(getattr(view_func, "required_methods", ()))
@@ -414,14 +426,16 @@ class Erlen(Scaffold):
         methods |= required_methods
         rule_obj = self.url_rule_class(rule, methods=methods, **options)
         rule_obj.provide_automatic_options = provide_automatic_options
-        self.url_map.add(rule_obj)
         if view_func is not None:
+            # Checked before the rule is added, so a refused rule leaves no trace in the map.
             old_func = self.view_functions.get(endpoint)
             if old_func is not None and old_func != view_func:
                 raise AssertionError(
                     "View function mapping is overwriting an existing endpoint function: "
                     f"{endpoint}"
                 )
+        self.url_map.add(rule_obj)
+        if view_func is not None:
             self.view_functions[endpoint] = view_func
         self._changed()
 
@@ -532,12 +546,19 @@ class Erlen(Scaffold):
 
     def _match_request(self, request: Request) -> None:
         """Match the URL, storing the rule and values, or the routing error, on the request."""
+        trusted = self.config["TRUSTED_HOSTS"]
+        if trusted is not None:
+            from werkzeug.sansio.utils import host_is_trusted
+
+            if not host_is_trusted(request.host, trusted):
+                from werkzeug.exceptions import SecurityError
+
+                request.routing_exception = SecurityError(f"Host {request.host!r} is not trusted.")
+                return
         url_map = self.url_map
         try:
             if url_map.host_matching:
-                rule, args = url_map.match(
-                    request.path, request.method, host=request.host.lower()
-                )
+                rule, args = url_map.match(request.path, request.method, host=request.host.lower())
             elif self.subdomain_matching and self.config["SERVER_NAME"]:
                 rule, args = url_map.match(
                     request.path, request.method, subdomain=self._subdomain_of(request)
@@ -547,11 +568,15 @@ class Erlen(Scaffold):
                     request.path, request.method, subdomain=url_map.default_subdomain
                 )
         except RequestRedirect as e:
-            qs = request.query_string.decode("latin-1")
-            location = quote(request.root_path, safe="/:@&$!'()*+,;=~%") + quote(
-                e.new_url, safe="/:@&$!'()*+,;=~%"
-            )
-            e.new_url = f"{location}?{qs}" if qs else location
+            new_url = e.new_url
+            if "://" not in new_url:
+                # An absolute URL on the request's host, as Flask (Werkzeug) sends it.
+                qs = request.query_string.decode("latin-1")
+                location = quote(request.root_path, safe="/:@&$!'()*+,;=~%") + quote(
+                    new_url, safe="/:@&$!'()*+,;=~%"
+                )
+                location = f"{request.scheme}://{request.host.lower()}{location}"
+                e.new_url = f"{location}?{qs}" if qs else location
             request.routing_exception = e
         except HTTPException as e:
             request.routing_exception = e
@@ -571,40 +596,50 @@ class Erlen(Scaffold):
             return host[: -len(suffix)]
         return "<invalid>"
 
-    def _full_dispatch_steps(self, ctx: RequestContext, plan: _Plan) -> Steps:
-        """Hooks, view, error handling and response processing for one request."""
+    def _full_dispatch_steps(
+        self, ctx: RequestContext, plan: _Plan, handle_errors: bool = False
+    ) -> Steps:
+        """Hooks, view, error handlers and response processing for one request.
+
+        With ``handle_errors``, an exception no handler dealt with becomes a 500
+        response (or propagates, in testing and debug mode).
+        """
         request = ctx.request
         try:
-            if signals.request_started.receivers:
-                signals.request_started.send(self, _async_wrapper=self.ensure_sync)
-            rv = None
-            if plan.url_preprocessors:
-                for pre in plan.url_preprocessors:
-                    pre(request.endpoint, request.view_args)
-            for before, before_is_async in plan.before:
-                rv = before()
-                if before_is_async:
-                    rv = yield rv
-                if rv is not None:
-                    break
-            else:
-                exc = request.routing_exception
-                if exc is not None:
-                    self.raise_routing_exception(request)
-                if request.method == "OPTIONS" and request.url_rule.provide_automatic_options:  # type: ignore[union-attr]
-                    rv = self.make_default_options_response()
-                else:
-                    view = plan.view
-                    if view is None:
-                        raise LookupError(
-                            f"No view function is registered for endpoint {request.endpoint!r}."
-                        )
-                    rv = view(**request.view_args)  # type: ignore[arg-type]
-                    if plan.view_is_async:
+            try:
+                if signals.request_started.receivers:
+                    signals.request_started.send(self, _async_wrapper=self.ensure_sync)
+                rv = None
+                if plan.url_preprocessors:
+                    for pre in plan.url_preprocessors:
+                        pre(request.endpoint, request.view_args)
+                for before, before_is_async in plan.before:
+                    rv = before()
+                    if before_is_async:
                         rv = yield rv
+                    if rv is not None:
+                        break
+                else:
+                    if request.routing_exception is not None:
+                        self.raise_routing_exception(request)
+                    if request.method == "OPTIONS" and request.url_rule.provide_automatic_options:  # type: ignore[union-attr]
+                        rv = self.make_default_options_response()
+                    else:
+                        view = plan.view
+                        if view is None:
+                            raise LookupError(
+                                f"No view function is registered for endpoint {request.endpoint!r}."
+                            )
+                        rv = view(**request.view_args)  # type: ignore[arg-type]
+                        if plan.view_is_async:
+                            rv = yield rv
+            except Exception as e:
+                rv = yield from self._handle_user_exception_steps(e, plan)
+            return (yield from self._finalize_steps(ctx, plan, rv, False))
         except Exception as e:
-            rv = yield from self._handle_user_exception_steps(e, plan)
-        return (yield from self._finalize_steps(ctx, plan, rv, False))
+            if not handle_errors:
+                raise
+            return (yield from self._handle_exception_steps(ctx, plan, e))
 
     def _handle_user_exception_steps(self, e: Exception, plan: _Plan) -> Steps:
         if isinstance(e, BadRequestKeyError) and (
@@ -631,7 +666,8 @@ class Erlen(Scaffold):
     ) -> Steps:
         response = self.make_response(rv)
         try:
-            for func in reversed(ctx._after_request_functions):
+            # Flask runs after_this_request functions in registration order.
+            for func in ctx._after_request_functions:
                 response = func(response)
                 if inspect.isawaitable(response):
                     response = yield response
@@ -657,6 +693,7 @@ class Erlen(Scaffold):
     def _handle_exception_steps(self, ctx: RequestContext, plan: _Plan, e: Exception) -> Steps:
         """Turn an unhandled exception into a 500 response (or re-raise it)."""
         exc_info = sys.exc_info()
+        ctx.error = e
         if signals.got_request_exception.receivers:
             signals.got_request_exception.send(self, _async_wrapper=self.ensure_sync, exception=e)
         propagate = self.config["PROPAGATE_EXCEPTIONS"]
@@ -677,10 +714,7 @@ class Erlen(Scaffold):
 
     def _request_steps(self, ctx: RequestContext, plan: _Plan) -> Steps:
         """A request's whole dispatch: the full dispatch, or a 500 when it fails."""
-        try:
-            return (yield from self._full_dispatch_steps(ctx, plan))
-        except Exception as e:
-            return (yield from self._handle_exception_steps(ctx, plan, e))
+        return self._full_dispatch_steps(ctx, plan, True)
 
     def _find_error_handler(self, e: BaseException, blueprints: tuple[str, ...]) -> Any:
         key = (type(e), blueprints)
@@ -713,7 +747,10 @@ class Erlen(Scaffold):
     def full_dispatch_request(self) -> Response:
         """Dispatch the current request: hooks, view, error handlers, after-request."""
         ctx = _cv_request.get()
-        return cast(Response, self._drive_sync(self._full_dispatch_steps(ctx, self._plan(ctx.request.endpoint))))
+        return cast(
+            Response,
+            self._drive_sync(self._full_dispatch_steps(ctx, self._plan(ctx.request.endpoint))),
+        )
 
     def preprocess_request(self) -> Any:
         """Run URL value preprocessors and before-request hooks; return a response or None."""
@@ -936,7 +973,9 @@ class Erlen(Scaffold):
             for func in self.url_default_functions.get(name, ()):
                 func(endpoint, values)
 
-    def handle_url_build_error(self, error: BuildError, endpoint: str, values: dict[str, Any]) -> str:
+    def handle_url_build_error(
+        self, error: BuildError, endpoint: str, values: dict[str, Any]
+    ) -> str:
         """Try the ``url_build_error_handlers``; re-raise the error when none answers."""
         for handler in self.url_build_error_handlers:
             try:
@@ -995,18 +1034,30 @@ class Erlen(Scaffold):
         try:
             path, rule = self.url_map.build(endpoint, values, _method)
         except BuildError as error:
-            values.update(_anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external)
+            # A copy: the error may hold `values`, and its message must list only the user's.
+            values = dict(
+                values, _anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external
+            )
             return self.handle_url_build_error(error, endpoint, values)
-        sub = rule.subdomain
-        if rule.host and self.url_map.host_matching:
-            host = self.url_map.build_host(rule, values) if hasattr(self.url_map, "build_host") else rule.host
-            _external = True
-        elif sub:
-            server_name = self.config["SERVER_NAME"] or host
-            if "<" in sub and hasattr(self.url_map, "build_host"):
+        # As in Werkzeug, a URL is made external only when its host (or subdomain) differs
+        # from the current one.
+        if self.url_map.host_matching:
+            if rule.host:
+                target = self.url_map.build_host(rule, values)
+                if req_ctx is None or target.lower() != host.lower():
+                    _external = True
+                host = target
+        else:
+            sub = rule.subdomain or ""
+            if "<" in sub:
                 sub = self.url_map.build_host(rule, values)
-            host = f"{sub}.{server_name}"
-            _external = True
+            current = self.url_map.default_subdomain
+            if req_ctx is not None and self.subdomain_matching and self.config["SERVER_NAME"]:
+                current = self._subdomain_of(req_ctx.request)
+            if sub != current:
+                server_name = self.config["SERVER_NAME"] or host
+                host = f"{sub}.{server_name}" if sub else server_name
+                _external = True
         rv = f"{quote(script_root, safe='/:@&$!()*+,;=~%')}{path}" if script_root else path
         if _external:
             rv = f"{_scheme or scheme}://{host}{rv}"
@@ -1042,7 +1093,9 @@ class Erlen(Scaffold):
         """Run the teardown-request functions (innermost blueprint first, then the app)."""
         if exc is _sentinel:
             exc = sys.exc_info()[1]
-        self._drive_sync(self._teardown_request_steps(exc))
+        # PERF: most apps register no teardown function; skip the machinery then.
+        if self.teardown_request_funcs or signals.request_tearing_down.receivers:
+            self._drive_sync(self._teardown_request_steps(exc))
 
     def _teardown_request_steps(self, exc: BaseException | None) -> Steps:
         ctx = _cv_request.get(None)
@@ -1059,7 +1112,8 @@ class Erlen(Scaffold):
         """Run the teardown-appcontext functions, last registered first."""
         if exc is _sentinel:
             exc = sys.exc_info()[1]
-        self._drive_sync(self._teardown_appcontext_steps(exc))
+        if self.teardown_appcontext_funcs or signals.appcontext_tearing_down.receivers:
+            self._drive_sync(self._teardown_appcontext_steps(exc))
 
     def _teardown_appcontext_steps(self, exc: BaseException | None) -> Steps:
         for func in reversed(self.teardown_appcontext_funcs):
@@ -1071,17 +1125,17 @@ class Erlen(Scaffold):
 
     # -- protocol doors ----------------------------------------------------------------------------------
 
-    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def wsgi_app(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         """The WSGI application (wrap this for WSGI middleware)."""
-        from .wsgi import handle
+        return _wsgi_handle(self, environ, start_response)
 
-        return handle(self, environ, start_response)
-
-    async def asgi_app(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    async def asgi_app(
+        self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]
+    ) -> None:
         """The ASGI application (wrap this for ASGI middleware)."""
-        from .asgi import handle
-
-        await handle(self, scope, receive, send)
+        await _asgi_handle(self, scope, receive, send)
 
     def __call__(self, *args: Any) -> Any:
         """Serve WSGI (``app(environ, start_response)``) or ASGI (``await app(scope, receive, send)``)."""
@@ -1097,8 +1151,25 @@ class Erlen(Scaffold):
     async def _run_sync_dispatch(self, ctx: RequestContext, plan: _Plan) -> Any:
         """Run a sync dispatch in the thread pool (for sync views under ASGI)."""
         return await run_in_threadpool(
-            self._drive_sync, self._request_steps(ctx, plan), max_workers=self.config.get("ASGI_THREADPOOL_SIZE")
+            self._sync_dispatch_in_thread,
+            ctx,
+            plan,
+            max_workers=self.config.get("ASGI_THREADPOOL_SIZE"),
         )
+
+    def _sync_dispatch_in_thread(self, ctx: RequestContext, plan: _Plan) -> Any:
+        response = self._drive_sync(self._request_steps(ctx, plan))
+        # A body that needs no context while it is sent (complete, or a file) lets us
+        # tear down here, in the view's thread, as Flask does before the body goes out:
+        # thread-bound resources (a sqlite3 connection on g) close where they were opened.
+        body = response._iter
+        if response._body is None and not isinstance(body, (list, tuple)):
+            from .files import FileStream
+
+            if not isinstance(body, FileStream):
+                return response  # a generator may use the context while it runs
+        ctx.teardown_in_thread(ctx.error)
+        return response
 
     # -- testing and running ------------------------------------------------------------------------------
 
@@ -1106,14 +1177,14 @@ class Erlen(Scaffold):
         """Create a test client (``asgi=True`` drives the app through its ASGI door)."""
         cls = self.test_client_class
         if cls is None:
-            from .testing import ErlenClient as cls  # noqa: N813
+            from .testing import ErlenClient as cls
         return cls(self, use_cookies=use_cookies, **kwargs)
 
     def test_cli_runner(self, **kwargs: Any) -> ErlenCliRunner:
         """Create a click runner that invokes this app's CLI commands."""
         cls = self.test_cli_runner_class
         if cls is None:
-            from .testing import ErlenCliRunner as cls  # noqa: N813
+            from .testing import ErlenCliRunner as cls
         return cls(self, **kwargs)
 
     def run(
@@ -1130,7 +1201,9 @@ class Erlen(Scaffold):
         run_app(self, host=host, port=port, debug=debug, load_dotenv=load_dotenv, **options)
 
 
-def exc_class_and_code_for(exc_class: type[BaseException]) -> tuple[type[BaseException], int | None]:
+def exc_class_and_code_for(
+    exc_class: type[BaseException],
+) -> tuple[type[BaseException], int | None]:
     """Return an exception class and its HTTP code (None for non-HTTP errors)."""
     if issubclass(exc_class, HTTPException):
         return exc_class, exc_class.code
@@ -1144,11 +1217,15 @@ def _is_headers(value: Any) -> bool:
 
 
 def _is_iterator(value: Any) -> bool:
-    return (hasattr(value, "__next__") and hasattr(value, "__iter__")) or hasattr(value, "__anext__")
+    return (hasattr(value, "__next__") and hasattr(value, "__iter__")) or hasattr(
+        value, "__anext__"
+    )
 
 
 def _is_foreign_response(value: Any) -> bool:
-    return hasattr(value, "status_code") and hasattr(value, "headers") and hasattr(value, "get_data")
+    return (
+        hasattr(value, "status_code") and hasattr(value, "headers") and hasattr(value, "get_data")
+    )
 
 
 async def _await(awaitable: Awaitable[Any]) -> Any:
@@ -1163,7 +1240,19 @@ def _as_coroutine(awaitable: Awaitable[Any]) -> Any:
 
 _mark_coroutine_function(Erlen.__call__)
 
-__all__ = ["Erlen"]
+if sys.version_info < (3, 12):  # pragma: no cover - 3.12+ reads the mark set above
 
-# Imported for its side effect on type checkers only.
-_unused: tuple[Any, ...] = (AsyncIterator, NotFound)
+    async def _asgi_entry(scope: Any, receive: Any, send: Any) -> None:
+        """Stand-in whose code object the app shows to ``inspect`` (never called)."""
+
+    # Before 3.12 inspect.iscoroutinefunction() only reads code flags, so hypercorn's
+    # is_asgi(app) said "WSGI". It also accepts "function-like" objects, so the app
+    # carries an async function's code and signature attributes; calls are unaffected.
+    Erlen.__code__ = _asgi_entry.__code__  # type: ignore[attr-defined]
+    Erlen.__defaults__ = None  # type: ignore[attr-defined]
+    Erlen.__kwdefaults__ = None  # type: ignore[attr-defined]
+
+from .asgi import handle as _asgi_handle  # noqa: E402 - the doors import this module's types
+from .wsgi import handle as _wsgi_handle  # noqa: E402
+
+__all__ = ["Erlen"]

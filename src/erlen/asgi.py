@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from io import BytesIO
 from typing import IO, TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntity
 
 from .concurrency import iterate_in_threadpool
 from .ctx import RequestContext
+from .response import body_allowed
 
 if TYPE_CHECKING:
     from .app import Erlen
@@ -43,7 +44,9 @@ class ASGIBody:
         self._receive = receive
         self._done = False
 
-    async def read_all(self, max_length: int | None, spool_size: int, declared: int | None) -> IO[bytes]:
+    async def read_all(
+        self, max_length: int | None, spool_size: int, declared: int | None
+    ) -> IO[bytes]:
         """Receive the whole body: in memory up to ``spool_size``, then a temporary file."""
         if declared is not None and max_length is not None and declared > max_length:
             raise RequestEntityTooLarge(
@@ -208,7 +211,8 @@ async def _http(app: Erlen, scope: dict[str, Any], receive: Receive, send: Send)
         preserve = scope.get("extensions", {}).get("erlen.preserve_context")
         if preserve is not None:
             preserve(ctx)
-        await send_response(response, request.method == "HEAD", receive, send)
+        head = request.method == "HEAD" or not body_allowed(response._status_code)
+        await send_response(response, head, receive, send)
     except BaseException as e:
         error = e
         raise
@@ -327,6 +331,3 @@ async def _lifespan(app: Erlen, scope: dict[str, Any], receive: Receive, send: S
     from .lifespan import serve_lifespan
 
     await serve_lifespan(app, receive, send)
-
-
-_unused: tuple[Any, ...] = (Iterator,)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from .app import Erlen
 
 F = TypeVar("F", bound=Callable[..., Any])
-DeferredSetupFunction = Callable[["BlueprintSetupState"], None]
+DeferredSetupFunction = Callable[["BlueprintSetupState"], object]
 
 _sentinel: Any = object()
 
@@ -121,6 +122,11 @@ class Blueprint(Scaffold):
             self._cli = AppGroup(self.name)
         return self._cli
 
+    def _changed(self) -> None:
+        # Every setup method of the shared scaffold ends here: refuse changes that
+        # would not reach the apps this blueprint was already registered on.
+        self._check_setup_finished(sys._getframe(1).f_code.co_name)
+
     def _check_setup_finished(self, f_name: str) -> None:
         if self._got_registered_once:
             raise AssertionError(
@@ -155,6 +161,7 @@ class Blueprint(Scaffold):
         """Nest a blueprint: it is registered when this one is (``parent.child.view``)."""
         if blueprint is self:
             raise ValueError("Cannot register a blueprint on itself")
+        self._check_setup_finished("register_blueprint")
         self._blueprints.append((blueprint, options))
 
     def register(self, app: Erlen, options: dict[str, Any]) -> None:
@@ -222,7 +229,9 @@ class Blueprint(Scaffold):
             app.cli.add_command(self._cli)
 
     def _merge_blueprint_funcs(self, app: Erlen, name: str) -> None:
-        def extend(bp_dict: dict[str | None, list[Any]], parent_dict: dict[str | None, list[Any]]) -> None:
+        def extend(
+            bp_dict: dict[str | None, list[Any]], parent_dict: dict[str | None, list[Any]]
+        ) -> None:
             for key, values in bp_dict.items():
                 target = name if key is None else f"{name}.{key}"
                 parent_dict.setdefault(target, []).extend(values)
@@ -232,12 +241,14 @@ class Blueprint(Scaffold):
             app.error_handler_spec[target] = defaultdict(
                 dict, {code: dict(handlers) for code, handlers in value.items()}
             )
+        app.view_functions.update(self.view_functions)
         extend(self.before_request_funcs, app.before_request_funcs)
         extend(self.after_request_funcs, app.after_request_funcs)
         extend(self.teardown_request_funcs, app.teardown_request_funcs)
         extend(self.url_default_functions, app.url_default_functions)
+        extend(self.websocket_before_funcs, app.websocket_before_funcs)
         extend(self.url_value_preprocessors, app.url_value_preprocessors)
-        extend(self.template_context_processors, app.template_context_processors)  # type: ignore[arg-type]
+        extend(self.template_context_processors, app.template_context_processors)
 
     def add_url_rule(
         self,

@@ -11,8 +11,10 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextvars
 import threading
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -28,13 +30,38 @@ _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 
 
+class _LoopHolder:
+    """Own a thread's loop; close it when the thread (and its locals) go away."""
+
+    __slots__ = ("loop",)
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        _open_loops.add(self.loop)
+
+    def __del__(self) -> None:
+        loop = self.loop
+        _open_loops.discard(loop)
+        if not loop.is_closed() and not loop.is_running():
+            loop.close()
+
+
+_open_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_loops() -> None:
+    for loop in list(_open_loops):
+        if not loop.is_closed() and not loop.is_running():
+            loop.close()
+
+
 def thread_loop() -> asyncio.AbstractEventLoop:
     """Return this thread's persistent event loop, creating it on first use."""
-    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
-    if loop is None or loop.is_closed():
-        loop = asyncio.new_event_loop()
-        _local.loop = loop
-    return loop
+    holder: _LoopHolder | None = getattr(_local, "holder", None)
+    if holder is None or holder.loop.is_closed():
+        holder = _local.holder = _LoopHolder()
+    return holder.loop
 
 
 def run_coroutine_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -81,7 +108,9 @@ def _get_executor(max_workers: int | None) -> ThreadPoolExecutor:
     return _executor
 
 
-async def run_in_threadpool(func: Callable[..., T], *args: Any, max_workers: int | None = None) -> T:
+async def run_in_threadpool(
+    func: Callable[..., T], *args: Any, max_workers: int | None = None
+) -> T:
     """Run blocking ``func(*args)`` in a worker thread, carrying the current context."""
     loop = asyncio.get_running_loop()
     ctx = contextvars.copy_context()

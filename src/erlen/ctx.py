@@ -67,6 +67,8 @@ class _AppCtxGlobals:
 class AppContext:
     """Bind an application: ``current_app`` and ``g`` point at it while pushed."""
 
+    __slots__ = ("__dict__", "_tokens", "app", "g")
+
     def __init__(self, app: Erlen) -> None:
         self.app = app
         self.g: _AppCtxGlobals = app.app_ctx_globals_class()
@@ -130,6 +132,7 @@ class RequestContext:
         "_app_ctx",
         "_session",
         "_tokens",
+        "_torn_down",
         "app",
         "error",
         "flashes",
@@ -146,6 +149,7 @@ class RequestContext:
         self._app_ctx: AppContext | None = None
         #: The unhandled exception of this request, passed to teardown functions.
         self.error: BaseException | None = None
+        self._torn_down = False
 
     @property
     def session(self) -> SessionMixin:
@@ -157,6 +161,9 @@ class RequestContext:
             if session is None:
                 session = interface.make_null_session(self.app)
             self._session = session
+        # Any use through the ``session`` proxy (even ``len`` or ``in``) may make
+        # the response depend on the cookie: mark it for ``Vary: Cookie``, as Flask 3.1.3 does.
+        session.accessed = True
         return session
 
     @session.setter
@@ -171,9 +178,13 @@ class RequestContext:
         """Make this the current request context (pushing an app context if needed)."""
         app_ctx = _cv_app.get(None)
         pushed: AppContext | None = None
-        if app_ctx is None or app_ctx.app is not self.app:
-            pushed = self.app.app_context()
-            pushed.push()
+        app = self.app
+        if app_ctx is None or app_ctx.app is not app:
+            pushed = app.app_context()
+            # PERF: AppContext.push() inlined; it only adds the signal.
+            pushed._tokens.append(_cv_app.set(pushed))
+            if signals.appcontext_pushed.receivers:
+                signals.appcontext_pushed.send(app, _async_wrapper=app.ensure_sync)
             self._app_ctx = pushed
         self._tokens.append((_cv_request.set(self), pushed))
 
@@ -195,20 +206,72 @@ class RequestContext:
         if ctx is not self:
             raise AssertionError(f"Popped wrong request context. ({ctx!r} instead of {self!r})")
 
+    def detach(self) -> AppContext | None:
+        """Unbind this context from the caller without tearing it down (for streamed bodies).
+
+        Returns the app context this request context pushed, for
+        :meth:`finish_detached` to tear down later.
+        """
+        token, app_ctx = self._tokens.pop()
+        _cv_request.reset(token)
+        if app_ctx is not None:
+            _cv_app.reset(app_ctx._tokens.pop())
+        return app_ctx
+
+    def finish_detached(self, app_ctx: AppContext | None, exc: BaseException | None) -> None:
+        """Tear down a detached context (run inside a copy of its ``contextvars`` context)."""
+        try:
+            self.app.do_teardown_request(exc)
+            self.request.close()
+        finally:
+            if app_ctx is not None:
+                self.app.do_teardown_appcontext(exc)
+                if signals.appcontext_popped.receivers:
+                    signals.appcontext_popped.send(self.app, _async_wrapper=self.app.ensure_sync)
+
+    def teardown_in_thread(self, exc: BaseException | None) -> None:
+        """Run the teardown functions now, in the worker thread that ran a sync view.
+
+        Under ASGI a sync view runs in a worker thread; resources it opened that are
+        bound to their thread (a ``sqlite3`` connection kept on ``g``, as in Flask's
+        tutorial) must be closed there too. :meth:`apop` then only unbinds.
+        """
+        app = self.app
+        self._torn_down = True  # set first: a failing teardown must not run twice
+        if app.teardown_request_funcs or signals.request_tearing_down.receivers:
+            app._drive_sync(app._teardown_request_steps(exc))
+        app_ctx = self._app_ctx
+        if (
+            app_ctx is not None
+            and len(app_ctx._tokens) == 1
+            and (app.teardown_appcontext_funcs or signals.appcontext_tearing_down.receivers)
+        ):
+            app._drive_sync(app._teardown_appcontext_steps(exc))
+
     async def apop(self, exc: BaseException | None = None) -> None:
         """Pop from async code: async teardown functions are awaited on the running loop."""
         app = self.app
         clear = len(self._tokens) == 1
         try:
             if clear:
-                await app._drive_async(app._teardown_request_steps(exc))
+                if not self._torn_down and (
+                    app.teardown_request_funcs or signals.request_tearing_down.receivers
+                ):
+                    await app._drive_async(app._teardown_request_steps(exc))
                 self.request.close()
         finally:
             token, app_ctx = self._tokens.pop()
             _cv_request.reset(token)
             if app_ctx is not None:
                 try:
-                    if len(app_ctx._tokens) == 1:
+                    if (
+                        len(app_ctx._tokens) == 1
+                        and not self._torn_down
+                        and (
+                            app.teardown_appcontext_funcs
+                            or signals.appcontext_tearing_down.receivers
+                        )
+                    ):
                         await app._drive_async(app._teardown_appcontext_steps(exc))
                 finally:
                     _cv_app.reset(app_ctx._tokens.pop())

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import quote
 
-from .globals import _cv_app, _cv_request, current_app, request, session
+from .files import send_file as send_file
+from .files import send_from_directory as send_from_directory
+from .globals import _cv_app, _cv_request, current_app, session
 from .scaffold import get_root_path
 
 if TYPE_CHECKING:
@@ -63,7 +64,9 @@ def url_for(
 def _redirect(location: str, code: int, response_class: type[Response]) -> Response:
     from markupsafe import escape
 
-    safe_location = quote(location, safe=_LOCATION_SAFE) if not _is_safe_location(location) else location
+    safe_location = (
+        quote(location, safe=_LOCATION_SAFE) if not _is_safe_location(location) else location
+    )
     html = (
         "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n"
         "<h1>Redirecting...</h1>\n<p>You should be redirected automatically to the target URL: "
@@ -78,23 +81,27 @@ def _is_safe_location(location: str) -> bool:
     return location.isascii() and location.isprintable() and " " not in location
 
 
-def redirect(location: str, code: int = 302, Response: type[Response] | None = None) -> Response:  # noqa: N803
+def redirect(location: str, code: int = 302, Response: type[Response] | None = None) -> Response:
     """Return a response redirecting the client to ``location`` (302 by default).
 
     Control characters such as CR/LF in ``location`` are percent-encoded, so a
     target taken from user input can never split the response headers.
     """
     ctx = _cv_app.get(None)
-    if ctx is not None:
-        if Response is None:
-            return ctx.app.redirect(location, code)
+    if ctx is not None and Response is None:
+        return ctx.app.redirect(location, code)
     if Response is None:
-        from .response import Response as Response  # noqa: N811
+        from .response import Response as Response
     return _redirect(location, code, Response)
 
 
 def abort(code: int | Response, *args: Any, **kwargs: Any) -> NoReturn:
     """Raise the HTTP exception for a status code (or a response) to end the request."""
+    if not isinstance(code, int):
+        # Werkzeug's Aborter only recognises its own response class, not Erlen's.
+        from werkzeug.exceptions import HTTPException
+
+        raise HTTPException(response=code)  # type: ignore[arg-type]
     ctx = _cv_app.get(None)
     if ctx is not None:
         ctx.app.aborter(code, *args, **kwargs)
@@ -183,7 +190,11 @@ def get_flashed_messages(
     with_categories: bool = False, category_filter: Any = ()
 ) -> list[str] | list[tuple[str, str]]:
     """Return (and consume) the flashed messages, optionally with their categories."""
-    ctx = _cv_request.get()
+    ctx = _cv_request.get(None)
+    if ctx is None:
+        from .globals import _no_req_msg
+
+        raise RuntimeError(_no_req_msg)
     flashes = ctx.flashes
     if flashes is None:
         flashes = session.pop("_flashes") if "_flashes" in session else []
@@ -198,20 +209,6 @@ def get_flashed_messages(
 def get_template_attribute(template_name: str, attribute: str) -> Any:
     """Load a macro (or other attribute) exported by a template."""
     return getattr(current_app.jinja_env.get_template(template_name).module, attribute)
-
-
-def send_file(*args: Any, **kwargs: Any) -> Response:
-    """Send a file (see :func:`erlen.files.send_file`)."""
-    from .files import send_file as _send_file
-
-    return _send_file(*args, **kwargs)
-
-
-def send_from_directory(*args: Any, **kwargs: Any) -> Response:
-    """Send a file from a directory, refusing paths that escape it (see :mod:`erlen.files`)."""
-    from .files import send_from_directory as _send_from_directory
-
-    return _send_from_directory(*args, **kwargs)
 
 
 def _split_blueprint_path(name: str) -> list[str]:
@@ -237,5 +234,3 @@ __all__ = [
     "stream_with_context",
     "url_for",
 ]
-
-_unused = (request, sys)

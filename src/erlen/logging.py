@@ -49,7 +49,9 @@ def has_level_handler(logger: logging.Logger) -> bool:
 
 #: The handler Erlen adds when nothing else would show the app's log records.
 default_handler = logging.StreamHandler(wsgi_errors_stream)
-default_handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s in %(module)s: %(message)s"))
+default_handler.setFormatter(
+    logging.Formatter("[%(asctime)s] %(levelname)s in %(module)s: %(message)s")
+)
 
 
 def create_logger(app: Erlen) -> logging.Logger:

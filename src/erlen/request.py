@@ -9,19 +9,27 @@ lazily, once, on first access.
 from __future__ import annotations
 
 import functools
+import sys
+from collections.abc import AsyncIterator
 from io import BytesIO
-from typing import IO, TYPE_CHECKING, Any, ClassVar, NoReturn
-from urllib.parse import parse_qsl, quote
+from typing import IO, TYPE_CHECKING, Any, ClassVar
+from urllib.parse import parse_qsl
 
+import werkzeug.urls  # noqa: F401 - registers the "werkzeug.url_quote" codec error handler
 from werkzeug.datastructures import (
     CombinedMultiDict,
-    EnvironHeaders,
     FileStorage,
     Headers,
     ImmutableMultiDict,
     MultiDict,
 )
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+)
+from werkzeug.wsgi import LimitedStream
 
 from .globals import _cv_app
 
@@ -44,22 +52,68 @@ if TYPE_CHECKING:
 _missing: Any = object()
 _FORM_MIMETYPES = frozenset(("multipart/form-data", "application/x-www-form-urlencoded"))
 _EMPTY_ARGS: ImmutableMultiDict[str, str] = ImmutableMultiDict()
-# Characters left as they are when a path is put back into a URL.
-_PATH_SAFE = "/:@&$!'()*+,;=~%"
+
+
+# Registered by werkzeug.urls (imported above): percent-encode what does not decode.
+_URL_QUOTE_ERRORS = "werkzeug.url_quote"
 
 
 def _parse_query(query_string: bytes) -> ImmutableMultiDict[str, str]:
-    """Parse a raw query string the way browsers send it (UTF-8, lenient)."""
+    """Parse a raw query string the way browsers send it (UTF-8, lenient).
+
+    Bytes that are not UTF-8 (raw or percent-encoded) are kept percent-encoded, as
+    Werkzeug does (``?c=%FF`` gives ``"%FF"``), never dropped or an error.
+    """
     if not query_string:
         return _EMPTY_ARGS
     try:
         text = query_string.decode("ascii")
     except UnicodeDecodeError:
         # Raw (unescaped) non-ASCII bytes: decode them as UTF-8 first.
-        text = query_string.decode("utf-8", "replace")
+        text = query_string.decode("utf-8", _URL_QUOTE_ERRORS)
     return ImmutableMultiDict(
-        parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace")
+        parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors=_URL_QUOTE_ERRORS)
     )
+
+
+def _get_host(scheme: str, header: str | None, server: tuple[str, int | None] | None) -> str:
+    from werkzeug.sansio.utils import get_host
+
+    return get_host(scheme, header, server)
+
+
+def _current_url(*parts: Any) -> str:
+    from werkzeug.sansio.utils import get_current_url
+
+    return get_current_url(*parts)
+
+
+class _MaxLengthStream(LimitedStream):
+    """A body of unknown length (chunked) read up to ``max_length``: 413 past it.
+
+    Werkzeug's ``LimitedStream(is_max=True)`` stops silently at the maximum, which
+    truncates an oversized chunked body; this one reads one byte further to tell.
+    Errors from the server's input become a 400.
+    """
+
+    def __init__(self, stream: IO[bytes], max_length: int) -> None:
+        super().__init__(stream, max_length + 1, is_max=True)
+        self._max_length = max_length
+
+    def readinto(self, b: Any) -> int | None:
+        try:
+            n = super().readinto(b)
+        except HTTPException:
+            raise
+        except Exception as e:
+            # Servers report a malformed chunked body from read() with their own errors
+            # (gunicorn's InvalidChunkSize is not an OSError): the client's fault, a 400.
+            raise BadRequest("The request body is malformed and could not be read.") from e
+        if self._pos > self._max_length:
+            raise RequestEntityTooLarge(
+                f"The request body is over the limit of {self._max_length} bytes."
+            )
+        return n
 
 
 class Request:
@@ -102,7 +156,9 @@ class Request:
     parameter_storage_class: ClassVar[type[MultiDict[str, Any]]] = ImmutableMultiDict
     dict_storage_class: ClassVar[type[MultiDict[str, Any]]] = ImmutableMultiDict
 
-    def __init__(self, environ: dict[str, Any], populate_request: bool = True, shallow: bool = False):
+    def __init__(
+        self, environ: dict[str, Any], populate_request: bool = True, shallow: bool = False
+    ):
         from .wsgi import request_fields
 
         self._init(**request_fields(environ))
@@ -225,19 +281,17 @@ class Request:
 
     @property
     def host(self) -> str:
-        """The host the client asked for, with the port when it is not the default."""
-        host = self._host
+        """The host the client asked for, with the port when it is not the default.
+
+        Validated as Werkzeug does: a ``Host`` with invalid characters gives ``""``,
+        so it can never reach a ``Location`` or an external URL.
+        """
+        host: str | None = self.__dict__.get("_checked_host")
         if host is None:
-            host = self.headers.get("Host")
-            if not host:
-                server = self._server
-                if server is None:
-                    host = "localhost"
-                else:
-                    name, port = server
-                    default = 443 if self.scheme in ("https", "wss") else 80
-                    host = name if port is None or port == default else f"{name}:{port}"
-            self._host = host
+            raw = self._host
+            if raw is None:
+                raw = self.headers.get("Host") or None
+            host = self.__dict__["_checked_host"] = _get_host(self.scheme, raw, self._server)
         return host
 
     @property
@@ -245,10 +299,13 @@ class Request:
         """The address of the server socket (host, port), when known."""
         return self._server
 
+    # The URL properties return IRIs (percent-encoded UTF-8 shown decoded), exactly as
+    # Flask's (Werkzeug's) request does, so code comparing or storing them behaves the same.
+
     @property
     def full_path(self) -> str:
         """The path and the query string, with a ``?`` even when the query is empty."""
-        return f"{quote(self.path, safe=_PATH_SAFE)}?{self.query_string.decode('latin-1')}"
+        return f"{self.path}?{self.query_string.decode('utf-8', 'replace')}"
 
     @property
     def script_root(self) -> str:
@@ -258,27 +315,24 @@ class Request:
     @property
     def host_url(self) -> str:
         """Scheme and host, with a trailing slash."""
-        return f"{self.scheme}://{self.host}/"
+        return _current_url(self.scheme, self.host)
 
     @property
     def root_url(self) -> str:
         """Scheme, host and root path, with a trailing slash."""
-        return f"{self.scheme}://{self.host}{quote(self.root_path, safe=_PATH_SAFE)}/"
+        return _current_url(self.scheme, self.host, self.root_path)
 
     url_root = root_url
 
     @property
     def base_url(self) -> str:
         """The URL without the query string."""
-        root = quote(self.root_path, safe=_PATH_SAFE)
-        return f"{self.scheme}://{self.host}{root}{quote(self.path, safe=_PATH_SAFE)}"
+        return _current_url(self.scheme, self.host, self.root_path, self.path)
 
     @property
     def url(self) -> str:
-        """The full URL of the request, percent-encoded."""
-        qs = self.query_string
-        base = self.base_url
-        return f"{base}?{qs.decode('latin-1')}" if qs else base
+        """The full URL of the request."""
+        return _current_url(self.scheme, self.host, self.root_path, self.path, self.query_string)
 
     @property
     def is_secure(self) -> bool:
@@ -418,8 +472,6 @@ class Request:
         raw = self._input
         if raw is None:
             return BytesIO()
-        from werkzeug.wsgi import LimitedStream
-
         length = self.content_length
         limit = self.max_content_length
         if length is not None:
@@ -430,10 +482,40 @@ class Request:
             return LimitedStream(raw, length)  # type: ignore[return-value]
         if self._input_terminated:
             if limit is None:
-                return raw
-            return LimitedStream(raw, limit, is_max=True)  # type: ignore[return-value]
+                if self._scope is not None:
+                    return raw  # the ASGI door's own buffer: reading it cannot fail
+                # A server's chunked input can fail mid-body (a malformed chunk): a 400.
+                limit = sys.maxsize - 1
+            return _MaxLengthStream(raw, limit)  # type: ignore[return-value]
         # No length and not terminated: reading could block forever, as PEP 3333 warns.
         return BytesIO()
+
+    async def iter_body(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
+        """Yield the body in chunks as it arrives (for ``@stream_request_body`` views).
+
+        Under ASGI this reads from the server directly; otherwise (WSGI, or a
+        body already received) it reads ``stream``. ``MAX_CONTENT_LENGTH`` applies.
+        """
+        source = self.__dict__.pop("_asgi_body", None)
+        if source is None:
+            stream = self.stream
+            while True:
+                chunk = stream.read(chunk_size)
+                if not chunk:
+                    return
+                yield chunk
+        limit = self.max_content_length
+        declared = self.content_length
+        if limit is not None and declared is not None and declared > limit:
+            raise RequestEntityTooLarge(
+                f"The request body is {declared} bytes; the limit is {limit} bytes."
+            )
+        size = 0
+        async for chunk in source:
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise RequestEntityTooLarge(f"The request body is over the limit of {limit} bytes.")
+            yield chunk
 
     def get_data(
         self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False
@@ -477,7 +559,9 @@ class Request:
             stream: IO[bytes] = BytesIO(self._data)
         else:
             stream = self.stream
-        _, form, files = parser.parse(stream, self.mimetype, self.content_length, self.mimetype_params)
+        _, form, files = parser.parse(
+            stream, self.mimetype, self.content_length, self.mimetype_params
+        )
         self._form = form  # type: ignore[assignment]
         self._files = files  # type: ignore[assignment]
 
@@ -725,10 +809,6 @@ class Request:
         except Exception:
             url = "(invalid URL)"
         return f"<{type(self).__name__} {url!r} [{self.method}]>"
-
-
-def _abort_bad_request(message: str) -> NoReturn:
-    raise BadRequest(message)
 
 
 __all__ = ["FileStorage", "Request"]

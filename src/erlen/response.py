@@ -15,9 +15,7 @@ from .globals import _cv_app
 _missing: Any = object()
 
 #: ``code -> "code REASON"`` as Werkzeug spells it, built once.
-STATUS_LINES: dict[int, str] = {
-    s.value: f"{s.value} {s.phrase.upper()}" for s in HTTPStatus
-}
+STATUS_LINES: dict[int, str] = {s.value: f"{s.value} {s.phrase.upper()}" for s in HTTPStatus}
 STATUS_LINES.update({418: "418 I'M A TEAPOT", 425: "425 TOO EARLY"})
 
 _content_types: dict[str, str] = {}
@@ -27,6 +25,8 @@ def content_type_for(mimetype: str, charset: str = "utf-8") -> str:
     """Return the ``Content-Type`` value for a mimetype, adding the charset for text."""
     ct = _content_types.get(mimetype)
     if ct is None:
+        if "\n" in mimetype or "\r" in mimetype:
+            raise ValueError("Header values must not contain newline characters.")
         if (
             mimetype.startswith("text/")
             or mimetype in ("application/xml", "application/javascript", "application/ecmascript")
@@ -38,6 +38,61 @@ def content_type_for(mimetype: str, charset: str = "utf-8") -> str:
         if len(_content_types) < 256:
             _content_types[mimetype] = ct
     return ct
+
+
+class ResponseHeaders(Headers):
+    """Werkzeug's ``Headers`` with faster lookups and assignment for the common cases."""
+
+    # PERF: Werkzeug's __contains__ raises and catches a KeyError on a miss, and
+    # __setitem__ goes through set() with keyword handling; these are the
+    # operations after_request hooks and the session use on every request.
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        ikey = key.lower()
+        for k, _ in self._list:  # type: ignore[attr-defined]
+            if k.lower() == ikey:
+                return True
+        return False
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if type(key) is not str:
+            super().__setitem__(key, value)
+            return
+        if type(value) is not str:
+            value = str(value)
+        if "\n" in value or "\r" in value:
+            raise ValueError("Header values must not contain newline characters.")
+        items: list[tuple[str, str]] = self._list  # type: ignore[attr-defined]
+        ikey = key.lower()
+        for idx, (k, _) in enumerate(items):
+            if k.lower() == ikey:
+                items[idx] = (key, value)
+                # Drop any further values of the same header.
+                items[idx + 1 :] = [kv for kv in items[idx + 1 :] if kv[0].lower() != ikey]
+                return
+        items.append((key, value))
+
+
+_LENGTH_HEADER = frozenset(("content-length",))
+# Werkzeug's entity headers, removed from a 304 (``expires`` and ``content-location`` stay).
+_ENTITY_HEADERS = frozenset(
+    (
+        "allow",
+        "content-encoding",
+        "content-language",
+        "content-length",
+        "content-md5",
+        "content-range",
+        "content-type",
+        "last-modified",
+    )
+)
+
+
+def body_allowed(status_code: int) -> bool:
+    """Tell whether a response with this status may have a body (not 1xx, 204 or 304)."""
+    return status_code >= 200 and status_code != 204 and status_code != 304
 
 
 def _status_line(code: int) -> str:
@@ -55,7 +110,7 @@ class Response:
     known in full.
     """
 
-    __slots__ = ("__dict__", "_body", "_iter", "_on_close", "_status_code", "_status", "headers")
+    __slots__ = ("__dict__", "_body", "_iter", "_on_close", "_status", "_status_code", "headers")
 
     default_status: ClassVar[int] = 200
     default_mimetype: ClassVar[str | None] = "text/html"
@@ -78,11 +133,11 @@ class Response:
         # PERF: Headers() with no argument is cheap; the common single header is
         # appended to its list directly instead of going through validation
         # (the value comes from our own mimetype table, not from user input).
-        h = Headers()
+        h = ResponseHeaders()
         if headers is not None:
             h.extend(headers)
         if content_type is None:
-            if mimetype is None and "content-type" not in h:
+            if mimetype is None and (headers is None or "content-type" not in h):
                 mimetype = self.default_mimetype
             if mimetype is not None:
                 h._list.append(("Content-Type", content_type_for(mimetype, self.charset)))  # type: ignore[attr-defined]
@@ -514,6 +569,11 @@ class Response:
     def header_list(self) -> list[tuple[str, str]]:
         """Return the headers to send, adding ``Content-Length`` for a known body."""
         items: list[tuple[str, str]] = self.headers._list  # type: ignore[attr-defined]
+        code = self._status_code
+        if code < 200 or code == 204 or code == 304:
+            # RFC 9110: no Content-Length on 1xx/204; a 304 carries no entity headers (as Werkzeug).
+            drop = _ENTITY_HEADERS if code == 304 else _LENGTH_HEADER
+            return [kv for kv in items if kv[0].lower() not in drop]
         body = self._body
         if body is not None:
             for k, _ in items:

@@ -386,7 +386,7 @@ def _literal(text: str) -> Any:
     return text
 
 
-def parse_converter_args(text: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
+def _parse_converter_args(text: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """Parse ``1, max=10, "a,b", None`` into positional and keyword converter arguments."""
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
@@ -640,10 +640,7 @@ class Rule:
         assert path_parts[0].static and not path_parts[0].text
         self._parts = parts + path_parts[1:]
         self._to_python = _values_factory(
-            [
-                (name, None if _is_identity(conv) else conv.to_python)
-                for name, conv in self._converters.items()
-            ],
+            [(name, _fast_to_python(conv)) for name, conv in self._converters.items()],
             self.defaults,
         )
         defaults = self.defaults or {}
@@ -705,15 +702,23 @@ class Rule:
                 f"the converter {conv_name!r} used for {name!r} in url rule {self.rule!r}"
                 " does not exist"
             )
-        args, kwargs = parse_converter_args(arg_text) if arg_text else ((), {})
+        args, kwargs = _parse_converter_args(arg_text) if arg_text else ((), {})
         try:
             conv = cls(map, *args, **kwargs)
         except TypeError as e:
             raise ValueError(
                 f"invalid arguments for converter {conv_name!r} in url rule {self.rule!r}: {e}"
             ) from e
-        if not isinstance(getattr(conv, "regex", None), str):
+        regex = getattr(conv, "regex", None)
+        if not isinstance(regex, str):
             raise ValueError(f"converter {conv_name!r} has no 'regex' string")
+        try:
+            re.compile(regex)
+        except re.error as e:
+            # Surface a broken converter when the rule is added, not at the first request.
+            raise ValueError(
+                f"converter {conv_name!r} in url rule {self.rule!r} has an invalid regex: {e}"
+            ) from e
         return conv
 
     def _build_plan(self, trace: list[tuple[bool, str]]) -> tuple[str, _BuildSegs]:
@@ -783,9 +788,22 @@ class Rule:
         )
 
 
-def _is_identity(conv: Any) -> bool:
-    # PERF: skip calling to_python when it is the base class's identity function.
-    return getattr(type(conv), "to_python", None) is BaseConverter.to_python
+def _fast_to_python(conv: Any) -> Callable[[str], Any] | None:
+    """Return the cheapest callable equivalent to ``conv.to_python``, or None for the identity."""
+    method = getattr(type(conv), "to_python", None)
+    # PERF: don't call the base class's identity function at all.
+    if method is BaseConverter.to_python:
+        return None
+    # PERF: an unconstrained int/float converter is just int()/float(); its regex guarantees
+    # the text parses, so the range and digit checks of to_python have nothing to do.
+    if (
+        method is _NumberConverter.to_python
+        and not conv.fixed_digits
+        and conv.min is None
+        and conv.max is None
+    ):
+        return conv.num_convert  # type: ignore[no-any-return]
+    return conv.to_python  # type: ignore[no-any-return]
 
 
 def _encode_query(values: Mapping[str, Any], consumed: set[str]) -> str:
@@ -1054,6 +1072,7 @@ class Map:
         "_rules_by_endpoint",
         "_static_http",
         "_static_ws",
+        "_version",
         "converters",
         "default_subdomain",
         "merge_slashes",
@@ -1083,6 +1102,7 @@ class Map:
         self._host_matching = host_matching
         self._lock = threading.Lock()
         self._dirty = True
+        self._version = 0
         self._root = _Node()
         self._static_http: _StaticTable = {}
         self._static_ws: _StaticTable = {}
@@ -1097,6 +1117,7 @@ class Map:
     @host_matching.setter
     def host_matching(self, value: bool) -> None:
         self._host_matching = value
+        self._version += 1
         self._dirty = True
 
     def __repr__(self) -> str:
@@ -1112,6 +1133,7 @@ class Map:
         rules = self._rules_by_endpoint.setdefault(rule.endpoint, [])
         rules.append(rule)
         rules.sort(key=_build_key)
+        self._version += 1
         self._dirty = True
 
     def iter_rules(self, endpoint: Any | None = None) -> Iterator[Rule]:
@@ -1136,9 +1158,11 @@ class Map:
         with self._lock:
             if not self._dirty:
                 return
+            # A rule added while compiling leaves the map dirty, so the next match recompiles.
+            version = self._version
             root = _Node()
             static_nodes: dict[tuple[str, str], _Node] = {}
-            for rule in self._rules:
+            for rule in list(self._rules):
                 if rule._host_mode != self._host_matching:
                     rule._compile()
                 rule._redirects = tuple(
@@ -1184,7 +1208,7 @@ class Map:
             self._root = root
             self._static_http = static_http
             self._static_ws = static_ws
-            self._dirty = False
+            self._dirty = self._version != version
 
     # -- matching ----------------------------------------------------------------------------
 
@@ -1217,8 +1241,9 @@ class Map:
         else:
             domain = subdomain
         if path[:2] == "//" or path[:1] != "/":
-            # Leading slashes collapse silently, as in Werkzeug, so "//x" can't escape the root.
-            path = "/" + path.lstrip("/")
+            # Leading slashes collapse silently, as in Werkzeug, so "//x" can't escape the root;
+            # an empty path (the bare script root) redirects to "/" when "/" is routed.
+            path = "/" + path.lstrip("/") if path else ""
         # PERF: a rule without variables is found with two dict lookups; only if it doesn't
         # accept the method does the trie get walked (to find another rule or report 405).
         table = (self._static_ws if websocket else self._static_http).get(domain)

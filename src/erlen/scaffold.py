@@ -67,7 +67,9 @@ def endpoint_from_view_func(view_func: Callable[..., Any]) -> str:
     return view_func.__name__
 
 
-def exc_class_and_code(exc_class_or_code: type[BaseException] | int) -> tuple[type[BaseException], int | None]:
+def exc_class_and_code(
+    exc_class_or_code: type[BaseException] | int,
+) -> tuple[type[BaseException], int | None]:
     """Resolve an error-handler key (status code or exception class) to a class and a code."""
     if isinstance(exc_class_or_code, int):
         try:
@@ -80,7 +82,9 @@ def exc_class_and_code(exc_class_or_code: type[BaseException] | int) -> tuple[ty
     else:
         exc_class = exc_class_or_code
     if isinstance(exc_class, BaseException):
-        raise TypeError(f"{exc_class!r} is an instance, not a class. Handlers can only be registered for classes.")
+        raise TypeError(
+            f"{exc_class!r} is an instance, not a class. Handlers can only be registered for classes."
+        )
     if not isinstance(exc_class, type) or not issubclass(exc_class, Exception):
         raise ValueError(
             f"'{getattr(exc_class, '__name__', exc_class)}' is not a subclass of Exception."
@@ -119,18 +123,18 @@ class Scaffold:
         ] = defaultdict(lambda: defaultdict(dict))
         self.before_request_funcs: dict[str | None, list[Callable[[], Any]]] = defaultdict(list)
         self.after_request_funcs: dict[str | None, list[Callable[[Any], Any]]] = defaultdict(list)
-        self.teardown_request_funcs: dict[str | None, list[Callable[[BaseException | None], Any]]] = (
-            defaultdict(list)
-        )
+        self.teardown_request_funcs: dict[
+            str | None, list[Callable[[BaseException | None], Any]]
+        ] = defaultdict(list)
         self.template_context_processors: dict[str | None, list[Callable[[], dict[str, Any]]]] = (
             defaultdict(list, {None: []})
         )
         self.url_value_preprocessors: dict[
             str | None, list[Callable[[str | None, dict[str, Any] | None], None]]
         ] = defaultdict(list)
-        self.url_default_functions: dict[str | None, list[Callable[[str, dict[str, Any]], None]]] = (
-            defaultdict(list)
-        )
+        self.url_default_functions: dict[
+            str | None, list[Callable[[str, dict[str, Any]], None]]
+        ] = defaultdict(list)
         self.websocket_before_funcs: dict[str | None, list[Callable[[], Any]]] = defaultdict(list)
 
     def __repr__(self) -> str:
@@ -210,8 +214,8 @@ class Scaffold:
             raise ValueError("Resources can only be opened for reading.")
         path = os.path.join(self.root_path, resource)
         if mode == "rb":
-            return open(path, mode)  # noqa: SIM115
-        return open(path, mode, encoding=encoding)  # noqa: SIM115
+            return open(path, mode)
+        return open(path, mode, encoding=encoding)
 
     # -- routes -------------------------------------------------------------------
 

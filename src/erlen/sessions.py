@@ -40,8 +40,9 @@ class SessionMixin(MutableMapping[str, Any]):
     new = False
     #: True when the session was changed and must be saved.
     modified = True
-    #: True when the session was read or written (adds ``Vary: Cookie``).
-    accessed = True
+    #: True when the session was used during the request (adds ``Vary: Cookie``);
+    #: the request context sets it whenever the ``session`` proxy is used.
+    accessed = False
 
 
 def _touch(self: SecureCookieSession, modified: bool) -> None:
@@ -56,7 +57,9 @@ class SecureCookieSession(dict, SessionMixin):  # type: ignore[type-arg]
     modified = False
     accessed = False
 
-    def __init__(self, initial: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None) -> None:
+    def __init__(
+        self, initial: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None
+    ) -> None:
         super().__init__(initial or ())
         self.modified = False
         self.accessed = False
@@ -76,7 +79,7 @@ class SecureCookieSession(dict, SessionMixin):  # type: ignore[type-arg]
 
     def setdefault(self, key: str, default: Any = None) -> Any:
         """Return a value, setting it to ``default`` first when missing."""
-        _touch(self, True)
+        _touch(self, not super().__contains__(key))
         return super().setdefault(key, default)
 
     def __setitem__(self, key: str, value: Any) -> None:
@@ -89,7 +92,7 @@ class SecureCookieSession(dict, SessionMixin):  # type: ignore[type-arg]
 
     def pop(self, key: str, default: Any = _missing) -> Any:
         """Remove a key and return its value."""
-        _touch(self, True)
+        _touch(self, super().__contains__(key))
         if default is _missing:
             return super().pop(key)
         return super().pop(key, default)
@@ -123,7 +126,7 @@ class NullSession(SecureCookieSession):
             " unique and secret."
         )
 
-    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail  # type: ignore[assignment]
+    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail
 
 
 def add_vary(response: Response, value: str) -> None:
@@ -201,6 +204,42 @@ class SessionInterface:
 
 session_json_serializer = TaggedJSONSerializer()
 
+_serializer_class: Any = None
+
+
+def _caching_serializer_class() -> type[URLSafeTimedSerializer]:
+    """Return an itsdangerous serializer that reuses its signers and derived keys.
+
+    PERF: itsdangerous builds a new signer for every ``dumps``/``loads`` and
+    derives the key (an HMAC) on every signature; the keys and salt of a
+    session serializer never change, so both are computed once. The wire format
+    is unchanged.
+    """
+    global _serializer_class
+    if _serializer_class is None:
+        from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+        class CachingSigner(TimestampSigner):
+            def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+                derived: dict[Any, bytes] = self.__dict__.setdefault("_derived", {})
+                key = derived.get(secret_key)
+                if key is None:
+                    key = derived[secret_key] = super().derive_key(secret_key)
+                return key
+
+        class CachingSerializer(URLSafeTimedSerializer):
+            default_signer = CachingSigner
+
+            def make_signer(self, salt: str | bytes | None = None) -> Any:
+                signers: dict[Any, Any] = self.__dict__.setdefault("_signers", {})
+                signer = signers.get(salt)
+                if signer is None:
+                    signer = signers[salt] = super().make_signer(salt)
+                return signer
+
+        _serializer_class = CachingSerializer
+    return _serializer_class  # type: ignore[no-any-return]
+
 
 def _lazy_sha1(string: bytes = b"") -> Any:
     return hashlib.sha1(string)
@@ -228,15 +267,16 @@ class SecureCookieSessionInterface(SessionInterface):
         cached = self._serializer_cache
         if cached is not None and cached[0] == cache_key:
             return cached[1]
-        from itsdangerous import URLSafeTimedSerializer
-
         keys: list[str | bytes] = list(reversed(cache_key[1]))
         keys.append(secret_key)
-        serializer = URLSafeTimedSerializer(
+        serializer = _caching_serializer_class()(
             keys,  # type: ignore[arg-type]
             salt=self.salt,
             serializer=self.serializer,
-            signer_kwargs={"key_derivation": self.key_derivation, "digest_method": self.digest_method},
+            signer_kwargs={
+                "key_derivation": self.key_derivation,
+                "digest_method": self.digest_method,
+            },
         )
         self._serializer_cache = (cache_key, serializer)
         return serializer
@@ -292,7 +332,7 @@ class SecureCookieSessionInterface(SessionInterface):
         value = serializer.dumps(dict(session))
         response.set_cookie(
             name,
-            value,  # type: ignore[arg-type]
+            value,
             expires=expires,
             httponly=httponly,
             domain=domain,

@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 
 
 def _default_template_ctx_processor() -> dict[str, Any]:
-    """Put ``g``, ``request`` and ``session`` in every template context."""
+    """Put the concrete ``g`` and ``request`` in the context (faster than the proxies).
+
+    ``session`` stays the global proxy: reading it through the proxy is what opens
+    the session lazily and marks it accessed (``Vary: Cookie``).
+    """
     app_ctx = _cv_app.get(None)
     req_ctx = _cv_request.get(None)
     rv: dict[str, Any] = {}
@@ -25,7 +29,6 @@ def _default_template_ctx_processor() -> dict[str, Any]:
         rv["g"] = app_ctx.g
     if req_ctx is not None:
         rv["request"] = req_ctx.request
-        rv["session"] = req_ctx.session
     return rv
 
 
@@ -34,9 +37,11 @@ class Environment(BaseEnvironment):
 
     def __init__(self, app: Erlen, **options: Any) -> None:
         if "loader" not in options:
-            options["loader"] = app.create_global_jinja_loader() if hasattr(
-                app, "create_global_jinja_loader"
-            ) else DispatchingJinjaLoader(app)
+            options["loader"] = (
+                app.create_global_jinja_loader()
+                if hasattr(app, "create_global_jinja_loader")
+                else DispatchingJinjaLoader(app)
+            )
         super().__init__(**options)
         self.app = app
 
@@ -74,7 +79,9 @@ class DispatchingJinjaLoader(BaseLoader):
             attempts.append((loader, srcobj, rv))
         lines = [f"Locating template {template!r}:"]
         for idx, (loader, srcobj, rv) in enumerate(attempts):
-            lines.append(f"{idx + 1:5}: trying loader of {srcobj!r} ({loader!r}): {'found' if rv else 'no match'}")
+            lines.append(
+                f"{idx + 1:5}: trying loader of {srcobj!r} ({loader!r}): {'found' if rv else 'no match'}"
+            )
         self.app.logger.info("\n".join(lines))
         if trv is not None:
             return trv
@@ -107,48 +114,64 @@ def create_environment(app: Erlen) -> Environment:
         if auto_reload is None:
             auto_reload = app.debug
         options["auto_reload"] = auto_reload
-    env = Environment(app, **options)
+    env_class: type[Environment] = getattr(app, "jinja_environment", Environment)
+    env = env_class(app, **options)
+    from .globals import g, request, session
     from .helpers import get_flashed_messages, url_for
 
-    env.globals.update(url_for=url_for, get_flashed_messages=get_flashed_messages, config=app.config)
+    # The proxies make request, session and g visible to imported templates and
+    # macros too, which do not receive the render context.
+    env.globals.update(
+        url_for=url_for,
+        get_flashed_messages=get_flashed_messages,
+        config=app.config,
+        request=request,
+        session=session,
+        g=g,
+    )
     env.policies["json.dumps_function"] = app.json.dumps
     return env
 
 
-def _render(app: Erlen, template: Template, context: dict[str, Any]) -> str:
+def _update_context(app: Erlen, context: dict[str, Any]) -> None:
+    # Flask's precedence: defaults < context processors < the caller's values.
     app.update_template_context(context)
+    for key, value in _default_template_ctx_processor().items():
+        context.setdefault(key, value)
+
+
+def _render(app: Erlen, template: Template, context: dict[str, Any]) -> str:
+    _update_context(app, context)
     if before_render_template.receivers:
         before_render_template.send(
             app, _async_wrapper=app.ensure_sync, template=template, context=context
         )
     rv = template.render(context)
     if template_rendered.receivers:
-        template_rendered.send(app, _async_wrapper=app.ensure_sync, template=template, context=context)
+        template_rendered.send(
+            app, _async_wrapper=app.ensure_sync, template=template, context=context
+        )
     return rv
 
 
-def _context(context: dict[str, Any]) -> dict[str, Any]:
-    rv = _default_template_ctx_processor()
-    rv.update(context)
-    return rv
-
-
-def render_template(template_name_or_list: str | Template | list[str | Template], **context: Any) -> str:
+def render_template(
+    template_name_or_list: str | Template | list[str | Template], **context: Any
+) -> str:
     """Render a template from the template folders with the given context."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     template = app.jinja_env.get_or_select_template(template_name_or_list)
-    return _render(app, template, _context(context))
+    return _render(app, template, context)
 
 
 def render_template_string(source: str, **context: Any) -> str:
     """Render a template given as a string (autoescaped)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     template = app.jinja_env.from_string(source)
-    return _render(app, template, _context(context))
+    return _render(app, template, context)
 
 
 def _stream(app: Erlen, template: Template, context: dict[str, Any]) -> Iterator[str]:
-    app.update_template_context(context)
+    _update_context(app, context)
     if before_render_template.receivers:
         before_render_template.send(
             app, _async_wrapper=app.ensure_sync, template=template, context=context
@@ -164,18 +187,20 @@ def _stream(app: Erlen, template: Template, context: dict[str, Any]) -> Iterator
     return generate()
 
 
-def stream_template(template_name_or_list: str | Template | list[str | Template], **context: Any) -> Iterator[str]:
+def stream_template(
+    template_name_or_list: str | Template | list[str | Template], **context: Any
+) -> Iterator[str]:
     """Render a template as a stream of strings (return it from a view to stream it)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     template = app.jinja_env.get_or_select_template(template_name_or_list)
-    return _stream(app, template, _context(context))
+    return _stream(app, template, context)
 
 
 def stream_template_string(source: str, **context: Any) -> Iterator[str]:
     """Render a template string as a stream of strings."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     template = app.jinja_env.from_string(source)
-    return _stream(app, template, _context(context))
+    return _stream(app, template, context)
 
 
 __all__ = [

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import concurrent.futures
 import contextvars
 import json as _json
-from collections.abc import Iterator
+import os
+import queue
+import threading
+from collections.abc import Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import werkzeug.test
@@ -22,6 +28,8 @@ from .globals import _cv_app, _cv_request
 if TYPE_CHECKING:
     from .app import Erlen
     from .ctx import RequestContext
+
+T = TypeVar("T")
 
 
 class EnvironBuilder(werkzeug.test.EnvironBuilder):
@@ -53,7 +61,7 @@ class EnvironBuilder(werkzeug.test.EnvironBuilder):
             path = url.path
             if url.query:
                 sep = b"?" if isinstance(url.query, bytes) else "?"
-                path += sep + url.query  # type: ignore[operator]
+                path += sep + url.query
         self.app = app
         super().__init__(path, base_url, *args, **kwargs)
 
@@ -95,7 +103,10 @@ def _environ_to_scope(environ: dict[str, Any]) -> dict[str, Any]:
         "root_path": script_name.encode("latin-1").decode("utf-8", "replace"),
         "query_string": environ.get("QUERY_STRING", "").encode("latin-1"),
         "headers": headers,
-        "client": (environ.get("REMOTE_ADDR", "127.0.0.1"), int(environ.get("REMOTE_PORT", 0) or 0)),
+        "client": (
+            environ.get("REMOTE_ADDR", "127.0.0.1"),
+            int(environ.get("REMOTE_PORT", 0) or 0),
+        ),
         "server": (environ.get("SERVER_NAME", "localhost"), int(port) if port else 80),
         "extensions": {},
     }
@@ -138,6 +149,385 @@ async def run_asgi_http(
     return status, headers, b"".join(out)
 
 
+class _LoopThread:
+    """An event loop in a daemon thread: runs apps for streamed responses and WebSockets.
+
+    One loop serves every client, so connections opened by a test share it
+    (a hub broadcasting between them works as it does under a real server).
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.pid = os.getpid()
+        self._thread = threading.Thread(target=self._run, name="erlen-test-loop", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run a coroutine on the loop, in a fresh context."""
+        return contextvars.Context().run(asyncio.run_coroutine_threadsafe, coro, self.loop)
+
+    def call(self, func: Any, *args: Any) -> None:
+        """Call ``func(*args)`` on the loop thread."""
+        self.loop.call_soon_threadsafe(func, *args)
+
+    def stop(self) -> None:
+        """Cancel what is still running, stop the loop and close it."""
+        if self.loop.is_closed():
+            return
+
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        try:
+            self.submit(cancel_all()).result(5)
+        except Exception:
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+
+_loop_thread: _LoopThread | None = None
+_loop_lock = threading.Lock()
+
+
+def _background_loop() -> _LoopThread:
+    global _loop_thread
+    with _loop_lock:
+        if _loop_thread is None or _loop_thread.loop.is_closed() or _loop_thread.pid != os.getpid():
+            _loop_thread = _LoopThread()
+            atexit.register(_loop_thread.stop)
+        return _loop_thread
+
+
+_DONE: Any = object()
+
+
+class _Channel:
+    """Messages from an app running on the background loop to the test thread."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.messages: queue.Queue[Any] = queue.Queue()
+        self.future: concurrent.futures.Future[None] | None = None
+        #: Set by the runner when the app call has returned (or raised).
+        self.ended = threading.Event()
+
+    def get(self) -> Any:
+        try:
+            return self.messages.get(timeout=self.timeout)
+        except queue.Empty:
+            raise TimeoutError(f"The app sent nothing within {self.timeout} seconds.") from None
+
+    async def run(self, call: Coroutine[Any, Any, None]) -> None:
+        """Await the app call; always report its end."""
+        try:
+            await call
+        finally:
+            self.ended.set()
+            self.messages.put(_DONE)
+
+    def finish(self) -> bool:
+        """Wait for the app to return; cancel it after the timeout. True if it ended by itself."""
+        future = self.future
+        if future is None:
+            return True
+        if self.ended.wait(self.timeout):
+            return True
+        future.cancel()
+        # The cancelled future resolves at once; wait for the app's own cleanup.
+        self.ended.wait(self.timeout)
+        return False
+
+    def raise_app_error(self) -> None:
+        future = self.future
+        if future is not None and future.done() and not future.cancelled():
+            error = future.exception()
+            if error is not None:
+                raise error
+
+
+class StreamedASGIBody:
+    """A response body that an app running through its ASGI door sends chunk by chunk.
+
+    Iterating yields each chunk as the app sends it; :meth:`close` tells the app
+    the client disconnected and waits for it to finish.
+    """
+
+    def __init__(self, app: Any, scope: dict[str, Any], body: bytes, timeout: float) -> None:
+        self._channel = _Channel(timeout)
+        self._chunks = [body[i : i + 65536] for i in range(0, len(body), 65536)] or [b""]
+        self._loop = _background_loop()
+        self._disconnect: asyncio.Event | None = None
+        self._finished = False
+        self._closed = False
+        self._app = app
+        self._scope = scope
+
+    def start(self) -> tuple[int, list[tuple[bytes, bytes]]]:
+        """Run the app until it starts the response; return the status and headers."""
+        self._channel.future = self._loop.submit(self._channel.run(self._run()))
+        message = self._channel.get()
+        if message is _DONE:
+            self._finished = True
+            self._channel.raise_app_error()
+            raise RuntimeError("The app returned without sending a response.")
+        return message["status"], list(message.get("headers", []))
+
+    async def _run(self) -> None:
+        self._disconnect = asyncio.Event()
+        index = 0
+
+        async def receive() -> dict[str, Any]:
+            nonlocal index
+            if index < len(self._chunks):
+                chunk = self._chunks[index]
+                index += 1
+                return {
+                    "type": "http.request",
+                    "body": chunk,
+                    "more_body": index < len(self._chunks),
+                }
+            assert self._disconnect is not None
+            await self._disconnect.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if self._closed and message["type"] == "http.response.body":
+                raise OSError("The test client closed the response.")
+            self._channel.messages.put(message)
+
+        await self._app(self._scope, receive, send)
+
+    def __iter__(self) -> StreamedASGIBody:
+        return self
+
+    def __next__(self) -> bytes:
+        while not self._finished:
+            message = self._channel.get()
+            if message is _DONE:
+                self._finished = True
+                self._channel.raise_app_error()
+                break
+            if message["type"] != "http.response.body":
+                continue
+            if not message.get("more_body", False):
+                self._finished = True
+            body: bytes = message.get("body", b"")
+            if body:
+                return body
+        raise StopIteration
+
+    def close(self) -> None:
+        """Disconnect from the app and wait for it to finish (its generator closes)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._disconnect is not None:
+            self._loop.call(self._disconnect.set)
+        ended = self._channel.finish()
+        if not ended:
+            raise RuntimeError(
+                f"The app did not finish within {self._channel.timeout} seconds after the"
+                " client disconnected."
+            )
+        self._channel.raise_app_error()
+
+
+class WebSocketDenied(Exception):
+    """The app refused the WebSocket handshake with an HTTP response."""
+
+    def __init__(self, status_code: int, headers: Headers, data: bytes) -> None:
+        super().__init__(f"The WebSocket handshake was refused with status {status_code}.")
+        self.status_code = status_code
+        self.headers = headers
+        self.data = data
+
+    @property
+    def text(self) -> str:
+        """The response body decoded as UTF-8."""
+        return self.data.decode("utf-8", "replace")
+
+    @property
+    def json(self) -> Any:
+        """The response body parsed as JSON."""
+        return _json.loads(self.data)
+
+
+class WebSocketTestSession:
+    """A WebSocket connected to the app in-process, through its ASGI door.
+
+    Created by ``client.websocket_connect(path)``; use it as a context manager.
+    Every wait is bounded by ``timeout`` seconds. A message the app closes the
+    connection with raises :class:`~erlen.websocket.WebSocketDisconnect`.
+    """
+
+    def __init__(self, app: Any, scope: dict[str, Any], timeout: float) -> None:
+        self._app = app
+        self.scope = scope
+        self._channel = _Channel(timeout)
+        self._loop = _background_loop()
+        self._to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._client_closed = False
+        self._app_closed: tuple[int, str] | None = None
+        #: The subprotocol the app accepted.
+        self.accepted_subprotocol: str | None = None
+        #: The extra headers the app sent with its accept.
+        self.accepted_headers = Headers()
+
+    # -- the app's side (runs on the background loop) -------------------------------------------
+
+    async def _run(self) -> None:
+        await self._app(self.scope, self._to_app.get, self._asgi_send)
+
+    async def _asgi_send(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "websocket.send" and self._client_closed:
+            raise OSError("The test client has disconnected.")
+        if kind == "websocket.close":
+            # Like a server: the closing handshake ends with a disconnect for the app.
+            code = message.get("code", 1000)
+            self._to_app.put_nowait({"type": "websocket.disconnect", "code": code})
+        self._channel.messages.put(message)
+
+    def _to(self, message: dict[str, Any]) -> None:
+        self._loop.call(self._to_app.put_nowait, message)
+
+    # -- the client's side --------------------------------------------------------------------------
+
+    def __enter__(self) -> WebSocketTestSession:
+        self._channel.future = self._loop.submit(self._channel.run(self._run()))
+        self._to({"type": "websocket.connect"})
+        try:
+            message = self._channel.get()
+        except TimeoutError:
+            self._channel.finish()
+            raise
+        kind = message if message is _DONE else message["type"]
+        if kind == "websocket.accept":
+            self.accepted_subprotocol = message.get("subprotocol")
+            self.accepted_headers = Headers(
+                [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", [])]
+            )
+            return self
+        if kind == "websocket.http.response.start":
+            body: list[bytes] = []
+            while True:
+                part = self._channel.get()
+                if part is _DONE:
+                    break
+                body.append(part.get("body", b""))
+                if not part.get("more_body", False):
+                    break
+            self._channel.finish()
+            headers = Headers(
+                [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", [])]
+            )
+            raise WebSocketDenied(message["status"], headers, b"".join(body))
+        self._channel.finish()
+        self._channel.raise_app_error()
+        from .websocket import WebSocketDisconnect
+
+        if kind == "websocket.close":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason") or "")
+        raise RuntimeError("The app returned without answering the WebSocket handshake.")
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self._client_closed and self._app_closed is None:
+            self._client_closed = True
+            self._to({"type": "websocket.disconnect", "code": 1000})
+        ended = self._channel.finish()
+        if exc_type is None:
+            self._channel.raise_app_error()
+            if not ended:
+                raise RuntimeError(
+                    f"The WebSocket handler did not return within {self._channel.timeout}"
+                    " seconds after the connection closed; it was cancelled."
+                )
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Send a raw ASGI ``websocket.receive`` message to the app."""
+        if self._client_closed:
+            raise RuntimeError("The WebSocket is closed.")
+        self._to(message)
+
+    def send_text(self, data: str) -> None:
+        """Send a text message."""
+        self.send({"type": "websocket.receive", "text": data})
+
+    def send_bytes(self, data: bytes) -> None:
+        """Send a binary message."""
+        self.send({"type": "websocket.receive", "bytes": bytes(data)})
+
+    def send_json(self, data: Any, mode: str = "text") -> None:
+        """Send ``data`` as JSON, in a text (default) or binary message."""
+        text = _json.dumps(data)
+        if mode == "binary":
+            self.send_bytes(text.encode("utf-8"))
+        else:
+            self.send_text(text)
+
+    def receive(self) -> dict[str, Any]:
+        """Wait for the app's next ``websocket.send`` message and return it."""
+        from .websocket import WebSocketDisconnect
+
+        if self._app_closed is not None:
+            raise WebSocketDisconnect(*self._app_closed)
+        message = self._channel.get()
+        if message is _DONE:
+            self._channel.raise_app_error()
+            self._app_closed = (1006, "")
+            raise WebSocketDisconnect(1006)
+        if message["type"] == "websocket.close":
+            self._app_closed = (message.get("code", 1000), message.get("reason") or "")
+            raise WebSocketDisconnect(*self._app_closed)
+        return message  # type: ignore[no-any-return]
+
+    def receive_text(self) -> str:
+        """Wait for a text message."""
+        message = self.receive()
+        text = message.get("text")
+        if text is None:
+            raise TypeError("Expected a text message, received a binary one.")
+        return text  # type: ignore[no-any-return]
+
+    def receive_bytes(self) -> bytes:
+        """Wait for a binary message."""
+        message = self.receive()
+        data = message.get("bytes")
+        if data is None:
+            raise TypeError("Expected a binary message, received a text one.")
+        return data  # type: ignore[no-any-return]
+
+    def receive_json(self) -> Any:
+        """Wait for a message (text or binary) and parse it as JSON."""
+        message = self.receive()
+        text = message.get("text")
+        return _json.loads(text if text is not None else message.get("bytes") or b"")
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection from the client and wait for the handler to end."""
+        if self._client_closed:
+            return
+        self._client_closed = True
+        if self._app_closed is None:
+            self._to({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self._channel.finish()
+
+
 class ErlenClient(werkzeug.test.Client):
     """The test client: ``app.test_client()``; ``app.test_client(asgi=True)`` uses the ASGI door.
 
@@ -146,8 +536,12 @@ class ErlenClient(werkzeug.test.Client):
     """
 
     application: Erlen
+    #: Seconds a streamed response or a WebSocket waits for the app before failing.
+    stream_timeout: float = 10.0
 
-    def __init__(self, app: Erlen, use_cookies: bool = True, asgi: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, app: Erlen, use_cookies: bool = True, asgi: bool = False, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("response_wrapper", ErlenTestResponse)
         super().__init__(app, use_cookies=use_cookies, **kwargs)
         self.asgi = asgi
@@ -191,14 +585,20 @@ class ErlenClient(werkzeug.test.Client):
         finally:
             builder.close()
 
-    def open(  # type: ignore[override]
+    def open(
         self,
         *args: Any,
-        buffered: bool = False,
+        buffered: bool | None = None,
         follow_redirects: bool = False,
         **kwargs: Any,
     ) -> ErlenTestResponse:
-        """Send a request to the app and return the response."""
+        """Send a request to the app and return the response.
+
+        ``buffered=False`` streams the body under both doors: iterating
+        ``response.response`` (or ``iter_encoded()``) yields chunks as the app
+        sends them and ``response.close()`` disconnects. By default the WSGI
+        door streams lazily and the ASGI door waits for the whole response.
+        """
         if args and isinstance(args[0], (werkzeug.test.EnvironBuilder, dict, _WerkzeugRequest)):
             if isinstance(args[0], werkzeug.test.EnvironBuilder):
                 builder = args[0]
@@ -212,7 +612,8 @@ class ErlenClient(werkzeug.test.Client):
         # Drop the context kept from an earlier request before making a new one.
         self._context_stack.close()
         self._preserved = None
-        response = super().open(request, buffered=buffered, follow_redirects=follow_redirects)
+        # None (not False) reaches run_wsgi_app when the caller did not ask to stream.
+        response = super().open(request, buffered=buffered, follow_redirects=follow_redirects)  # type: ignore[arg-type]
         response.json_module = self.application.json  # type: ignore[assignment]
         if self.preserve_context and self._preserved is not None:
             ctx = self._preserved
@@ -228,22 +629,29 @@ class ErlenClient(werkzeug.test.Client):
         self._preserved = ctx
 
     def run_wsgi_app(
-        self, environ: dict[str, Any], buffered: bool = False
+        self, environ: dict[str, Any], buffered: bool | None = None
     ) -> tuple[Any, str, Headers]:
         """Run the app through the chosen door (WSGI, or ASGI with ``asgi=True``)."""
         if self.preserve_context:
             environ["erlen._preserve_context"] = self._keep
         if not self.asgi:
-            return super().run_wsgi_app(environ, buffered=buffered)
+            return super().run_wsgi_app(environ, buffered=bool(buffered))
         self._add_cookies_to_wsgi(environ)
         scope = _environ_to_scope(environ)
         if self.preserve_context:
             scope["extensions"]["erlen.preserve_context"] = self._keep
         stream = environ.get("wsgi.input")
         body = stream.read() if stream is not None else b""
-        status, raw_headers, content = contextvars.copy_context().run(
-            thread_loop().run_until_complete, run_asgi_http(self.application, scope, body)
-        )
+        app_iter: Any
+        if buffered is False:
+            streamed = StreamedASGIBody(self.application, scope, body, self.stream_timeout)
+            status, raw_headers = streamed.start()
+            app_iter = streamed
+        else:
+            status, raw_headers, content = contextvars.copy_context().run(
+                thread_loop().run_until_complete, self._asgi_round_trip(scope, body)
+            )
+            app_iter = [content]
         from .response import STATUS_LINES
 
         headers = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers])
@@ -251,13 +659,62 @@ class ErlenClient(werkzeug.test.Client):
         self._update_cookies_from_response(
             host, environ.get("PATH_INFO", "/") or "/", headers.getlist("Set-Cookie")
         )
-        return [content], STATUS_LINES.get(status, f"{status} UNKNOWN"), headers
+        return app_iter, STATUS_LINES.get(status, f"{status} UNKNOWN"), headers
 
-    def websocket_connect(self, path: str, **kwargs: Any) -> Any:
-        """Open a WebSocket to the app in-process (see :mod:`erlen.websocket`)."""
-        from .websocket import TestWebSocket
+    async def _asgi_round_trip(
+        self, scope: dict[str, Any], body: bytes
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        from .background import drain
 
-        return TestWebSocket(self, path, **kwargs)
+        rv = await run_asgi_http(self.application, scope, body)
+        # The loop stops when this returns; let after_response jobs finish first,
+        # as they would on a server's loop that keeps running.
+        await drain(self.stream_timeout)
+        return rv
+
+    def websocket_connect(
+        self,
+        path: str = "/",
+        subprotocols: list[str] | None = None,
+        headers: Any = None,
+        *,
+        timeout: float | None = None,
+        http_denial: bool = True,
+        **kwargs: Any,
+    ) -> WebSocketTestSession:
+        """Open a WebSocket to the app in-process, through its ASGI door.
+
+        Use it as ``with client.websocket_connect("/ws") as ws: ...``. The
+        client's cookies go with the handshake; ``kwargs`` (``query_string``,
+        ``base_url``...) build the handshake like a request. ``http_denial``
+        offers the server extension that lets the app refuse with an HTTP
+        response (raised as :class:`WebSocketDenied`).
+        """
+        kwargs["environ_base"] = {**self.environ_base, **kwargs.get("environ_base", {})}
+        builder = EnvironBuilder(self.application, path, headers=headers, **kwargs)
+        try:
+            environ = builder.get_environ()
+        finally:
+            builder.close()
+        self._add_cookies_to_wsgi(environ)
+        scope = _environ_to_scope(environ)
+        del scope["method"]
+        scope["type"] = "websocket"
+        scope["scheme"] = "wss" if scope["scheme"] == "https" else "ws"
+        scope["subprotocols"] = list(subprotocols or ())
+        scope["headers"] += [
+            (b"connection", b"upgrade"),
+            (b"upgrade", b"websocket"),
+            (b"sec-websocket-version", b"13"),
+            (b"sec-websocket-key", b"dGhlIHNhbXBsZSBub25jZQ=="),
+        ]
+        if subprotocols:
+            scope["headers"].append((b"sec-websocket-protocol", ", ".join(subprotocols).encode()))
+        if http_denial:
+            scope["extensions"]["websocket.http.response"] = {}
+        return WebSocketTestSession(
+            self.application, scope, self.stream_timeout if timeout is None else timeout
+        )
 
     def __enter__(self) -> ErlenClient:
         if self.preserve_context:
@@ -289,4 +746,13 @@ class ErlenCliRunner(CliRunner):
         return super().invoke(cli, args, **kwargs)
 
 
-__all__ = ["EnvironBuilder", "ErlenCliRunner", "ErlenClient", "ErlenTestResponse", "run_asgi_http"]
+__all__ = [
+    "EnvironBuilder",
+    "ErlenCliRunner",
+    "ErlenClient",
+    "ErlenTestResponse",
+    "StreamedASGIBody",
+    "WebSocketDenied",
+    "WebSocketTestSession",
+    "run_asgi_http",
+]

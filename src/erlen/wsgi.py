@@ -12,14 +12,28 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.datastructures import EnvironHeaders
+from werkzeug.exceptions import BadRequestKeyError
 
 from .concurrency import run_coroutine_sync
-from .ctx import RequestContext
+from .ctx import AppContext, RequestContext
+from .response import body_allowed
 
 if TYPE_CHECKING:
     from .app import Erlen
     from .request import Request
     from .response import Response
+
+
+class _Headers(EnvironHeaders):
+    """Werkzeug's environ headers; a missing key is a 400 (as with ASGI's), not a 500."""
+
+    def __getitem__(self, key: Any) -> str:  # type: ignore[override]
+        try:
+            return super().__getitem__(key)
+        except KeyError as e:
+            if isinstance(key, str):
+                raise BadRequestKeyError(key) from e
+            raise
 
 
 def _decode_wsgi_str(value: str) -> str:
@@ -42,7 +56,7 @@ def request_fields(environ: dict[str, Any]) -> dict[str, Any]:
         "query_string": environ.get("QUERY_STRING", "").encode("latin-1"),
         "scheme": environ.get("wsgi.url_scheme", "http"),
         "root_path": _decode_wsgi_str(environ.get("SCRIPT_NAME", "")).rstrip("/"),
-        "headers": EnvironHeaders(environ),
+        "headers": _Headers(environ),
         "raw_headers": None,
         "host": host or None,
         "server": server,
@@ -56,7 +70,8 @@ def request_fields(environ: dict[str, Any]) -> dict[str, Any]:
 
 def request_from_environ(app: Erlen, environ: dict[str, Any]) -> Request:
     """Build the app's request class from a WSGI environ."""
-    # PERF: the hot fields are read inline; request_fields() serves Request(environ).
+    # PERF: the hot fields are read inline and passed positionally to _init();
+    # request_fields() serves Request(environ).
     get = environ.get
     path = get("PATH_INFO") or "/"
     if not path.isascii():
@@ -66,38 +81,45 @@ def request_from_environ(app: Erlen, environ: dict[str, Any]) -> Request:
         root = _decode_wsgi_str(root).rstrip("/")
     server = None
     host = get("HTTP_HOST")
-    if not host and "SERVER_NAME" in environ:
-        port = get("SERVER_PORT")
-        server = (environ["SERVER_NAME"], int(port) if port and port.isdigit() else None)
-    return app.request_class.from_values(
+    if not host:
+        host = None
+        if "SERVER_NAME" in environ:
+            port = get("SERVER_PORT")
+            server = (environ["SERVER_NAME"], int(port) if port and port.isdigit() else None)
+    qs = get("QUERY_STRING")
+    cls = app.request_class
+    request = cls.__new__(cls)
+    request._init(
         environ["REQUEST_METHOD"],
         path,
-        get("QUERY_STRING", "").encode("latin-1"),
-        scheme=environ["wsgi.url_scheme"],
-        root_path=root,
-        headers=EnvironHeaders(environ),
-        host=host or None,
-        server=server,
-        remote_addr=get("REMOTE_ADDR"),
-        body=get("wsgi.input"),
-        body_terminated=bool(get("wsgi.input_terminated")),
-        environ=environ,
+        qs.encode("latin-1") if qs else b"",
+        environ["wsgi.url_scheme"],
+        root,
+        _Headers(environ),
+        None,
+        host,
+        server,
+        get("REMOTE_ADDR"),
+        get("wsgi.input"),
+        bool(get("wsgi.input_terminated")),
+        environ,
+        None,
     )
+    return request
 
 
-def handle(app: Erlen, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+def handle(
+    app: Erlen, environ: dict[str, Any], start_response: Callable[..., Any]
+) -> Iterable[bytes]:
     """Serve one WSGI request."""
-    return contextvars.copy_context().run(_handle, app, environ, start_response)
-
-
-def _handle(app: Erlen, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     request = request_from_environ(app, environ)
     ctx = RequestContext(app, request)
     app._got_first_request = True
     ctx.push()
     try:
         app._match_request(request)
-        if request.url_rule is not None and request.url_rule.websocket:
+        rule = request.url_rule
+        if rule is not None and rule.websocket:
             from werkzeug.exceptions import BadRequest
 
             request.routing_exception = BadRequest(
@@ -106,41 +128,55 @@ def _handle(app: Erlen, environ: dict[str, Any], start_response: Callable[..., A
             )
         response: Response = app._drive_sync(app._request_steps(ctx, app._plan(request.endpoint)))
     except BaseException as e:
-        _pop(ctx, e)
+        ctx.pop(e)
         raise
     preserve = environ.get("erlen._preserve_context")
     if preserve is not None:
         preserve(ctx)
-    head = request.method == "HEAD"
+    head = request.method == "HEAD" or not body_allowed(response._status_code)
     if response._body is not None or head:
         try:
             start_response(response.status, response.header_list())
         except BaseException as e:
             response.close()
-            _pop(ctx, e)
+            ctx.pop(e)
             raise
         body = response._body
-        response.close()
-        _pop(ctx, ctx.error)
+        try:
+            response.close()
+        finally:
+            ctx.pop(ctx.error)
         return [] if head or body is None else [body]
-    start_response(response.status, response.header_list())
-    return _StreamedBody(app, ctx, response, contextvars.copy_context())
-
-
-def _pop(ctx: RequestContext, exc: BaseException | None) -> None:
-    ctx.pop(exc)
+    try:
+        start_response(response.status, response.header_list())
+    except BaseException as e:
+        response.close()
+        ctx.pop(e)
+        raise
+    # The body is iterated after we return, possibly elsewhere: keep a copy of
+    # this context (with the request bound) for the iteration and the teardown,
+    # and unbind the request from the caller's context now.
+    context = contextvars.copy_context()
+    app_ctx = ctx.detach()
+    return _StreamedBody(app, ctx, app_ctx, response, context)
 
 
 class _StreamedBody:
     """Iterate a streamed response inside the request's context; tear down on close."""
 
-    __slots__ = ("_app", "_closed", "_context", "_ctx", "_error", "_it", "_response")
+    __slots__ = ("_app", "_app_ctx", "_closed", "_context", "_ctx", "_error", "_it", "_response")
 
     def __init__(
-        self, app: Erlen, ctx: RequestContext, response: Response, context: contextvars.Context
+        self,
+        app: Erlen,
+        ctx: RequestContext,
+        app_ctx: AppContext | None,
+        response: Response,
+        context: contextvars.Context,
     ) -> None:
         self._app = app
         self._ctx = ctx
+        self._app_ctx = app_ctx
         self._response = response
         self._context = context
         self._error: BaseException | None = ctx.error
@@ -194,4 +230,4 @@ class _StreamedBody:
                     pass
             self._response.close()
         finally:
-            self._ctx.pop(self._error)
+            self._ctx.finish_detached(self._app_ctx, self._error)

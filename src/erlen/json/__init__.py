@@ -12,17 +12,34 @@ from typing import IO, TYPE_CHECKING, Any, AnyStr
 from .provider import _Codec, _default, _loads
 
 if TYPE_CHECKING:
+    from contextvars import ContextVar
+
     from ..app import Erlen
+    from ..ctx import AppContext
     from ..response import Response
 
 # Without an app the functions behave like json.dumps(obj, default=_default, ...).
 _codec = _Codec(_default, True, False)
 
 
-def _app() -> Erlen | None:
+_app_ctx_var: ContextVar[AppContext] | None = None
+
+
+def _load_app_ctx_var() -> ContextVar[AppContext]:
     from ..globals import _cv_app
 
-    ctx = _cv_app.get(None)
+    return _cv_app
+
+
+def _app() -> Erlen | None:
+    # PERF: erlen.globals is imported on first use (it is not needed to load
+    # this module) and kept; an import statement per call costs more than the
+    # lookup itself.
+    global _app_ctx_var
+    var = _app_ctx_var
+    if var is None:
+        var = _app_ctx_var = _load_app_ctx_var()
+    ctx = var.get(None)
     return None if ctx is None else ctx.app
 
 

@@ -126,9 +126,10 @@ def _scan(obj: Any, uuid_ok: bool) -> bool:
                     return False
         if not types <= _WALKABLE:
             for t in types - _WALKABLE:
-                if t is uuid.UUID:
-                    # orjson writes str(uuid) itself: equal only with the stock default.
-                    if not uuid_ok:
+                if issubclass(t, uuid.UUID):
+                    # orjson writes str(uuid) itself: equal only for a plain
+                    # UUID with the stock default.
+                    if not uuid_ok or t is not uuid.UUID:
                         return False
                 elif issubclass(t, _orjson_native):
                     return False
@@ -201,7 +202,7 @@ class _Codec:
             try:
                 if _scan(obj, self._uuid_ok):
                     out = _orjson_dumps(obj, default=self._hook, option=self._opts[indent][newline])
-                    if not self.ensure_ascii or (out.isascii() and b"\x7f" not in out):
+                    if not self.ensure_ascii or (out.isascii() and 127 not in out):
                         return out
                     # Outside strings the output is plain ASCII, so escaping each
                     # non-ASCII run with json's own escaper gives json's output.
@@ -227,9 +228,15 @@ class _Codec:
             if not _float_ok(f):
                 raise _Fallback
             return f
+        # json's C encoder reads list and tuple items directly, its Python
+        # (indent) encoder iterates; they agree unless __iter__ is overridden.
         if isinstance(o, list):
+            if type(o).__iter__ is not list.__iter__:
+                raise _Fallback
             rv: Any = list(list.__iter__(o))
         elif isinstance(o, tuple):
+            if type(o).__iter__ is not tuple.__iter__:
+                raise _Fallback
             rv = list(tuple.__iter__(o))
         elif isinstance(o, dict):
             items = list(o.items())
@@ -342,12 +349,7 @@ class DefaultJSONProvider(JSONProvider):
         Either positional or keyword arguments may be given, not both; none
         serializes ``None``.
         """
-        if args:
-            if kwargs:
-                raise TypeError("app.json.response() takes either args or kwargs, not both")
-            obj = args[0] if len(args) == 1 else args
-        else:
-            obj = kwargs or None
+        obj = self._prepare_response_obj(args, kwargs)
         compact = self.compact
         indent = compact is False or (compact is None and self._app.debug)
         if self._subclass_dumps:

@@ -230,7 +230,6 @@ class TaggedJSONSerializer:
         """Create a serializer with :attr:`default_tags` registered."""
         self.tags: dict[str, JSONTag] = {}
         self.order: list[JSONTag] = []
-        self._only_defaults = True
         for cls in self.default_tags:
             self.register(cls)
         self._only_defaults = [type(t) for t in self.order] == TaggedJSONSerializer.default_tags

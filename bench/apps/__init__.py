@@ -1,0 +1,1 @@
+"""One module per framework, each implementing the benchmark scenarios the way its docs show."""

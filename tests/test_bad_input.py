@@ -1,0 +1,628 @@
+"""Bad input gets a clear 4xx (or a clear exception for programmer errors), never a 500 or a hang.
+
+In-process through both doors, and against real servers (gunicorn for WSGI, uvicorn for ASGI)
+with raw sockets for what an HTTP client library would refuse to send.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import httpx
+import pytest
+
+import erlen
+from erlen import Erlen, redirect, request
+
+TIMEOUT = 10.0
+
+
+def _bad_app(mod: ModuleType, cls: type) -> Any:
+    app = cls(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    app.config["MAX_FORM_PARTS"] = 20
+    app.logger.disabled = True
+
+    @app.route("/p/<path:p>")
+    def path_view(p: str) -> Any:
+        return {"p": p, "args": mod.request.args.to_dict(flat=False)}
+
+    @app.route("/args")
+    def args() -> Any:
+        return {"args": mod.request.args.to_dict(flat=False), "full_path": mod.request.full_path}
+
+    @app.route("/json", methods=["POST"])
+    def as_json() -> Any:
+        return {"type": type(mod.request.get_json()).__name__}
+
+    @app.route("/form", methods=["POST"])
+    def form() -> Any:
+        return {"form": mod.request.form.to_dict(), "files": sorted(mod.request.files)}
+
+    @app.route("/echo", methods=["POST"])
+    def echo() -> Any:
+        return {"len": len(mod.request.get_data())}
+
+    @app.route("/go")
+    def go() -> Any:
+        return mod.redirect(mod.request.args.get("next", "/"))
+
+    return app
+
+
+# -- in process, both doors -------------------------------------------------------------------
+
+BAD_PATHS = [
+    "/p/%zz",
+    "/p/%",
+    "/p/a%2",
+    "/p/%C3",
+    "/p/%ff%fe",
+    "/p/%C3%28",
+    "/p/%00",
+    "/p/..%2f..%2fetc",
+    "/args?a=%zz&b=%&c=%ff&d=%C3%28",
+    "/args?%=1&&&=&a",
+    "/args?" + "x=1&" * 500,
+]
+
+
+@pytest.mark.parametrize("path", BAD_PATHS)
+def test_malformed_urls_never_500(client: Any, path: str) -> None:
+    r = client(_bad_app(erlen, Erlen)).get(path)
+    assert r.status_code < 500
+    assert r.status_code in (200, 400, 404)
+
+
+@pytest.mark.parametrize("path", BAD_PATHS)
+def test_malformed_urls_like_flask(oracle: Any, path: str) -> None:
+    o = oracle(_bad_app)
+    f, e = o.check("GET", path, compare_body=False)
+    if f.status_code == 200:
+        assert e.get_json() == f.get_json()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status"),
+    [
+        ({"data": b"{", "content_type": "application/json"}, 400),
+        ({"data": b"", "content_type": "application/json"}, 400),
+        ({"data": b"\xff\xfe", "content_type": "application/json"}, 400),
+        ({"data": b'{"a": NaN}', "content_type": "application/json"}, 200),
+        ({"data": b"{}", "content_type": "text/plain"}, 415),
+        ({"data": b"{}", "content_type": "application/x-www-form-urlencoded"}, 415),
+        ({"data": b"{}"}, 415),
+        ({"data": b"{}", "content_type": "application/jsonx"}, 415),
+        ({"data": b"[" * 100_000, "content_type": "application/json"}, 413),
+        ({"data": b"[" * 900, "content_type": "application/json"}, 400),
+    ],
+)
+def test_bad_json(client: Any, kwargs: dict[str, Any], status: int) -> None:
+    r = client(_bad_app(erlen, Erlen)).post("/json", **kwargs)
+    assert r.status_code == status, r.data[:200]
+
+
+def test_deeply_nested_json_is_400_not_500(client: Any) -> None:
+    """Flask answers 500 (RecursionError); Erlen a 400."""
+    app = Erlen(__name__)
+
+    @app.route("/json", methods=["POST"])
+    def as_json() -> Any:
+        return {"type": type(request.get_json()).__name__}
+
+    @app.route("/silent", methods=["POST"])
+    def silent() -> Any:
+        return {"value": request.get_json(silent=True)}
+
+    c = client(app)
+    for payload in (b"[" * 100_000, b'{"a":' * 100_000, b"[" * 100_000 + b"]" * 100_000):
+        r = c.post("/json", data=payload, content_type="application/json")
+        assert r.status_code == 400, r.data[:200]
+        assert c.post("/silent", data=payload, content_type="application/json").json == {
+            "value": None
+        }
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (
+            b"--x\r\nContent-Disposition: form-data; name=a\r\n\r\nv\r\n--x--\r\n",
+            "multipart/form-data",
+        ),
+        (b"garbage without boundary", "multipart/form-data; boundary=abc"),
+        (
+            b'--abc\r\nContent-Disposition: form-data; name="a"\r\n\r\nunterminated',
+            "multipart/form-data; boundary=abc",
+        ),
+        (b"--abc\r\nno headers end", "multipart/form-data; boundary=abc"),
+        (b"--abc\r\n\r\n\r\n--abc--\r\n", "multipart/form-data; boundary=abc"),
+        (b"--abc--\r\n", "multipart/form-data; boundary=abc"),
+        (b"--" + b"a" * 300 + b"\r\n", "multipart/form-data; boundary=" + "a" * 300),
+        (b"a=1&b=%zz&%ff=2", "application/x-www-form-urlencoded"),
+        (b"\xff\xfe=\x00", "application/x-www-form-urlencoded; charset=utf-8"),
+        (
+            "".join(
+                f'--abc\r\nContent-Disposition: form-data; name="f{i}"\r\n\r\nv\r\n'
+                for i in range(30)
+            ).encode()
+            + b"--abc--\r\n",
+            "multipart/form-data; boundary=abc",
+        ),
+    ],
+)
+def test_malformed_forms_never_500(client: Any, body: bytes, content_type: str) -> None:
+    r = client(_bad_app(erlen, Erlen)).post("/form", data=body, content_type=content_type)
+    assert r.status_code in (200, 400, 413), (r.status_code, r.data[:300])
+
+
+def test_malformed_multipart_like_flask(oracle: Any) -> None:
+    o = oracle(_bad_app)
+    for body, ctype in [
+        (b"garbage", "multipart/form-data; boundary=abc"),
+        (
+            b'--abc\r\nContent-Disposition: form-data; name="a"\r\n\r\nv',
+            "multipart/form-data; boundary=abc",
+        ),
+        (b"x", "multipart/form-data"),
+    ]:
+        o.check("POST", "/form", data=body, content_type=ctype, compare_body=False)
+
+
+def test_oversize_bodies_413(client: Any) -> None:
+    c = client(_bad_app(erlen, Erlen))
+    assert c.post("/echo", data=b"x" * 1001).status_code == 413
+    assert c.post("/form", data={"a": "x" * 2000}).status_code == 413
+    assert c.post("/form", data={"f": (io.BytesIO(b"x" * 2000), "f.txt")}).status_code == 413
+    assert c.post("/json", json=["x" * 2000]).status_code == 413
+    assert c.post("/echo", data=b"x" * 1000).json == {"len": 1000}
+
+
+def test_crlf_in_header_value_set_by_view_is_a_clear_error(client: Any) -> None:
+    app = Erlen(__name__)
+    app.testing = True
+
+    @app.route("/set")
+    def set_header() -> Any:
+        response = erlen.make_response("x")
+        response.headers["X-Injected"] = "a\r\nSet-Cookie: evil=1"
+        return response
+
+    @app.route("/tuple")
+    def tuple_header() -> Any:
+        return "x", {"X-Injected": "a\nb"}
+
+    @app.route("/cookie")
+    def cookie() -> Any:
+        response = erlen.make_response("x")
+        response.set_cookie("c", "a\r\nb")
+        return response
+
+    c = client(app)
+    for path in ("/set", "/tuple"):
+        with pytest.raises(ValueError, match="newline"):
+            c.get(path)
+    # A cookie value is quoted, never split into a new header line.
+    r = c.get("/cookie")
+    assert r.status_code == 200
+    assert "\n" not in r.headers["Set-Cookie"] and "\r" not in r.headers["Set-Cookie"]
+
+
+def test_crlf_header_error_is_500_without_testing(client: Any) -> None:
+    app = Erlen(__name__)
+    app.logger.disabled = True
+
+    @app.route("/set")
+    def set_header() -> Any:
+        response = erlen.make_response("x")
+        response.headers["X-Injected"] = "a\r\nb"
+        return response
+
+    r = client(app).get("/set")
+    assert r.status_code == 500
+    assert "X-Injected" not in r.headers
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/ok\r\nSet-Cookie: evil=1",
+        "/ok\nX-Evil: 1",
+        "/ok\rX: 1",
+        "http://example.test/\r\n\r\n<script>",
+        "/caf\u00e9 space",
+        "/tab\there",
+        "/\x00null",
+    ],
+)
+def test_crlf_in_redirect_target_from_user_input(client: Any, target: str) -> None:
+    """Flask answers 500 here; Erlen sends a safe, percent-encoded Location."""
+    r = client(_bad_app(erlen, Erlen)).get("/go", query_string={"next": target})
+    assert r.status_code == 302
+    location = r.headers["Location"]
+    assert all(ch not in location for ch in "\r\n\t\x00 ")
+    assert "Set-Cookie" not in r.headers
+    assert "X-Evil" not in r.headers
+    assert location.isascii()
+
+
+def test_redirect_helper_encodes_control_characters() -> None:
+    r = redirect("/a\r\nb c")
+    assert r.headers["Location"] == "/a%0D%0Ab%20c"
+    assert redirect("/plain?x=1#frag").headers["Location"] == "/plain?x=1#frag"
+
+
+def test_wrong_content_type_for_form(client: Any) -> None:
+    r = client(_bad_app(erlen, Erlen)).post("/form", data=b"a=1", content_type="text/plain")
+    assert r.json == {"form": {}, "files": []}
+
+
+def test_terminated_wsgi_input_over_limit_is_413_not_truncated() -> None:
+    """A chunked body (wsgi.input_terminated, no Content-Length) over MAX_CONTENT_LENGTH."""
+    from werkzeug.test import EnvironBuilder
+
+    app = _bad_app(erlen, Erlen)
+
+    def call(body: bytes) -> tuple[str, bytes]:
+        env = EnvironBuilder("/echo", method="POST").get_environ()
+        env.pop("CONTENT_LENGTH", None)
+        env["wsgi.input"] = io.BytesIO(body)
+        env["wsgi.input_terminated"] = True
+        out: dict[str, str] = {}
+        result = app(env, lambda status, headers, exc_info=None: out.setdefault("s", status))
+        data = b"".join(result)
+        return out["s"], data
+
+    assert call(b"x" * 1000) == ("200 OK", b'{"len":1000}\n')
+    assert call(b"x" * 1001)[0] == "413 REQUEST ENTITY TOO LARGE"
+    assert call(b"x" * 5000)[0] == "413 REQUEST ENTITY TOO LARGE"
+
+
+def test_broken_wsgi_input_is_400() -> None:
+    """A server's input that fails mid-body (gunicorn's InvalidChunkSize is an IOError)."""
+    from werkzeug.test import EnvironBuilder
+
+    class BrokenInput(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b: Any) -> int:
+            raise OSError("Invalid chunk size")
+
+    app = Erlen(__name__)
+
+    @app.route("/echo", methods=["POST"])
+    def echo() -> Any:
+        return {"len": len(request.get_data())}
+
+    def status_for(terminated: bool) -> str:
+        env = EnvironBuilder("/echo", method="POST", data=b"abc").get_environ()
+        env["wsgi.input"] = BrokenInput()
+        if terminated:
+            env.pop("CONTENT_LENGTH", None)
+            env["wsgi.input_terminated"] = True
+        statuses: list[str] = []
+        result = app(env, lambda status, headers, exc_info=None: statuses.append(status))
+        b"".join(result)
+        return statuses[0]
+
+    assert status_for(terminated=True).startswith("400")
+    assert status_for(terminated=False).startswith("400")
+
+
+# -- real servers, raw sockets ------------------------------------------------------------------
+
+APP_SOURCE = textwrap.dedent(
+    """
+    from erlen import Erlen, redirect, request
+
+    app = Erlen(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    app.logger.disabled = True
+
+
+    @app.route("/p/<path:p>")
+    def path_view(p):
+        return {"p": p, "args": request.args.to_dict(flat=False)}
+
+
+    @app.route("/echo", methods=["POST"])
+    def echo():
+        return {"len": len(request.get_data())}
+
+
+    @app.route("/json", methods=["POST"])
+    def as_json():
+        return {"type": type(request.get_json()).__name__}
+
+
+    @app.route("/form", methods=["POST"])
+    def form():
+        return {"form": request.form.to_dict(), "files": sorted(request.files)}
+
+
+    @app.route("/go")
+    def go():
+        return redirect(request.args.get("next", "/"))
+
+
+    @app.route("/fast")
+    def fast():
+        return "fast"
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory, real_server: Any) -> Iterator[dict[str, str]]:
+    path = tmp_path_factory.mktemp("bad_input")
+    (path / "badapp.py").write_text(APP_SOURCE)
+    with (
+        real_server("gunicorn", path, "badapp:app") as g,
+        real_server("uvicorn", path, "badapp:app") as u,
+    ):
+        yield {"gunicorn": g, "uvicorn": u}
+
+
+def _addr(base: str) -> tuple[str, int]:
+    host, port = base.removeprefix("http://").split(":")
+    return host, int(port)
+
+
+def raw_request(base: str, data: bytes, timeout: float = TIMEOUT) -> tuple[int, bytes]:
+    """Send raw bytes on a new connection; return the status and everything received."""
+    with socket.create_connection(_addr(base), timeout=timeout) as s:
+        # No half-close: uvicorn treats EOF from the client as a disconnect. "Connection: close"
+        # in the request makes the server close after its answer.
+        s.sendall(data)
+        received = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            received += chunk
+    if not received:
+        return 0, b""
+    status_line = received.split(b"\r\n", 1)[0]
+    return int(status_line.split()[1]), received
+
+
+def _req(
+    method: str, target: bytes, headers: dict[str, str] | None = None, body: bytes = b""
+) -> bytes:
+    lines = [
+        method.encode() + b" " + target + b" HTTP/1.1",
+        b"Host: 127.0.0.1",
+        b"Connection: close",
+    ]
+    for k, v in (headers or {}).items():
+        lines.append(f"{k}: {v}".encode("latin-1"))
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+RAW_TARGETS = [
+    b"/p/%zz",
+    b"/p/%",
+    b"/p/%ff%fe",
+    b"/p/\xff\xfe",
+    b"/p/caf\xc3\xa9",
+    b"/p/x?a=%zz&b=\xff&c=%C3%28",
+    b"/p/%00",
+]
+
+
+@pytest.mark.parametrize("target", RAW_TARGETS)
+def test_real_servers_malformed_urls(servers: dict[str, str], target: bytes) -> None:
+    for name, base in servers.items():
+        status, raw = raw_request(base, _req("GET", target))
+        assert status in (200, 400, 404), (name, target, raw[:300])
+
+
+def test_real_servers_bad_json_and_deep_nesting(servers: dict[str, str]) -> None:
+    for name, base in servers.items():
+        with httpx.Client(base_url=base, timeout=TIMEOUT) as http:
+            headers = {"Content-Type": "application/json"}
+            assert http.post("/json", content=b"{", headers=headers).status_code == 400, name
+            assert http.post("/json", content=b"[" * 900, headers=headers).status_code == 400
+            assert (
+                http.post(
+                    "/json", content=b"{}", headers={"Content-Type": "text/plain"}
+                ).status_code
+                == 415
+            ), name
+            assert http.post("/json", content=b"[" * 5000, headers=headers).status_code == 413
+
+
+def test_real_servers_redirect_crlf(servers: dict[str, str]) -> None:
+    for name, base in servers.items():
+        with httpx.Client(base_url=base, timeout=TIMEOUT) as http:
+            r = http.get("/go", params={"next": "/x\r\nSet-Cookie: evil=1"})
+            assert r.status_code == 302, name
+            assert "set-cookie" not in r.headers, name
+            assert "\r" not in r.headers["location"] and "\n" not in r.headers["location"]
+
+
+def test_real_servers_malformed_multipart(servers: dict[str, str]) -> None:
+    body = b'--abc\r\nContent-Disposition: form-data; name="a"\r\n\r\nunterminated'
+    for name, base in servers.items():
+        status, raw = raw_request(
+            base,
+            _req(
+                "POST",
+                b"/form",
+                {
+                    "Content-Type": "multipart/form-data; boundary=abc",
+                    "Content-Length": str(len(body)),
+                },
+                body,
+            ),
+        )
+        assert status in (200, 400), (name, raw[:300])
+
+
+def test_real_servers_oversize_declared_body(servers: dict[str, str]) -> None:
+    for name, base in servers.items():
+        # Declared over the limit, body never sent: answered at once, no hang.
+        status, raw = raw_request(
+            base, _req("POST", b"/echo", {"Content-Length": "100000"}, b"x" * 10)
+        )
+        assert status == 413, (name, raw[:300])
+        with httpx.Client(base_url=base, timeout=TIMEOUT) as http:
+            assert http.post("/echo", content=b"x" * 1001).status_code == 413, name
+            assert http.post("/echo", content=b"x" * 1000).json() == {"len": 1000}, name
+
+
+def _chunked(*chunks: bytes) -> bytes:
+    return b"".join(f"{len(c):x}\r\n".encode() + c + b"\r\n" for c in chunks) + b"0\r\n\r\n"
+
+
+def test_real_servers_chunked_body(servers: dict[str, str]) -> None:
+    for name, base in servers.items():
+        status, raw = raw_request(
+            base,
+            _req(
+                "POST", b"/echo", {"Transfer-Encoding": "chunked"}, _chunked(b"a" * 300, b"b" * 200)
+            ),
+        )
+        assert status == 200, (name, raw[:300])
+        assert raw.endswith(b'{"len":500}\n'), (name, raw[-100:])
+
+
+def test_real_servers_chunked_body_over_limit_is_413(servers: dict[str, str]) -> None:
+    """Flask silently truncates this body at MAX_CONTENT_LENGTH; Erlen answers 413."""
+    for name, base in servers.items():
+        status, raw = raw_request(
+            base,
+            _req(
+                "POST", b"/echo", {"Transfer-Encoding": "chunked"}, _chunked(b"a" * 600, b"b" * 600)
+            ),
+        )
+        assert status == 413, (name, raw[:300])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"zz\r\nabc\r\n0\r\n\r\n",  # not a hex size
+        b"5\r\nabc\r\n0\r\n\r\n",  # size larger than the data
+        b"3\r\nabcXX0\r\n\r\n",  # missing CRLF after the data
+        b"-1\r\nabc\r\n0\r\n\r\n",  # negative size
+        b"3;bad\x00ext\r\nabc\r\n0\r\n\r\n",  # a control character in an extension
+    ],
+)
+def test_real_servers_malformed_chunked_body(servers: dict[str, str], body: bytes) -> None:
+    """Flask answers 500 on gunicorn; Erlen a 4xx (or the server rejects it itself)."""
+    for name, base in servers.items():
+        status, raw = raw_request(
+            base, _req("POST", b"/echo", {"Transfer-Encoding": "chunked"}, body), timeout=5.0
+        )
+        assert status != 500, (name, raw[:300])
+        assert status == 0 or 400 <= status < 500, (name, raw[:300])
+
+
+def test_uvicorn_slow_client_delays_no_one(servers: dict[str, str]) -> None:
+    """A client dribbling its body keeps only its own request waiting."""
+    base = servers["uvicorn"]
+    with socket.create_connection(_addr(base), timeout=TIMEOUT) as slow:
+        slow.sendall(_req("POST", b"/echo", {"Content-Length": "100"}, b"x" * 10))
+        # The slow request is now waiting for 90 more bytes. Another client is not delayed.
+        start = time.monotonic()
+        with httpx.Client(base_url=base, timeout=TIMEOUT) as http:
+            for _ in range(5):
+                assert http.get("/fast").text == "fast"
+        fast_elapsed = time.monotonic() - start
+        assert fast_elapsed < 2.0, fast_elapsed
+        # The slow client finishes; its request completes normally.
+        done = threading.Event()
+        received = bytearray()
+
+        def read() -> None:
+            while True:
+                chunk = slow.recv(65536)
+                if not chunk:
+                    break
+                received.extend(chunk)
+            done.set()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        for _ in range(9):
+            slow.sendall(b"x" * 10)
+        assert done.wait(TIMEOUT)
+        assert received.startswith(b"HTTP/1.1 200")
+        assert received.endswith(b'{"len":100}\n')
+
+
+def test_slow_client_under_asgi_door_in_process(asgi_call: Any) -> None:
+    """The same property without a server: a request waiting for its body yields the loop."""
+    import asyncio
+
+    app = Erlen(__name__)
+
+    @app.route("/echo", methods=["POST"])
+    def echo() -> Any:
+        return {"len": len(request.get_data())}
+
+    @app.route("/fast")
+    async def fast_view() -> str:
+        return "fast"
+
+    async def main() -> tuple[Any, Any]:
+        more = asyncio.Event()
+        finished = asyncio.Event()
+        status: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            if not status:
+                status.append(0)
+                return {"type": "http.request", "body": b"x" * 10, "more_body": True}
+            if len(status) == 1:
+                await more.wait()  # the client is slow: nothing arrives until `more` is set
+                status.append(1)
+                return {"type": "http.request", "body": b"x" * 90, "more_body": False}
+            await finished.wait()
+            return {"type": "http.disconnect"}
+
+        out: list[bytes] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                out.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    finished.set()
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/echo",
+            "raw_path": b"/echo",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"t"), (b"content-length", b"100")],
+            "client": ("127.0.0.1", 1),
+            "server": ("t", 80),
+        }
+        slow = asyncio.ensure_future(app(scope, receive, send))
+        fast = await asyncio.wait_for(asgi_call(app, "GET", "/fast"), TIMEOUT)
+        assert not slow.done()
+        more.set()
+        await asyncio.wait_for(slow, TIMEOUT)
+        return fast, b"".join(out)
+
+    fast_answer, slow_body = asyncio.run(main())
+    assert fast_answer[0] == 200 and fast_answer[2] == b"fast"
+    assert slow_body == b'{"len":100}\n'

@@ -1,0 +1,66 @@
+"""Every benchmark app answers its hello scenario correctly.
+
+Only correctness is checked: performance goals never gate tests.  A framework that is not
+installed is skipped; one that is installed but whose bench app breaks fails the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # bench/ lives beside src/, outside the installed package
+    sys.path.insert(0, str(ROOT))
+
+from bench import harness  # noqa: E402
+
+HELLO = next(s for s in harness.SCENARIOS if s.name == "hello")
+CASES = [
+    pytest.param(framework, name, id=name)
+    for framework in harness.FRAMEWORKS
+    for name in framework.variants
+]
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.run_until_complete(loop.shutdown_default_executor())
+    loop.close()
+
+
+@pytest.mark.parametrize(("framework", "name"), CASES)
+def test_bench_app_answers_hello(
+    framework: harness.Framework, name: str, loop: asyncio.AbstractEventLoop
+) -> None:
+    if not harness.installed(framework):
+        pytest.skip(f"{framework.requires} is not installed")
+    variants, reason = harness.load_framework(framework.name)
+    assert reason is None, reason
+    variant = next(v for v in variants if v.name == name)
+    subject = harness.Subject(variant, loop)
+    missing = subject.unsupported(HELLO)
+    if missing:
+        pytest.skip(missing)
+    try:
+        driver, request = subject.prepare(HELLO)  # raises harness.Broken on a wrong answer
+        reply = driver.call(request)
+    finally:
+        subject.close()
+    assert reply.status == 200
+    assert reply.body == HELLO.text.encode()  # type: ignore[union-attr]
+
+
+def test_every_variant_is_registered() -> None:
+    """The registry names exactly the variants the app modules define."""
+    for framework in harness.FRAMEWORKS:
+        variants, reason = harness.load_framework(framework.name)
+        if reason is None:
+            assert tuple(v.name for v in variants) == framework.variants

@@ -1,0 +1,330 @@
+"""Contexts and proxies: per thread, per asyncio task, errors outside contexts, helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+import erlen
+from erlen import (
+    Erlen,
+    copy_current_request_context,
+    current_app,
+    g,
+    has_app_context,
+    has_request_context,
+    request,
+    session,
+)
+from erlen.globals import _cv_app, _cv_request, app_ctx, request_ctx
+
+TIMEOUT = 10.0
+
+
+def test_runtime_errors_outside_contexts() -> None:
+    with pytest.raises(RuntimeError, match="application context"):
+        current_app.name  # noqa: B018
+    with pytest.raises(RuntimeError, match="application context"):
+        g.x = 1
+    with pytest.raises(RuntimeError, match="request context"):
+        request.args  # noqa: B018
+    with pytest.raises(RuntimeError, match="request context"):
+        session.get("x")
+    with pytest.raises(RuntimeError, match="request context"):
+        request_ctx.request  # noqa: B018
+    with pytest.raises(RuntimeError, match="application context"):
+        app_ctx.app  # noqa: B018
+    assert not has_app_context()
+    assert not has_request_context()
+    assert not request
+    assert not current_app
+
+
+def test_app_context() -> None:
+    app = Erlen(__name__)
+    with app.app_context() as ctx:
+        assert current_app._get_current_object() is app  # type: ignore[attr-defined]
+        assert current_app.name == app.name
+        assert has_app_context()
+        assert not has_request_context()
+        g.thing = 1
+        assert g.thing == 1
+        assert g.get("thing") == 1
+        assert g.pop("thing") == 1
+        assert g.setdefault("other", 2) == 2
+        assert "other" in g
+        assert list(g) == ["other"]
+        assert app_ctx._get_current_object() is ctx  # type: ignore[attr-defined]
+        assert app_ctx.g is ctx.g
+        with pytest.raises(RuntimeError, match="request context"):
+            request.path  # noqa: B018
+    assert _cv_app.get(None) is None
+
+
+def test_nested_app_contexts_of_two_apps() -> None:
+    one, two = Erlen("one"), Erlen("two")
+    with one.app_context():
+        g.v = "one"
+        with two.app_context():
+            assert current_app.name == "two"
+            assert g.get("v") is None
+        assert current_app.name == "one"
+        assert g.v == "one"
+
+
+def test_app_context_teardown_gets_exception() -> None:
+    app = Erlen(__name__)
+    seen: list[Any] = []
+
+    @app.teardown_appcontext
+    def td(exc: BaseException | None) -> None:
+        seen.append(exc)
+
+    with pytest.raises(ValueError), app.app_context():
+        raise ValueError("in context")
+    assert isinstance(seen[0], ValueError)
+    with app.app_context():
+        pass
+    assert seen[1] is None
+
+
+def test_test_request_context() -> None:
+    app = Erlen(__name__)
+
+    @app.route("/user/<name>", methods=["GET", "POST"])
+    def user(name: str) -> str:
+        return name
+
+    with app.test_request_context(
+        "/user/ann?x=1", method="POST", headers={"X-A": "b"}, data={"f": "v"}
+    ) as ctx:
+        assert has_request_context() and has_app_context()
+        assert request.path == "/user/ann"
+        assert request.method == "POST"
+        assert request.args["x"] == "1"
+        assert request.form["f"] == "v"
+        assert request.headers["X-A"] == "b"
+        assert request.endpoint == "user"
+        assert request.view_args == {"name": "ann"}
+        assert request_ctx._get_current_object() is ctx  # type: ignore[attr-defined]
+        assert erlen.url_for("user", name="bo") == "/user/bo"
+        assert current_app.name == app.name
+    assert _cv_request.get(None) is None
+    assert _cv_app.get(None) is None
+
+
+def test_test_request_context_base_url_and_subdomain() -> None:
+    app = Erlen(__name__)
+    app.config["SERVER_NAME"] = "example.test"
+    with app.test_request_context("/p", subdomain="api", url_scheme="https"):
+        assert request.url == "https://api.example.test/p"
+    with app.test_request_context("/p", base_url="http://other.test:81/root"):
+        assert request.url == "http://other.test:81/root/p"
+        assert request.root_path == "/root"
+
+
+def test_request_context_reuses_outer_app_context() -> None:
+    app = Erlen(__name__)
+    with app.app_context():
+        g.outer = True
+        with app.test_request_context():
+            assert g.outer is True
+        assert _cv_request.get(None) is None
+        assert _cv_app.get(None) is not None
+
+
+def test_manual_push_and_pop() -> None:
+    app = Erlen(__name__)
+    ctx = app.test_request_context("/pushed")
+    ctx.push()
+    try:
+        assert request.path == "/pushed"
+    finally:
+        ctx.pop()
+    assert not has_request_context()
+    app_context = app.app_context()
+    app_context.push()
+    app_context.pop()
+    assert not has_app_context()
+
+
+def test_popping_wrong_context_is_an_error() -> None:
+    app = Erlen(__name__)
+    outer = app.app_context()
+    inner = app.app_context()
+    outer.push()
+    inner.push()
+    with pytest.raises(AssertionError, match="Popped wrong app context"):
+        outer.pop()
+    # The failed pop still reset the variable to what it was before `outer` was pushed.
+    assert _cv_app.get(None) is None
+
+
+def test_copy_current_request_context_in_thread(client: Any) -> None:
+    app = Erlen(__name__)
+    results: list[str] = []
+
+    @app.route("/")
+    def index() -> str:
+        g.marker = "from view"
+
+        @copy_current_request_context
+        def work() -> None:
+            results.append(f"{request.path} {request.args['q']} {current_app.name} {g.marker}")
+
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join(TIMEOUT)
+        return "started"
+
+    assert client(app).get("/?q=1").text == "started"
+    assert results == [f"/ 1 {app.name} from view"]
+
+
+def test_copy_current_request_context_outside_request() -> None:
+    with pytest.raises(RuntimeError, match="request context"):
+        copy_current_request_context(lambda: None)
+
+
+def test_contexts_are_per_thread_wsgi() -> None:
+    """Two threads in the WSGI door at once each see their own request and ``g``."""
+    app = Erlen(__name__)
+    barrier = threading.Barrier(2, timeout=TIMEOUT)
+
+    @app.route("/<name>")
+    def who(name: str) -> str:
+        g.name = name
+        barrier.wait()  # both requests are inside their views now
+        return f"{request.path} {g.name} {request.args['n']}"
+
+    def call(name: str) -> str:
+        return app.test_client().get(f"/{name}?n={name}").text
+
+    with ThreadPoolExecutor(2) as pool:
+        a = pool.submit(call, "alice")
+        b = pool.submit(call, "bob")
+        assert a.result(TIMEOUT) == "/alice alice alice"
+        assert b.result(TIMEOUT) == "/bob bob bob"
+
+
+def test_concurrent_async_requests_asgi(asgi_call: Any) -> None:
+    """Two async views running at once on one loop each see their own request and ``g``."""
+    app = Erlen(__name__)
+    state: dict[str, asyncio.Event] = {}
+
+    @app.route("/first")
+    async def first() -> str:
+        g.who = "first"
+        state["first_in"].set()
+        await state["second_done"].wait()  # the second request runs while this one waits
+        return f"{request.path} {request.args['id']} {g.who}"
+
+    @app.route("/second")
+    async def second() -> str:
+        await state["first_in"].wait()
+        g.who = "second"
+        rv = f"{request.path} {request.args['id']} {g.who}"
+        state["second_done"].set()
+        return rv
+
+    async def main() -> list[Any]:
+        state["first_in"] = asyncio.Event()
+        state["second_done"] = asyncio.Event()
+        return await asyncio.wait_for(
+            asyncio.gather(
+                asgi_call(app, "GET", "/first", query_string=b"id=1"),
+                asgi_call(app, "GET", "/second", query_string=b"id=2"),
+            ),
+            TIMEOUT,
+        )
+
+    (s1, _, b1), (s2, _, b2) = asyncio.run(main())
+    assert (s1, b1) == (200, b"/first 1 first")
+    assert (s2, b2) == (200, b"/second 2 second")
+
+
+def test_concurrent_sync_requests_asgi(asgi_call: Any) -> None:
+    """Sync views run in the thread pool under ASGI; each thread has the right context."""
+    app = Erlen(__name__)
+    barrier = threading.Barrier(2, timeout=TIMEOUT)
+
+    @app.route("/<name>")
+    def who(name: str) -> str:
+        g.name = name
+        barrier.wait()
+        return (
+            f"{request.path} {g.name} {threading.current_thread() is not threading.main_thread()}"
+        )
+
+    async def main() -> list[Any]:
+        return await asyncio.wait_for(
+            asyncio.gather(asgi_call(app, "GET", "/x"), asgi_call(app, "GET", "/y")), TIMEOUT
+        )
+
+    (_, _, b1), (_, _, b2) = asyncio.run(main())
+    assert b1 == b"/x x True"
+    assert b2 == b"/y y True"
+
+
+def test_contexts_per_task_inside_a_view(client: Any) -> None:
+    """Tasks spawned by an async view inherit the context (contextvars are copied)."""
+    app = Erlen(__name__)
+
+    @app.route("/")
+    async def index() -> str:
+        async def child(n: int) -> str:
+            await asyncio.sleep(0)
+            return f"{n}:{request.args['v']}"
+
+        parts = await asyncio.gather(*(child(i) for i in range(3)))
+        return ",".join(parts)
+
+    assert client(app).get("/?v=z").text == "0:z,1:z,2:z"
+
+
+def test_no_context_leaks_between_requests(client: Any) -> None:
+    app = Erlen(__name__)
+
+    @app.route("/")
+    def index() -> str:
+        return str(has_request_context())
+
+    c = client(app)
+    assert c.get("/").text == "True"
+    assert not has_request_context()
+    assert not has_app_context()
+
+
+def test_client_context_manager_keeps_last_request(client: Any) -> None:
+    app = Erlen(__name__)
+    app.secret_key = "s"
+
+    @app.route("/<name>")
+    def index(name: str) -> str:
+        g.name = name
+        erlen.session["name"] = name
+        return name
+
+    with client(app) as c:
+        c.get("/first")
+        assert request.path == "/first"
+        c.get("/second?x=1")
+        assert request.path == "/second"
+        assert request.args["x"] == "1"
+        assert g.name == "second"
+        assert erlen.session["name"] == "second"
+        assert current_app.name == app.name
+    assert not has_request_context()
+    assert not has_app_context()
+
+
+def test_globals_module_names() -> None:
+    from erlen import globals as gl
+
+    for name in ("current_app", "g", "request", "session", "request_ctx", "app_ctx"):
+        assert hasattr(gl, name), name
+    assert repr(request).startswith("<")

@@ -1,0 +1,588 @@
+"""Responses and view return values, through both doors and against Flask."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta, timezone
+from http import HTTPStatus
+from types import ModuleType
+from typing import Any
+
+import pytest
+from werkzeug.datastructures import Headers
+
+import erlen
+from erlen import Erlen, Response, make_response, redirect, request
+
+# -- the Response class ---------------------------------------------------------------------
+
+
+def test_response_constructor_arguments() -> None:
+    r = Response("héllo", 201, {"X-A": "1"}, mimetype="text/plain")
+    assert r.status_code == 201
+    assert r.status == "201 CREATED"
+    assert r.headers["X-A"] == "1"
+    assert r.mimetype == "text/plain"
+    assert r.content_type == "text/plain; charset=utf-8"
+    assert r.data == "héllo".encode()
+    assert r.get_data(as_text=True) == "héllo"
+    r = Response(b"\x00\x01", content_type="application/octet-stream")
+    assert r.content_type == "application/octet-stream"
+    assert r.status_code == 200
+    r = Response(headers=[("X-B", "2"), ("X-B", "3")])
+    assert r.headers.getlist("X-B") == ["2", "3"]
+    assert r.mimetype == "text/html"
+    assert r.data == b""
+    r = Response("x", status="418 I'M A TEAPOT")
+    assert r.status_code == 418
+    r = Response("x", status=HTTPStatus.ACCEPTED)
+    assert r.status == "202 ACCEPTED"
+    r = Response(mimetype="application/json")
+    assert r.content_type == "application/json"
+    r = Response(headers=Headers({"Content-Type": "text/csv"}))
+    assert r.content_type == "text/csv"
+
+
+def test_response_matches_flask_basics() -> None:
+    from flask import Response as WResponse
+
+    for args, kwargs in [
+        (("body",), {}),
+        (("body", 404), {}),
+        (("body",), {"mimetype": "text/xml"}),
+        (("body",), {"mimetype": "application/json"}),
+        (("body",), {"content_type": "text/plain"}),
+        (("body", "299 CUSTOM"), {}),
+        ((b"bytes",), {"headers": {"X": "y"}}),
+    ]:
+        w = WResponse(*args, **kwargs)
+        e = Response(*args, **kwargs)
+        assert (e.status, e.status_code, e.content_type, e.data) == (
+            w.status,
+            w.status_code,
+            w.content_type,
+            w.data,
+        )
+
+
+def test_status_setters() -> None:
+    r = Response()
+    r.status_code = 404
+    assert r.status == "404 NOT FOUND"
+    r.status = "201"
+    assert r.status_code == 201
+    assert r.status == "201 CREATED"
+    r.status = 500
+    assert r.status == "500 INTERNAL SERVER ERROR"
+    with pytest.raises(TypeError):
+        r.status = 1.5  # type: ignore[assignment]
+
+
+def test_mimetype_and_data_setters() -> None:
+    r = Response("a")
+    r.mimetype = "text/plain"
+    assert r.content_type == "text/plain; charset=utf-8"
+    r.mimetype = "application/json"
+    assert r.content_type == "application/json"
+    r.data = "new body"
+    assert r.get_data() == b"new body"
+    r.set_data(b"bytes")
+    assert r.data == b"bytes"
+    assert r.is_json
+    r.data = b'{"a": [1]}'
+    assert r.get_json() == {"a": [1]}
+    assert r.json == {"a": [1]}
+    plain = Response("x", mimetype="text/plain")
+    assert plain.get_json() is None
+    assert Response("[2]", mimetype="text/plain").get_json(force=True) == [2]
+
+
+def test_streamed_response_get_data() -> None:
+    r = Response(iter(["a", b"b", "c"]))
+    assert r.is_streamed
+    assert r.get_data() == b"abc"
+    assert not r.is_streamed
+
+
+def test_set_cookie_options_like_werkzeug() -> None:
+    from werkzeug.wrappers import Response as WResponse
+
+    when = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    cases: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+        (("a", "1"), {}),
+        (("b", "v w;x"), {}),
+        (("c", "x"), {"max_age": 60}),
+        (("c", "x"), {"max_age": timedelta(hours=1)}),
+        (("d", "x"), {"expires": when}),
+        (("d", "x"), {"expires": 0}),
+        (("e", "x"), {"path": "/sub", "domain": "example.test"}),
+        (("f", "x"), {"secure": True, "httponly": True}),
+        (("g", "x"), {"samesite": "Lax"}),
+        (("g", "x"), {"samesite": "strict"}),
+        (("h", "x"), {"secure": True, "samesite": "None", "partitioned": True}),
+        (("i", "x"), {"path": None}),
+    ]
+    for args, kwargs in cases:
+        w = WResponse()
+        e = Response()
+        w.set_cookie(*args, **kwargs)
+        e.set_cookie(*args, **kwargs)
+        assert e.headers.getlist("Set-Cookie") == w.headers.getlist("Set-Cookie"), kwargs
+    for kwargs in [
+        {},
+        {"path": "/p", "domain": "d.test"},
+        {"secure": True, "samesite": "Lax"},
+        {"partitioned": True, "secure": True, "httponly": True},
+    ]:
+        w = WResponse()
+        e = Response()
+        w.delete_cookie("gone", **kwargs)
+        e.delete_cookie("gone", **kwargs)
+        assert e.headers.getlist("Set-Cookie") == w.headers.getlist("Set-Cookie"), kwargs
+
+
+def test_partitioned_cookie_attribute() -> None:
+    r = Response()
+    r.set_cookie("p", "1", secure=True, samesite="None", partitioned=True)
+    header = r.headers["Set-Cookie"]
+    assert "Partitioned" in header
+    assert "Secure" in header
+    assert "SameSite=None" in header
+
+
+def test_invalid_samesite_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        Response().set_cookie("x", "1", samesite="bogus")
+
+
+def test_cookie_round_trip_through_client(client: Any) -> None:
+    app = Erlen(__name__)
+
+    @app.route("/set")
+    def set_() -> Response:
+        r = make_response("set")
+        r.set_cookie("token", "abc", httponly=True, samesite="Lax")
+        return r
+
+    @app.route("/get")
+    def get() -> str:
+        return request.cookies.get("token", "none")
+
+    @app.route("/del")
+    def delete() -> Response:
+        r = make_response("deleted")
+        r.delete_cookie("token")
+        return r
+
+    c = client(app)
+    r = c.get("/set")
+    assert "token=abc" in r.headers["Set-Cookie"]
+    assert "HttpOnly" in r.headers["Set-Cookie"]
+    assert c.get("/get").text == "abc"
+    assert c.get_cookie("token").value == "abc"
+    c.get("/del")
+    assert c.get("/get").text == "none"
+
+
+def test_response_freeze_and_close_callbacks() -> None:
+    calls: list[str] = []
+    r = Response(iter([b"a", b"b"]))
+    r.call_on_close(lambda: calls.append("closed"))
+    r.freeze()
+    assert r.headers["Content-Length"] == "2"
+    r.close()
+    assert calls == ["closed"]
+
+
+def test_response_header_helpers() -> None:
+    r = Response("x")
+    r.location = "/elsewhere"
+    assert r.headers["Location"] == "/elsewhere"
+    r.content_length = 10
+    assert r.content_length == 10
+    r.vary.add("Accept")
+    assert r.headers["Vary"] == "Accept"
+    r.cache_control.max_age = 30
+    assert r.headers["Cache-Control"] == "max-age=30"
+    r.set_etag("abc")
+    assert r.get_etag() == ("abc", False)
+    r.last_modified = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    assert r.headers["Last-Modified"] == "Wed, 01 Jan 2020 00:00:00 GMT"
+
+
+# -- view return values, against Flask -----------------------------------------------------------
+
+
+def _returns_app(mod: ModuleType, cls: type) -> Any:
+    app = cls(__name__)
+
+    @app.route("/str")
+    def r_str() -> Any:
+        return "héllo"
+
+    @app.route("/bytes")
+    def r_bytes() -> Any:
+        return b"\x00bytes"
+
+    @app.route("/dict")
+    def r_dict() -> Any:
+        return {"b": 1, "a": [1, 2, None], "s": "é"}
+
+    @app.route("/list")
+    def r_list() -> Any:
+        return [1, "two", {"three": 3}]
+
+    @app.route("/tuple-status")
+    def r_tuple_status() -> Any:
+        return "created", 201
+
+    @app.route("/tuple-status-str")
+    def r_tuple_status_str() -> Any:
+        return "weird", "299 SOMETHING ODD"
+
+    @app.route("/tuple-headers")
+    def r_tuple_headers() -> Any:
+        return "with headers", {"X-Extra": "1", "Content-Type": "text/plain"}
+
+    @app.route("/tuple-header-list")
+    def r_tuple_header_list() -> Any:
+        return "with list", [("X-A", "1"), ("X-A", "2")]
+
+    @app.route("/tuple-3")
+    def r_tuple_3() -> Any:
+        return {"ok": False}, 422, {"X-Why": "because"}
+
+    @app.route("/tuple-response")
+    def r_tuple_response() -> Any:
+        return mod.Response("resp", 200), 202, {"X-T": "t"}
+
+    @app.route("/response")
+    def r_response() -> Any:
+        return mod.Response("made", 203, mimetype="text/plain")
+
+    @app.route("/make_response")
+    def r_make_response() -> Any:
+        r = mod.make_response("mr", 201, {"X-M": "m"})
+        r.headers["X-Later"] = "l"
+        return r
+
+    @app.route("/make_response_tuple")
+    def r_make_response_tuple() -> Any:
+        return mod.make_response(("tuple", 404))
+
+    @app.route("/make_response_dict")
+    def r_make_response_dict() -> Any:
+        return mod.make_response({"d": 1})
+
+    @app.route("/make_response_empty")
+    def r_make_response_empty() -> Any:
+        return mod.make_response()
+
+    @app.route("/jsonify")
+    def r_jsonify() -> Any:
+        return mod.jsonify(a=1, b=[2])
+
+    @app.route("/jsonify-list")
+    def r_jsonify_list() -> Any:
+        return mod.jsonify([1, 2])
+
+    @app.route("/redirect")
+    def r_redirect() -> Any:
+        return mod.redirect("/target")
+
+    @app.route("/redirect/<int:code>")
+    def r_redirect_code(code: int) -> Any:
+        return mod.redirect("https://example.test/x?y=1", code=code)
+
+    @app.route("/status-code-only")
+    def r_empty_204() -> Any:
+        return "", 204
+
+    @app.route("/204-with-body")
+    def r_204_with_body() -> Any:
+        return "dropped", 204
+
+    @app.route("/304")
+    def r_304() -> Any:
+        return "dropped", 304, {"ETag": '"e"', "Expires": "0", "Last-Modified": "x"}
+
+    @app.route("/204-generator")
+    def r_204_generator() -> Any:
+        def gen() -> Iterator[str]:
+            yield "never sent"
+
+        return gen(), 204
+
+    @app.route("/generator")
+    def r_generator() -> Any:
+        def gen() -> Iterator[str]:
+            yield "a"
+            yield "b"
+
+        return gen()
+
+    @app.route("/generator-tuple")
+    def r_generator_tuple() -> Any:
+        def gen() -> Iterator[bytes]:
+            yield b"x"
+
+        return gen(), 201, {"Content-Type": "text/plain"}
+
+    @app.route("/http-exception")
+    def r_http_exception() -> Any:
+        from werkzeug.exceptions import NotFound
+
+        return NotFound()
+
+    @app.route("/async")
+    async def r_async() -> Any:
+        await asyncio.sleep(0)
+        return {"async": True}
+
+    return app
+
+
+RETURN_PATHS = [
+    "/str",
+    "/bytes",
+    "/dict",
+    "/list",
+    "/tuple-status",
+    "/tuple-status-str",
+    "/tuple-headers",
+    "/tuple-header-list",
+    "/tuple-3",
+    "/tuple-response",
+    "/response",
+    "/make_response",
+    "/make_response_tuple",
+    "/make_response_dict",
+    "/make_response_empty",
+    "/jsonify",
+    "/jsonify-list",
+    "/redirect",
+    "/redirect/301",
+    "/redirect/302",
+    "/redirect/303",
+    "/redirect/307",
+    "/redirect/308",
+    "/status-code-only",
+    "/204-with-body",
+    "/304",
+    "/204-generator",
+    "/generator",
+    "/generator-tuple",
+    "/http-exception",
+    "/async",
+]
+
+
+@pytest.mark.parametrize("path", RETURN_PATHS)
+def test_view_returns_match_flask(oracle: Any, path: str) -> None:
+    o = oracle(_returns_app)
+    o.check(
+        "GET",
+        path,
+        headers_to_compare=(
+            *("Content-Type", "Location", "X-Extra", "X-A", "X-Why", "X-T", "X-M", "X-Later"),
+            *("ETag", "Expires", "Last-Modified", "Content-Length"),
+        ),
+    )
+
+
+@pytest.mark.parametrize("path", RETURN_PATHS)
+def test_head_matches_flask_and_has_no_body(oracle: Any, path: str) -> None:
+    o = oracle(_returns_app)
+    f, e = o.check("HEAD", path, compare_body=False)
+    assert e.data == b""
+    if f.headers.get("Content-Length") is not None:
+        assert e.headers.get("Content-Length") == f.headers.get("Content-Length")
+
+
+def test_content_length_set_for_known_bodies(client: Any) -> None:
+    app = _returns_app(erlen, Erlen)
+    c = client(app)
+    for path in ("/str", "/bytes", "/dict", "/tuple-3", "/response"):
+        r = c.get(path)
+        assert r.headers["Content-Length"] == str(len(r.data)), path
+
+
+def test_streamed_sync_generator_keeps_context(client: Any) -> None:
+    app = Erlen(__name__)
+
+    @app.route("/stream")
+    def stream() -> Any:
+        def gen() -> Iterator[str]:
+            yield "start "
+            yield request.args.get("name", "?")  # the request is still available
+            yield " end"
+
+        return gen(), {"Content-Type": "text/plain"}
+
+    r = client(app).get("/stream?name=bob")
+    assert r.text == "start bob end"
+    assert "Content-Length" not in r.headers
+
+
+def test_streamed_async_generator(client: Any) -> None:
+    app = Erlen(__name__)
+
+    @app.route("/astream")
+    async def astream() -> Any:
+        async def agen() -> AsyncIterator[str]:
+            for i in range(3):
+                await asyncio.sleep(0)
+                yield f"{i}{request.args.get('s', '')};"
+
+        return agen()
+
+    @app.route("/astream-sync-view")
+    def astream_sync_view() -> Any:
+        async def agen() -> AsyncIterator[bytes]:
+            yield b"from "
+            await asyncio.sleep(0)
+            yield b"async gen"
+
+        return Response(agen(), mimetype="text/plain")
+
+    c = client(app)
+    assert c.get("/astream?s=x").text == "0x;1x;2x;"
+    assert c.get("/astream-sync-view").text == "from async gen"
+
+
+def test_stream_with_context_helper(client: Any) -> None:
+    app = Erlen(__name__)
+
+    @app.route("/")
+    def index() -> Any:
+        @erlen.stream_with_context
+        def gen() -> Iterator[str]:
+            yield request.method
+
+        return gen()
+
+    assert client(app).get("/").text == "GET"
+
+
+def test_none_return_names_the_view(client: Any) -> None:
+    app = Erlen(__name__)
+    app.testing = True
+
+    @app.route("/none")
+    def forgot_to_return() -> None:
+        pass
+
+    with pytest.raises(TypeError, match="forgot_to_return") as info:
+        client(app).get("/none")
+    assert "None" in str(info.value)
+
+
+def test_unknown_return_type_names_the_view(client: Any) -> None:
+    app = Erlen(__name__)
+    app.testing = True
+
+    @app.route("/bad")
+    def returns_object() -> Any:
+        return object()
+
+    @app.route("/bad-int")
+    def returns_int() -> Any:
+        return 42
+
+    with pytest.raises(TypeError, match="returns_object") as info:
+        client(app).get("/bad")
+    assert "object" in str(info.value)
+    with pytest.raises(TypeError, match="returns_int"):
+        client(app).get("/bad-int")
+
+
+def test_bad_return_is_500_when_not_testing(client: Any) -> None:
+    app = Erlen(__name__)
+    app.logger.disabled = True
+
+    @app.route("/none")
+    def nothing() -> None:
+        return None
+
+    assert client(app).get("/none").status_code == 500
+
+
+def test_bad_tuple_is_type_error(client: Any) -> None:
+    app = Erlen(__name__)
+    app.testing = True
+
+    @app.route("/t")
+    def t() -> Any:
+        return "a", 200, {}, "extra"
+
+    with pytest.raises(TypeError, match="tuple"):
+        client(app).get("/t")
+
+
+def test_make_response_variants_in_context() -> None:
+    app = Erlen(__name__)
+    with app.test_request_context():
+        r = make_response()
+        assert r.status_code == 200 and r.data == b""
+        r = make_response("body", 404)
+        assert r.status_code == 404 and r.data == b"body"
+        r = make_response(("t", 201, {"X": "1"}))
+        assert r.status_code == 201 and r.headers["X"] == "1"
+        r = make_response({"j": 1})
+        assert r.is_json and r.get_json() == {"j": 1}
+        original = Response("x")
+        assert make_response(original) is original
+        assert make_response("a", {"X-H": "h"}).headers["X-H"] == "h"
+
+
+@pytest.mark.parametrize("code", [301, 302, 303, 305, 307, 308])
+def test_redirect_codes(code: int) -> None:
+    r = redirect("/to", code)
+    assert r.status_code == code
+    assert r.headers["Location"] == "/to"
+    assert r.location == "/to"
+    r = redirect("/to")
+    assert r.status_code == 302
+
+
+def test_redirect_custom_response_class() -> None:
+    class MyResponse(Response):
+        pass
+
+    r = redirect("/x", Response=MyResponse)
+    assert isinstance(r, MyResponse)
+    app = Erlen(__name__)
+    app.response_class = MyResponse
+    with app.app_context():
+        assert isinstance(redirect("/y"), MyResponse)
+
+
+def test_custom_response_class_used_for_views(client: Any) -> None:
+    class MyResponse(Response):
+        default_mimetype = "text/plain"
+
+    app = Erlen(__name__)
+    app.response_class = MyResponse
+
+    @app.route("/")
+    def index() -> str:
+        return "plain"
+
+    assert client(app).get("/").headers["Content-Type"] == "text/plain; charset=utf-8"
+
+
+def test_werkzeug_response_returned_by_view(client: Any) -> None:
+    from werkzeug.wrappers import Response as WResponse
+
+    app = Erlen(__name__)
+
+    @app.route("/")
+    def index() -> Any:
+        return WResponse("from werkzeug", 202, {"X-W": "1"}, mimetype="text/plain")
+
+    r = client(app).get("/")
+    assert r.status_code == 202
+    assert r.text == "from werkzeug"
+    assert r.headers["X-W"] == "1"
+    assert r.headers["Content-Type"] == "text/plain; charset=utf-8"

@@ -608,12 +608,29 @@ def test_subdomain_matches_flask(oracle: Any) -> None:
         def user_root(user: str) -> str:
             return "user " + user + " " + mod.url_for("user_root", user=user, _external=True)
 
+        @app.route("/home")
+        def home() -> str:
+            links = [
+                mod.url_for("home"),
+                mod.url_for("api_root"),
+                mod.url_for("user_root", user="x"),
+            ]
+            return " ".join(links)
+
+        @app.route("/links", subdomain="api")
+        def api_links() -> str:
+            return " ".join(
+                [mod.url_for("home"), mod.url_for("api_links"), mod.url_for("api_root")]
+            )
+
         return app
 
     o = oracle(build)
     o.check("GET", "/", base_url="http://api.example.test:8080")
     o.check("GET", "/", base_url="http://zed.example.test:8080")
     o.check("GET", "/", base_url="http://example.test:8080")
+    o.check("GET", "/home", base_url="http://example.test:8080")
+    o.check("GET", "/links", base_url="http://api.example.test:8080")
 
 
 def test_host_matching(client: Any) -> None:
@@ -781,3 +798,161 @@ def test_testing_and_debug_attributes() -> None:
     assert app.config["DEBUG"] is True
     app.secret_key = "k"
     assert app.config["SECRET_KEY"] == "k"
+
+
+def test_automatic_options_on_subdomain_and_host_rules(oracle: Any) -> None:
+    """The Allow header of an automatic OPTIONS answer lists the matched domain's methods."""
+
+    def build(mod: ModuleType, cls: type) -> Any:
+        app = cls(__name__, subdomain_matching=True)
+        app.config["SERVER_NAME"] = "example.test"
+
+        @app.route("/x", subdomain="api", methods=["GET", "POST"])
+        def api_x() -> str:
+            return "api x"
+
+        @app.route("/x", methods=["PUT"])
+        def root_x() -> str:
+            return "root x"
+
+        return app
+
+    o = oracle(build)
+    o.check("OPTIONS", "/x", base_url="http://api.example.test")
+    o.check("OPTIONS", "/x", base_url="http://example.test")
+    o.check("DELETE", "/x", base_url="http://api.example.test")
+
+    def build_hosts(mod: ModuleType, cls: type) -> Any:
+        app = cls(__name__, host_matching=True, static_host="static.test")
+
+        @app.route("/y", host="h.test", methods=["PUT"])
+        def y() -> str:
+            return "y"
+
+        return app
+
+    o = oracle(build_hosts)
+    o.check("OPTIONS", "/y", base_url="http://h.test")
+    o.check("GET", "/y", base_url="http://h.test")
+
+
+# -- public names ----------------------------------------------------------------------------
+
+FLASK_TOP_LEVEL_EXTRAS = {"Flask": "Erlen"}
+
+
+def test_top_level_public_names_match_flask() -> None:
+    import warnings
+
+    import flask
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        names = {n for n in dir(flask) if not n.startswith("_")}
+    missing = sorted(
+        n
+        for n in names
+        if not isinstance(getattr(flask, n, None), type(flask))  # submodules are checked below
+        and not hasattr(erlen, FLASK_TOP_LEVEL_EXTRAS.get(n, n))
+    )
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("module", "names"),
+    [
+        ("globals", ["current_app", "g", "request", "session", "request_ctx", "app_ctx"]),
+        (
+            "helpers",
+            [
+                "get_debug_flag",
+                "url_for",
+                "redirect",
+                "abort",
+                "make_response",
+                "stream_with_context",
+                "flash",
+                "get_flashed_messages",
+                "send_file",
+                "send_from_directory",
+                "get_template_attribute",
+            ],
+        ),
+        (
+            "logging",
+            ["default_handler", "create_logger", "has_level_handler", "wsgi_errors_stream"],
+        ),
+        ("views", ["View", "MethodView"]),
+        ("testing", ["ErlenClient", "ErlenCliRunner", "EnvironBuilder"]),
+        ("json", ["jsonify", "dumps", "loads", "dump", "load"]),
+        (
+            "ctx",
+            [
+                "AppContext",
+                "RequestContext",
+                "after_this_request",
+                "copy_current_request_context",
+                "has_app_context",
+                "has_request_context",
+            ],
+        ),
+        (
+            "sessions",
+            [
+                "SessionInterface",
+                "SecureCookieSessionInterface",
+                "SessionMixin",
+                "SecureCookieSession",
+                "NullSession",
+            ],
+        ),
+        ("config", ["Config", "ConfigAttribute"]),
+        ("blueprints", ["Blueprint", "BlueprintSetupState"]),
+        (
+            "templating",
+            [
+                "render_template",
+                "render_template_string",
+                "stream_template",
+                "stream_template_string",
+                "Environment",
+                "DispatchingJinjaLoader",
+            ],
+        ),
+        (
+            "signals",
+            [
+                "request_started",
+                "request_finished",
+                "got_request_exception",
+                "request_tearing_down",
+                "appcontext_tearing_down",
+                "appcontext_pushed",
+                "appcontext_popped",
+                "message_flashed",
+                "template_rendered",
+                "before_render_template",
+            ],
+        ),
+    ],
+)
+def test_public_submodules_hold_flask_names(module: str, names: list[str]) -> None:
+    import importlib
+
+    mod = importlib.import_module(f"erlen.{module}")
+    missing = [n for n in names if not hasattr(mod, n)]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("module", "names"),
+    [
+        ("wrappers", ["Request", "Response"]),
+        ("typing", ["ResponseReturnValue", "RouteCallable", "ErrorHandlerCallable"]),
+    ],
+)
+def test_flask_typing_and_wrappers_submodules(module: str, names: list[str]) -> None:
+    import importlib
+
+    mod = importlib.import_module(f"erlen.{module}")
+    assert [n for n in names if not hasattr(mod, n)] == []

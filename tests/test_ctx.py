@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -166,23 +167,69 @@ def test_popping_wrong_context_is_an_error() -> None:
 
 def test_copy_current_request_context_in_thread(client: Any) -> None:
     app = Erlen(__name__)
-    results: list[str] = []
+    results: list[Any] = []
+
+    @app.teardown_request
+    def td(exc: BaseException | None) -> None:
+        results.append(("teardown", threading.current_thread().name))
 
     @app.route("/")
     def index() -> str:
         g.marker = "from view"
 
         @copy_current_request_context
-        def work() -> None:
-            results.append(f"{request.path} {request.args['q']} {current_app.name} {g.marker}")
+        def work(n: int) -> str:
+            # Same request and app; its own g (as in Flask), so resources are not shared.
+            results.append((request.path, request.args["q"], current_app.name, g.get("marker")))
+            g.worker = n
+            return f"done {n}"
 
-        thread = threading.Thread(target=work)
+        out: list[str] = []
+        thread = threading.Thread(target=lambda: out.append(work(7)), name="worker")
         thread.start()
         thread.join(TIMEOUT)
+        assert out == ["done 7"]
+        assert "worker" not in g
         return "started"
 
     assert client(app).get("/?q=1").text == "started"
-    assert results == [f"/ 1 {app.name} from view"]
+    assert results[0] == ("/", "1", app.name, None)
+    assert results[1] == ("teardown", "worker")  # the copied context's own teardown
+    assert results[2][0] == "teardown" and results[2][1] != "worker"  # the request's
+    assert len(results) == 3
+
+
+def test_copy_current_request_context_like_flask(oracle: Any) -> None:
+    def build(mod: ModuleType, cls: type) -> Any:
+        app = cls(__name__)
+        log: list[str] = []
+
+        @app.teardown_request
+        def td(exc: BaseException | None) -> None:
+            log.append(f"teardown {threading.current_thread().name == 'worker'}")
+
+        @app.teardown_appcontext
+        def td_app(exc: BaseException | None) -> None:
+            log.append(f"teardown_app {threading.current_thread().name == 'worker'}")
+
+        @app.route("/")
+        def index() -> Any:
+            mod.g.marker = "view"
+            log.clear()
+
+            @mod.copy_current_request_context
+            def work() -> None:
+                log.append(f"{mod.request.args['q']} {mod.g.get('marker')} {mod.session.get('s')}")
+
+            thread = threading.Thread(target=work, name="worker")
+            thread.start()
+            thread.join(TIMEOUT)
+            return list(log)
+
+        return app
+
+    o = oracle(build)
+    o.check("GET", "/?q=x")
 
 
 def test_copy_current_request_context_outside_request() -> None:

@@ -459,3 +459,48 @@ def test_request_signals(client: Any) -> None:
         c.get("/")
         c.get("/crash")
     assert events == ["started", "finished 200", "started", "exception ValueError", "finished 500"]
+
+
+def _midstream_app(seen: list[Any]) -> Erlen:
+    app = Erlen(__name__)
+    app.logger.disabled = True
+
+    @app.teardown_request
+    def td(exc: BaseException | None) -> None:
+        seen.append(exc)
+
+    @app.route("/")
+    def index() -> Any:
+        def gen() -> Any:
+            yield "first"
+            raise ValueError("mid-stream")
+
+        return gen()
+
+    return app
+
+
+def test_teardown_gets_error_raised_mid_stream_wsgi() -> None:
+    from wsgiref.util import setup_testing_defaults
+
+    seen: list[Any] = []
+    app = _midstream_app(seen)
+    env: dict[str, Any] = {}
+    setup_testing_defaults(env)
+    result = app(env, lambda status, headers, exc_info=None: None)
+    chunks = []
+    with pytest.raises(ValueError):
+        for chunk in result:
+            chunks.append(chunk)
+    assert chunks == [b"first"]
+    assert seen == []  # the request is still open until the server closes the iterable
+    result.close()  # type: ignore[attr-defined]
+    assert len(seen) == 1 and isinstance(seen[0], ValueError)
+
+
+def test_teardown_gets_error_raised_mid_stream_asgi(asgi_call: Any) -> None:
+    seen: list[Any] = []
+    app = _midstream_app(seen)
+    with pytest.raises(ValueError):
+        asyncio.run(asgi_call(app, "GET", "/"))
+    assert len(seen) == 1 and isinstance(seen[0], ValueError)

@@ -167,11 +167,6 @@ def test_a_while_serving_function_must_be_a_generator_or_manager() -> None:
     run(main)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lifespan.py pops its app context with AppContext.__aexit__, which drives async"
-    " teardown_appcontext functions synchronously on the running loop (RuntimeError)",
-)
 def test_async_teardown_appcontext_during_lifespan() -> None:
     app = Erlen(__name__)
     torn: list[str] = []

@@ -156,10 +156,6 @@ def test_async_view_under_wsgi_uses_one_loop_per_thread() -> None:
     def in_thread() -> None:
         app.test_client().get("/")
         other.append(loops[-1])
-        # The thread ends here; close its loop (see test_thread_loop_closed_with_thread).
-        from erlen.concurrency import thread_loop
-
-        thread_loop().close()
 
     t = threading.Thread(target=in_thread)
     t.start()
@@ -167,12 +163,8 @@ def test_async_view_under_wsgi_uses_one_loop_per_thread() -> None:
     assert other and other[0] != loops[0]  # another thread has its own loop
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="concurrency.py: a thread's persistent loop is never closed when the thread ends"
-    " (ResourceWarning for its self-pipe sockets when garbage-collected)",
-)
 def test_thread_loop_closed_with_thread() -> None:
+    """A thread's persistent loop is closed when the thread ends (no ResourceWarning)."""
     import gc
     import warnings
 
@@ -692,3 +684,49 @@ def test_response_attributes_of_client(asgi: bool) -> None:
     assert r.mimetype == "application/json"
     assert r.data == b'{"k":"v"}\n'
     assert r.text == '{"k":"v"}\n'
+
+
+def test_asgi_http2_body_without_length_header() -> None:
+    """HTTP/2 requests may carry a body with neither Content-Length nor Transfer-Encoding."""
+    app = Erlen(__name__)
+
+    @app.route("/", methods=["POST"])
+    def index() -> str:
+        return request.get_data(as_text=True)
+
+    async def main() -> list[dict[str, Any]]:
+        chunks = [b"hello ", b"h2"]
+        sent: list[dict[str, Any]] = []
+        done = asyncio.Event()
+
+        async def receive() -> dict[str, Any]:
+            if chunks:
+                return {"type": "http.request", "body": chunks.pop(0), "more_body": bool(chunks)}
+            await done.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                done.set()
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "2",
+            "method": "POST",
+            "scheme": "https",
+            "path": "/",
+            "raw_path": b"/",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"t")],
+            "client": ("127.0.0.1", 1),
+            "server": ("t", 443),
+        }
+        await asyncio.wait_for(app(scope, receive, send), TIMEOUT)
+        return sent
+
+    sent = asyncio.run(main())
+    assert sent[0]["status"] == 200
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == b"hello h2"

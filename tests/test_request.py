@@ -622,3 +622,34 @@ def test_untrusted_host_is_400(client: Any) -> None:
     c = client(app)
     assert c.get("/", base_url="http://good.test").json["host"] == "good.test"
     assert c.get("/", base_url="http://evil.test").status_code == 400
+
+
+def test_parsing_is_lazy_and_cached(client: Any) -> None:
+    app = Erlen(__name__)
+
+    @app.route("/", methods=["POST"])
+    def index() -> Any:
+        return {
+            "args": request.args is request.args,
+            "form": request.form is request.form,
+            "files": request.files is request.files,
+            "cookies": request.cookies is request.cookies,
+            "headers": request.headers is request.headers,
+            "accept": request.accept_mimetypes is request.accept_mimetypes,
+        }
+
+    r = client(app).post("/?a=1", data={"f": "v"}, headers={"Cookie": "c=1"})
+    assert r.json == dict.fromkeys(("args", "form", "files", "cookies", "headers", "accept"), True)
+
+
+def test_body_not_read_unless_asked(client: Any) -> None:
+    """A view that never touches the body still answers (the body is drained or ignored)."""
+    app = Erlen(__name__)
+
+    @app.route("/", methods=["POST"])
+    def index() -> str:
+        return "ignored the body"
+
+    c = client(app)
+    assert c.post("/", data=b"x" * 10_000).text == "ignored the body"
+    assert c.post("/", data={"a": "b"}).text == "ignored the body"

@@ -586,3 +586,118 @@ def test_werkzeug_response_returned_by_view(client: Any) -> None:
     assert r.text == "from werkzeug"
     assert r.headers["X-W"] == "1"
     assert r.headers["Content-Type"] == "text/plain; charset=utf-8"
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_streamed_responses_are_sent_chunk_by_chunk_asgi(asgi_call: Any, kind: str) -> None:
+    app = Erlen(__name__)
+
+    @app.route("/sync")
+    def sync_stream() -> Any:
+        def gen() -> Iterator[str]:
+            for i in range(4):
+                yield f"part{i};"
+
+        return gen()
+
+    @app.route("/async")
+    async def async_stream() -> Any:
+        async def gen() -> AsyncIterator[str]:
+            for i in range(4):
+                await asyncio.sleep(0)
+                yield f"part{i};"
+
+        return gen()
+
+    messages: list[dict[str, Any]] = []
+
+    async def main() -> None:
+        done = asyncio.Event()
+
+        async def receive() -> dict[str, Any]:
+            await done.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            messages.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                done.set()
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": f"/{kind}",
+            "raw_path": f"/{kind}".encode(),
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"t")],
+            "client": ("127.0.0.1", 1),
+            "server": ("t", 80),
+        }
+        await asyncio.wait_for(app(scope, receive, send), 10)
+
+    asyncio.run(main())
+    start = messages[0]
+    assert start["type"] == "http.response.start"
+    assert b"content-length" not in dict(start["headers"])
+    chunks = [m["body"] for m in messages[1:] if m.get("body")]
+    assert chunks == [f"part{i};".encode() for i in range(4)]  # one message per chunk
+    assert messages[-1].get("more_body", False) is False
+
+
+def test_streamed_response_chunks_wsgi() -> None:
+    from wsgiref.util import setup_testing_defaults
+
+    app = Erlen(__name__)
+
+    @app.route("/")
+    def stream() -> Any:
+        def gen() -> Iterator[bytes]:
+            yield b"one"
+            yield b"two"
+
+        return gen()
+
+    env: dict[str, Any] = {}
+    setup_testing_defaults(env)
+    headers: list[Any] = []
+    result = app(env, lambda status, h, exc_info=None: headers.extend(h))
+    try:
+        assert list(result) == [b"one", b"two"]  # the server gets each chunk as it comes
+    finally:
+        result.close()  # type: ignore[attr-defined]
+    assert "Content-Length" not in dict(headers)
+
+
+def _redirect_app(mod: ModuleType, cls: type) -> Any:
+    app = cls(__name__)
+
+    @app.route("/go")
+    def go() -> Any:
+        return mod.redirect(mod.request.args["t"], int(mod.request.args.get("code", 302)))
+
+    return app
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/plain",
+        "https://example.test/a?b=c#d",
+        "/café",
+        "https://exämple.test/ä?q=ü#frag",
+        "/a b",
+        "/x?a=1&b=é d",
+        '/"quoted"<tag>',
+        "//other.test/path",
+        "/%41already-encoded",
+        "/\u2028line-separator",
+    ],
+)
+def test_redirect_matches_flask(oracle: Any, target: str) -> None:
+    o = oracle(_redirect_app)
+    o.check("GET", "/go", query_string={"t": target})
+    o.check("GET", "/go", query_string={"t": target, "code": "307"})

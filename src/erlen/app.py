@@ -850,8 +850,15 @@ class Erlen(Scaffold):
     def make_default_options_response(self) -> Response:
         """Answer an ``OPTIONS`` request with the methods the URL allows."""
         request = _cv_request.get().request
+        url_map = self.url_map
+        # Probe the same host or subdomain the request was matched against.
+        where: dict[str, Any] = {"subdomain": url_map.default_subdomain}
+        if url_map.host_matching:
+            where = {"host": request.host.lower()}
+        elif self.subdomain_matching and self.config["SERVER_NAME"]:
+            where = {"subdomain": self._subdomain_of(request)}
         try:
-            self.url_map.match(request.path, "\x00probe", subdomain=self.url_map.default_subdomain)
+            url_map.match(request.path, "\x00probe", **where)
         except MethodNotAllowed as e:
             methods = e.valid_methods or []
         except HTTPException:

@@ -102,7 +102,9 @@ class ASGIBody:
 def request_from_scope(app: Erlen, scope: dict[str, Any], receive: Receive) -> Request:
     """Build the app's request class from an ASGI HTTP scope."""
     raw_headers = scope["headers"]
-    has_body = False
+    # HTTP/1.1 announces a body with Content-Length or Transfer-Encoding; HTTP/2 and 3 may
+    # send one with neither, so there the body is received unless it is declared empty.
+    has_body = scope.get("http_version", "1.1")[:1] in ("2", "3")
     host = None
     # PERF: one pass over the raw headers finds what dispatch needs up front.
     for key, value in raw_headers:

@@ -79,11 +79,17 @@ def run_coroutine_sync(coro: Coroutine[Any, Any, T]) -> T:
     except RuntimeError:
         pass
     else:
-        coro.close()
-        raise RuntimeError(
-            "An async function was called from sync code running on the event loop."
-            " Await it from an async view or hook instead."
-        )
+        # Sync code running on an event loop (a sync context processor or
+        # signal receiver called from an async view) can't block on that loop:
+        # run the coroutine on a worker thread's loop instead. The loop waits
+        # meanwhile, as it would for any blocking call; prefer awaiting.
+        ctx = contextvars.copy_context()
+        future = _get_executor(None).submit(ctx.run, _run_on_thread_loop, coro)
+        return future.result()
+    return thread_loop().run_until_complete(coro)
+
+
+def _run_on_thread_loop(coro: Coroutine[Any, Any, T]) -> T:
     return thread_loop().run_until_complete(coro)
 
 

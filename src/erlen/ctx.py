@@ -117,7 +117,23 @@ class AppContext:
         exc_value: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.pop(exc_value)
+        await self.apop(exc_value)
+
+    async def apop(self, exc: BaseException | None = None) -> None:
+        """Pop from async code: async teardown functions are awaited on the running loop."""
+        app = self.app
+        try:
+            if len(self._tokens) == 1 and (
+                app.teardown_appcontext_funcs or signals.appcontext_tearing_down.receivers
+            ):
+                await app._drive_async(app._teardown_appcontext_steps(exc))
+        finally:
+            ctx = _cv_app.get(None)
+            _cv_app.reset(self._tokens.pop())
+        if ctx is not self:
+            raise AssertionError(f"Popped wrong app context. ({ctx!r} instead of {self!r})")
+        if signals.appcontext_popped.receivers:
+            signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
 
 
 class RequestContext:
@@ -190,19 +206,32 @@ class RequestContext:
 
     def pop(self, exc: BaseException | None = _sentinel) -> None:
         """Run teardown functions, close the request and unbind this context."""
-        clear = len(self._tokens) == 1
+        app = self.app
         try:
-            if clear:
+            if len(self._tokens) == 1:
                 if exc is _sentinel:
                     exc = sys.exc_info()[1]
-                self.app.do_teardown_request(exc)
+                # PERF: the checks of do_teardown_request() inlined: most apps
+                # register no teardown function.
+                if app.teardown_request_funcs or signals.request_tearing_down.receivers:
+                    app.do_teardown_request(exc)
                 self.request.close()
         finally:
             ctx = _cv_request.get(None)
             token, app_ctx = self._tokens.pop()
             _cv_request.reset(token)
             if app_ctx is not None:
-                app_ctx.pop(exc)
+                if exc is _sentinel:
+                    exc = sys.exc_info()[1]
+                if len(app_ctx._tokens) == 1 and (
+                    app.teardown_appcontext_funcs or signals.appcontext_tearing_down.receivers
+                ):
+                    app_ctx.pop(exc)
+                else:
+                    # PERF: AppContext.pop() inlined for the common case.
+                    _cv_app.reset(app_ctx._tokens.pop())
+                    if signals.appcontext_popped.receivers:
+                        signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
         if ctx is not self:
             raise AssertionError(f"Popped wrong request context. ({ctx!r} instead of {self!r})")
 
@@ -341,12 +370,29 @@ def copy_current_request_context(f: F) -> F:
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        # A fresh contextvars.Context keeps the caller's own context untouched.
+        # As in Flask: the call sees the same request and session but its own app context
+        # (a fresh ``g``, so a thread never shares g's resources, e.g. a database
+        # connection), and its teardown functions run when it returns. The request is not
+        # closed here: the original request may still be using it.
         def run() -> Any:
-            _cv_app.set(app_ctx)
-            _cv_request.set(ctx)
-            return ctx.app.ensure_sync(f)(*args, **kwargs)
+            app = ctx.app
+            own_app_ctx = app.app_context()
+            own_app_ctx.push()
+            token = _cv_request.set(ctx)
+            exc: BaseException | None = None
+            try:
+                return app.ensure_sync(f)(*args, **kwargs)
+            except BaseException as e:
+                exc = e
+                raise
+            finally:
+                try:
+                    app.do_teardown_request(exc)
+                finally:
+                    _cv_request.reset(token)
+                    own_app_ctx.pop(exc)
 
+        # A fresh contextvars.Context keeps the caller's own context untouched.
         return contextvars.Context().run(run)
 
     return wrapper  # type: ignore[return-value]

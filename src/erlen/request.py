@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 import werkzeug.urls  # noqa: F401 - registers the "werkzeug.url_quote" codec error handler
 from werkzeug.datastructures import (
     CombinedMultiDict,
+    EnvironHeaders,
     FileStorage,
     Headers,
     ImmutableMultiDict,
@@ -258,10 +259,15 @@ class Request:
         """The request headers (case-insensitive, ``get(name, type=int)``)."""
         headers = self._headers
         if headers is None:
-            raw = self._raw_headers or ()
-            headers = self._headers = Headers(
-                [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
-            )
+            raw = self._raw_headers
+            if raw is None and self._environ is not None:
+                # A live view of the WSGI environ, built on first use.
+                headers = EnvironHeaders(self._environ)
+            else:
+                headers = Headers(
+                    [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw or ()]
+                )
+            self._headers = headers
         return headers
 
     @property

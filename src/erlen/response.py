@@ -182,7 +182,9 @@ class Response:
         """The status line, such as ``"404 NOT FOUND"``."""
         status = self._status
         if status is None:
-            status = self._status = _status_line(self._status_code)
+            # PERF: inline lookup; _status_line() only for codes outside the table.
+            status = STATUS_LINES.get(self._status_code) or _status_line(self._status_code)
+            self._status = status
         return status
 
     @status.setter

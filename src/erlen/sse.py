@@ -28,6 +28,8 @@ PING = b": ping\n\n"
 _END: Any = object()
 _FIELDS = frozenset(("data", "event", "id", "retry", "comment"))
 _tasks: set[asyncio.Future[Any]] = set()
+#: Seconds a disconnect waits for a sync generator's running step before closing it later.
+_SYNC_CLOSE_WAIT = 0.5
 
 
 def _dumps(value: Any) -> str:
@@ -291,10 +293,14 @@ class _EventStream:
             return
         step = self._sync_step
         if step is not None and not step.done():
-            # A worker thread is inside next(); close the generator when it returns.
-            step.add_done_callback(self._close_sync_later)
-        else:
-            await run_in_threadpool(self._close_sync)
+            # A worker thread is inside next(): give it a moment, so that the usual
+            # quick step ends and the generator closes before teardown, in its context.
+            await asyncio.wait((step,), timeout=_SYNC_CLOSE_WAIT)
+            if not step.done():
+                # Blocked: close the generator as soon as next() returns.
+                step.add_done_callback(self._close_sync_later)
+                return
+        await run_in_threadpool(self._close_sync)
 
     def _close_sync_later(self, _: asyncio.Future[Any]) -> None:
         _keep(asyncio.ensure_future(run_in_threadpool(self._close_sync)))

@@ -126,7 +126,9 @@ def handle(
                 "This URL is a WebSocket endpoint. WebSockets need an ASGI server"
                 " (for example `uvicorn module:app`); this request came through WSGI."
             )
-        response: Response = app._drive_sync(app._request_steps(ctx, app._plan(request.endpoint)))
+        endpoint = rule.endpoint if rule is not None else None
+        plan = app._plans.get(endpoint) or app._plan(endpoint)
+        response: Response = app._drive_sync(app._full_dispatch_steps(ctx, plan, True))
     except BaseException as e:
         ctx.pop(e)
         raise

@@ -1,0 +1,127 @@
+"""Erlenblog: a community blog with live chat, the example application of Erlen.
+
+``create_app()`` builds the app (the ``erlen`` command finds it)::
+
+    erlen --app examples/blog/erlenblog run
+
+The first start creates the instance folder (``ERLENBLOG_INSTANCE_PATH``, or ``instance/``
+next to the package) with a secret key, the SQLite database and the uploads folder.
+Settings come from ``instance/config.py`` and from ``ERLENBLOG_*`` environment variables
+(``ERLENBLOG_SQLALCHEMY_DATABASE_URI``, ``ERLENBLOG_REDIS_URL`` ...).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+import click
+
+from erlen import Erlen
+
+from . import errors, live
+from .extensions import cache, csrf, db, limiter, login_manager, security_headers, token_auth
+
+DEFAULTS: dict[str, Any] = {
+    # A relative SQLite path is relative to the instance folder.
+    "SQLALCHEMY_DATABASE_URI": "sqlite:///erlenblog.sqlite",
+    # Create missing tables at start-up (turn off when a migration tool owns the schema).
+    "AUTO_CREATE_TABLES": True,
+    "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+    "POSTS_PER_PAGE": 5,
+    "API_MAX_PER_PAGE": 50,
+    "API_TOKEN_MAX_AGE": 30 * 86400,
+    "CHAT_HISTORY": 50,
+    "CHAT_MAX_LENGTH": 500,
+    # Set a Redis URL to share chat, notifications, cache and rate limits between processes.
+    "REDIS_URL": None,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "CACHE_TYPE": "simple",
+}
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Erlen:
+    """Build the app; ``test_config`` replaces the instance and environment settings."""
+    instance_path = os.environ.get("ERLENBLOG_INSTANCE_PATH") or None
+    if instance_path is not None:
+        instance_path = os.path.abspath(instance_path)
+    app = Erlen(__name__, instance_path=instance_path, instance_relative_config=True)
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("ERLENBLOG")
+    else:
+        app.config.from_mapping(test_config)
+    app.config.setdefault("UPLOAD_FOLDER", os.path.join(app.instance_path, "uploads"))
+    os.makedirs(app.config["UPLOAD_FOLDER"], exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret_key(app.instance_path)
+    _use_redis(app)
+
+    db.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.api_blueprints.add("api")
+    token_auth.init_app(app)
+    csrf.init_app(app)
+    cache.init_app(app)
+    limiter.init_app(app)
+    security_headers.init_app(app)
+    live.init_app(app)
+    errors.init_app(app)
+
+    from . import api, auth, blog, chat, notify
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(blog.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(chat.bp)
+    app.register_blueprint(notify.bp)
+    csrf.exempt(api.bp)  # token-authenticated: a browser never adds the header by itself
+
+    app.cli.add_command(init_db_command)
+    if app.config["AUTO_CREATE_TABLES"]:
+        with app.app_context():
+            db.create_all()
+    return app
+
+
+def _instance_secret_key(instance_path: str) -> str:
+    """Read the instance's secret key, making one on the first start (shared by workers)."""
+    os.makedirs(instance_path, exist_ok=True)
+    path = os.path.join(instance_path, "secret_key")
+    try:
+        # O_EXCL: when several workers start at once, exactly one writes the key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with open(path, encoding="ascii") as f:
+            key = f.read().strip()
+        if key:
+            return key
+        raise RuntimeError(f"{path} is empty: delete it to make a new key.") from None
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(key)
+    return key
+
+
+def _use_redis(app: Erlen) -> None:
+    """With ``REDIS_URL``, keep sessions, cache and rate limits in Redis too."""
+    url = app.config.get("REDIS_URL")
+    if not url:
+        return
+    from erlen.contrib.redis_session import RedisSessionInterface
+
+    app.session_interface = RedisSessionInterface(url)
+    app.config["CACHE_TYPE"] = "redis"
+    app.config.setdefault("CACHE_REDIS_URL", url)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", url)
+
+
+@click.command("init-db")
+def init_db_command() -> None:
+    """Create the database tables that don't exist yet."""
+    db.create_all()
+    click.echo(f"Initialized the database: {db.engine.url.render_as_string()}")

@@ -1,0 +1,71 @@
+"""The data: users and their posts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from erlen.auth import UserMixin
+
+from .extensions import db
+
+IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "gif", "webp"})
+
+
+def utcnow() -> datetime:
+    """Now, in UTC (stored without a zone: SQLite keeps none)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class User(UserMixin, db.Model):
+    """Someone who can log in, write posts and chat."""
+
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(40), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Part of every API token; incrementing it revokes all the user's tokens.
+    token_version: Mapped[int] = mapped_column(default=0)
+    posts: Mapped[list[Post]] = relationship(back_populates="author", cascade="all, delete-orphan")
+
+    def __repr__(self) -> str:
+        return f"<User {self.username!r}>"
+
+
+class Post(db.Model):
+    """A blog post, with an optional attachment stored in the instance folder."""
+
+    __tablename__ = "post"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated: Mapped[datetime | None] = mapped_column(default=None)
+    attachment: Mapped[str | None] = mapped_column(String(255), default=None)
+    author_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    author: Mapped[User] = relationship(back_populates="posts", lazy="joined")
+
+    @property
+    def attachment_is_image(self) -> bool:
+        """Whether the attachment can be shown inline as an image."""
+        return bool(self.attachment) and self.attachment.rpartition(".")[2].lower() in IMAGE_EXTENSIONS
+
+    def to_json(self) -> dict[str, object]:
+        """The post as the API returns it."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "body": self.body,
+            "author": self.author.username,
+            "created": self.created.isoformat() + "Z",
+            "updated": None if self.updated is None else self.updated.isoformat() + "Z",
+            "attachment": self.attachment,
+        }
+
+    def __repr__(self) -> str:
+        return f"<Post {self.id} {self.title!r}>"

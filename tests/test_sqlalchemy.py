@@ -616,7 +616,9 @@ def test_table_names_and_inheritance(tmp_path: Path) -> None:
     assert db.select is sa.select and db.relationship is sa.orm.relationship
     with pytest.raises(AttributeError):
         db.no_such_name  # noqa: B018
-    assert [camel_to_snake_case(n) for n in ("User", "HTTPLog", "OAuth2Token", "already_snake")] == [
+    assert [
+        camel_to_snake_case(n) for n in ("User", "HTTPLog", "OAuth2Token", "already_snake")
+    ] == [
         "user",
         "http_log",
         "o_auth2_token",
@@ -670,3 +672,35 @@ def test_async_url() -> None:
     assert conv("postgresql+asyncpg://u@h/db") == "postgresql+asyncpg"
     with pytest.raises(RuntimeError, match="SQLALCHEMY_ASYNC_DATABASE_URI"):
         conv("mssql+pyodbc://u@h/db")
+
+
+def test_lifespan_shutdown_disposes_the_async_engine(tmp_path: Path) -> None:
+    app = _app(tmp_path)
+    db = SQLAlchemy(app)
+
+    @app.get("/")
+    async def index() -> Any:
+        return str((await db.async_session.execute(select(1))).scalar_one())
+
+    async def serve() -> tuple[list[str], bool, bool]:
+        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        events: list[str] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            events.append(message["type"])
+
+        server = asyncio.ensure_future(app({"type": "lifespan"}, inbox.get, send))
+        await inbox.put({"type": "lifespan.startup"})
+        status, _, body = await asgi_request(app, "GET", "/")
+        assert (status, body) == (200, b"1")
+        with app.app_context():
+            made = app.extensions["sqlalchemy"].async_engines.peek() is not None
+        await inbox.put({"type": "lifespan.shutdown"})
+        await server
+        with app.app_context():
+            gone = app.extensions["sqlalchemy"].async_engines.peek() is None
+        return events, made, gone
+
+    events, made, gone = thread_loop().run_until_complete(serve())
+    assert events == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert made and gone

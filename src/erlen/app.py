@@ -1144,16 +1144,13 @@ class Erlen(Scaffold):
         """The ASGI application (wrap this for ASGI middleware)."""
         await _asgi_handle(self, scope, receive, send)
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(
+        self, environ_or_scope: Any, start_response_or_receive: Any, send: Any = None
+    ) -> Any:
         """Serve WSGI (``app(environ, start_response)``) or ASGI (``await app(scope, receive, send)``)."""
-        if len(args) == 2:
-            return self.wsgi_app(*args)
-        if len(args) == 3:
-            return self.asgi_app(*args)
-        raise TypeError(
-            "Erlen apps are called as app(environ, start_response) by WSGI servers or"
-            " app(scope, receive, send) by ASGI servers."
-        )
+        if send is None:
+            return self.wsgi_app(environ_or_scope, start_response_or_receive)
+        return self.asgi_app(environ_or_scope, start_response_or_receive, send)
 
     async def _run_sync_dispatch(self, ctx: RequestContext, plan: _Plan) -> Any:
         """Run a sync dispatch in the thread pool (for sync views under ASGI)."""

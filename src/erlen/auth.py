@@ -191,6 +191,7 @@ class MemoryRevocationStore:
         self.clock = clock
         self._entries: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
+        self._next_sweep = 0.0
 
     def revoke(self, sid: str, ttl: float) -> None:
         """Remember ``sid`` as revoked for ``ttl`` seconds."""
@@ -200,8 +201,11 @@ class MemoryRevocationStore:
             entries[sid] = now + ttl
             entries.move_to_end(sid)
             if len(entries) > self.max_entries:
-                for key in [k for k, exp in entries.items() if exp <= now]:
-                    del entries[key]
+                # PERF: sweep expired ids at most once a second; otherwise drop the oldest.
+                if now >= self._next_sweep:
+                    self._next_sweep = now + 1.0
+                    for key in [k for k, exp in entries.items() if exp <= now]:
+                        del entries[key]
                 while len(entries) > self.max_entries:
                     entries.popitem(last=False)
 

@@ -126,7 +126,7 @@ def abort(code: int | Response, *args: Any, **kwargs: Any) -> NoReturn:
         ctx.app.aborter(code, *args, **kwargs)
     from werkzeug.exceptions import abort as wz_abort
 
-    wz_abort(code, *args, **kwargs)  # type: ignore[arg-type]
+    wz_abort(code, *args, **kwargs)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

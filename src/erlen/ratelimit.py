@@ -139,6 +139,7 @@ class MemoryStorage:
         self.clock = clock
         self._data: OrderedDict[str, list[float]] = OrderedDict()
         self._lock = threading.Lock()
+        self._next_sweep = 0.0
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Add ``amount`` to a counter (created at 0) and push its expiry back."""
@@ -147,19 +148,22 @@ class MemoryStorage:
             data = self._data
             entry = data.get(key)
             if entry is None or entry[1] <= now:
-                entry = data[key] = [0, 0.0]
-                if len(data) > self.max_keys:
-                    self._evict(now)
-            else:
-                data.move_to_end(key)
+                entry = data[key] = [0, now + expiry]
+            data.move_to_end(key)
+            if len(data) > self.max_keys:
+                self._evict(now)  # never the entry just used: it is the newest
             entry[0] += amount
             entry[1] = now + expiry
             return int(entry[0])
 
     def _evict(self, now: float) -> None:
         data = self._data
-        for key in [k for k, (_, exp) in data.items() if exp <= now]:
-            del data[key]
+        # PERF: a full sweep for expired counters at most once a second; in between the
+        # least recently used go, so a flood of new clients costs O(1) per request.
+        if now >= self._next_sweep:
+            self._next_sweep = now + 1.0
+            for key in [k for k, (_, exp) in data.items() if exp <= now]:
+                del data[key]
         while len(data) > self.max_keys:
             data.popitem(last=False)
 

@@ -26,6 +26,7 @@ from werkzeug.datastructures import (
 )
 from werkzeug.exceptions import (
     BadRequest,
+    BadRequestKeyError,
     HTTPException,
     RequestEntityTooLarge,
     UnsupportedMediaType,
@@ -57,6 +58,18 @@ _EMPTY_ARGS: ImmutableMultiDict[str, str] = ImmutableMultiDict()
 
 # Registered by werkzeug.urls (imported above): percent-encode what does not decode.
 _URL_QUOTE_ERRORS = "werkzeug.url_quote"
+
+
+class _EnvironHeaders(EnvironHeaders):
+    """Werkzeug's environ headers; a missing key is a 400 (as with ASGI's), not a 500."""
+
+    def __getitem__(self, key: Any) -> str:  # type: ignore[override]
+        try:
+            return super().__getitem__(key)
+        except KeyError as e:
+            if isinstance(key, str):
+                raise BadRequestKeyError(key) from e
+            raise
 
 
 def _parse_query(query_string: bytes) -> ImmutableMultiDict[str, str]:
@@ -124,24 +137,28 @@ class Request:
     works, for code written against Werkzeug's request.
     """
 
+    # PERF: the parse caches below are class-level defaults, not slots, so a
+    # request that never parses its query, cookies or body never assigns them
+    # (they land in the instance __dict__ when first filled).
+    _args: ImmutableMultiDict[str, str] | None = None
+    _cookies: ImmutableMultiDict[str, str] | None = None
+    _form: ImmutableMultiDict[str, str] | None = None
+    _files: ImmutableMultiDict[str, FileStorage] | None = None
+    _data: bytes | None = None
+    _stream: IO[bytes] | None = None
+    _json: Any = _missing
+    _json_silent: Any = _missing
+
     __slots__ = (
         "__dict__",
-        "_args",
-        "_cookies",
-        "_data",
         "_environ",
-        "_files",
-        "_form",
         "_headers",
         "_host",
         "_input",
         "_input_terminated",
-        "_json",
-        "_json_silent",
         "_raw_headers",
         "_scope",
         "_server",
-        "_stream",
         "method",
         "path",
         "query_string",
@@ -240,14 +257,6 @@ class Request:
         self._input_terminated = body_terminated
         self._environ = environ
         self._scope = scope
-        self._args = None
-        self._cookies = None
-        self._form = None
-        self._files = None
-        self._data = None
-        self._stream = None
-        self._json = _missing
-        self._json_silent = _missing
         self.url_rule: Rule | None = None
         self.view_args: dict[str, Any] | None = None
         self.routing_exception: Exception | None = None
@@ -262,7 +271,7 @@ class Request:
             raw = self._raw_headers
             if raw is None and self._environ is not None:
                 # A live view of the WSGI environ, built on first use.
-                headers = EnvironHeaders(self._environ)
+                headers = _EnvironHeaders(self._environ)
             else:
                 headers = Headers(
                     [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw or ()]
@@ -376,7 +385,7 @@ class Request:
 
                 cookies = parse_cookie(header, cls=self.dict_storage_class)  # type: ignore[assignment]
             self._cookies = cookies
-        return cookies
+        return cookies  # type: ignore[return-value]
 
     # -- content headers ------------------------------------------------------
 

@@ -406,6 +406,14 @@ def _socket_param(handler: Callable[..., Any]) -> str | None:
 def _match(app: Erlen, request: Request) -> None:
     """Match the handshake against the app's WebSocket rules only."""
     # Mirrors Erlen._match_request, which does not yet take ``websocket=True``.
+    trusted = app.config.get("TRUSTED_HOSTS")
+    if trusted is not None:
+        from werkzeug.exceptions import SecurityError
+        from werkzeug.sansio.utils import host_is_trusted
+
+        if not host_is_trusted(request.host, trusted):
+            request.routing_exception = SecurityError(f"Host {request.host!r} is not trusted.")
+            return
     url_map = app.url_map
     try:
         if url_map.host_matching:

@@ -11,9 +11,6 @@ import contextvars
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.datastructures import EnvironHeaders
-from werkzeug.exceptions import BadRequestKeyError
-
 from .concurrency import run_coroutine_sync
 from .ctx import AppContext, RequestContext
 from .response import body_allowed
@@ -22,18 +19,6 @@ if TYPE_CHECKING:
     from .app import Erlen
     from .request import Request
     from .response import Response
-
-
-class _Headers(EnvironHeaders):
-    """Werkzeug's environ headers; a missing key is a 400 (as with ASGI's), not a 500."""
-
-    def __getitem__(self, key: Any) -> str:  # type: ignore[override]
-        try:
-            return super().__getitem__(key)
-        except KeyError as e:
-            if isinstance(key, str):
-                raise BadRequestKeyError(key) from e
-            raise
 
 
 def _decode_wsgi_str(value: str) -> str:
@@ -56,7 +41,7 @@ def request_fields(environ: dict[str, Any]) -> dict[str, Any]:
         "query_string": environ.get("QUERY_STRING", "").encode("latin-1"),
         "scheme": environ.get("wsgi.url_scheme", "http"),
         "root_path": _decode_wsgi_str(environ.get("SCRIPT_NAME", "")).rstrip("/"),
-        "headers": _Headers(environ),
+        "headers": None,
         "raw_headers": None,
         "host": host or None,
         "server": server,
@@ -95,7 +80,7 @@ def request_from_environ(app: Erlen, environ: dict[str, Any]) -> Request:
         qs.encode("latin-1") if qs else b"",
         environ["wsgi.url_scheme"],
         root,
-        _Headers(environ),
+        None,  # headers: a view of the environ, created on first access
         None,
         host,
         server,

@@ -242,7 +242,7 @@ class Query(sa_orm.Query[_O]):
     def get_or_404(self, ident: Any, description: str | None = None) -> _O:
         """Return the row with this primary key, or end the request with 404."""
         # Session.get(): Query.get() is deprecated in SQLAlchemy 2.
-        entity = self.column_descriptions[0]["entity"]
+        entity: Any = self.column_descriptions[0]["entity"]
         rv = cast("_O | None", self.session.get(entity, ident))
         if rv is None:
             abort(404, description=description)

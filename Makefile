@@ -17,8 +17,8 @@ run: $(VENV)/.installed
 	$(VENV)/bin/erlen --app examples/hello/app.py run --host 127.0.0.1 --port 5000
 
 lint: $(VENV)/.installed
-	$(PY) -m ruff check src tests bench
-	$(PY) -m ruff format --check src tests bench
+	$(PY) -m ruff check src tests bench examples
+	$(PY) -m ruff format --check src tests bench examples
 
 typecheck: $(VENV)/.installed
 	$(PY) -m mypy

@@ -609,7 +609,7 @@ def test_user_mixins() -> None:
     with pytest.raises(NotImplementedError):
         NoId().get_id()
     a, b = User(1, "a", "x"), User(1, "b", "y")
-    assert a == b and not (a != b) and a != User(2, "c", "z")
+    assert a == b and a.__ne__(b) is False and a != User(2, "c", "z")
     assert a.__eq__("x") is NotImplemented
     assert a.get_session_token() is None
     anon = AnonymousUserMixin()

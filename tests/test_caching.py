@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import re
 import threading
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -506,4 +511,106 @@ def test_memoize_invalidation_reaches_every_worker() -> None:
         with workers[0][0].app_context():
             assert memoized[0]("tea") == 2
         for _, cache in workers:
+            cache.close()
+
+
+# -- docs/caching.md runs as written ----------------------------------------------------------
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "caching.md"
+
+
+def doc_block(name: str) -> str:
+    """Return the python block of docs/caching.md whose first line is ``# name``."""
+    for block in re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S):
+        if block.startswith(f"# {name}\n"):
+            return str(block)
+    raise LookupError(f"docs/caching.md has no block starting with '# {name}'")
+
+
+def load_module(tmp_path: Path, name: str, source: str) -> Any:
+    """Import ``source`` as a module from a file in ``tmp_path``."""
+    module_name = f"docs_{name}_{uuid.uuid4().hex[:8]}"
+    path = tmp_path / f"{module_name}.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(params=["memory", "redis"])
+def shop_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """Environment for the docs' app: its own settings, or the real Redis under a prefix."""
+    if request.param == "memory":
+        yield {}
+        return
+    url = services.redis_url()
+    with services.redis_prefix(url) as (_client, prefix):
+        yield {"CACHE_TYPE": "redis", "CACHE_REDIS_URL": url, "CACHE_KEY_PREFIX": prefix}
+
+
+def test_docs_shop_example(
+    shop_env: dict[str, str], tmp_path: Path, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in shop_env.items():
+        monkeypatch.setenv(f"ERLEN_{key}", json.dumps(value))
+    shop = load_module(tmp_path, "shop", doc_block("shop.py"))
+    c = client(shop.app)
+    try:
+        first = c.get("/products").json
+        assert first == {"items": ["coffee", "tea"], "render": 1}
+        assert c.get("/products").json == first
+        by_price = c.get("/products?order=price").json
+        assert by_price == {"items": ["tea", "coffee"], "render": 2}
+        assert c.get("/products?order=price").json == by_price
+        tea = c.get("/products/tea").json
+        assert tea == {"item": "tea", "price": 3, "render": 3}
+        assert c.get("/products/tea").json == tea
+        assert c.get("/products/milk").status_code == 404
+        assert c.get("/products/milk").status_code == 404
+        assert shop.lookups == ["tea", "milk", "milk"]  # None is not memoized, 404 not cached
+        assert c.post("/products/tea", data={"price": "5"}).status_code == 204
+        assert c.get("/products/tea").json == {"item": "tea", "price": 5, "render": 4}
+        assert shop.lookups[-1] == "tea"
+        assert c.get("/products").json["render"] == 5
+        stats = c.get("/stats").json
+        assert stats == {"total": 9, "render": 6}
+        assert c.get("/stats").json == stats
+        assert c.get("/stats?fresh").json["render"] == 7
+        assert c.get("/stats?fresh").json["render"] == 8
+        assert isinstance(shop.cache.cache, RedisCache if shop_env else MemoryCache)
+    finally:
+        with shop.app.app_context():
+            shop.cache.clear()
+            shop.cache.close()
+
+
+def test_docs_redis_production_settings(
+    tmp_path: Path, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = services.redis_url()
+    (tmp_path / "production.py").write_text(doc_block("production.py"), encoding="utf-8")
+    monkeypatch.setenv("REDIS_URL", url)
+    with services.redis_prefix(url) as (redis_client, prefix):
+        app = Erlen(__name__, root_path=str(tmp_path))
+        assert app.config.from_pyfile("production.py")
+        assert app.config["SESSION_REDIS_URL"] == url
+        app.config["CACHE_KEY_PREFIX"] = prefix  # this test's own keys
+        cache = Cache(app)
+        renders: list[int] = []
+
+        @app.get("/")
+        @cache.cached(timeout=60)
+        async def index() -> Any:
+            renders.append(1)
+            return str(len(renders))
+
+        c = client(app)
+        assert c.get("/").data == c.get("/").data == b"1"
+        assert 0 < redis_client.ttl(prefix + "view//") <= 60
+        with app.app_context():
+            backend = cache.cache
+            assert isinstance(backend, RedisCache)
+            assert backend.client.connection_pool.max_connections == 20
             cache.close()

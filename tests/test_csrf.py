@@ -12,7 +12,9 @@ from erlen import Blueprint, Erlen, render_template_string, request, session, st
 from erlen import csrf as csrf_module
 from erlen.csrf import CSRFError, CSRFProtect, generate_csrf, validate_csrf
 
-FORM = '<form method="post"><input type="hidden" name="csrf_token" value="{{ csrf_token() }}"></form>'
+FORM = (
+    '<form method="post"><input type="hidden" name="csrf_token" value="{{ csrf_token() }}"></form>'
+)
 
 
 def make_app() -> tuple[Erlen, CSRFProtect]:
@@ -131,9 +133,7 @@ def test_tampered_and_foreign_tokens(protocol: str) -> None:
     check_400(victim.post("/form", data={"csrf_token": f"{head}.{sig[::-1]}"}), "invalid")
     # The attacker's own valid token does not match the victim's session.
     attackers = token_from(attacker)
-    check_400(
-        victim.post("/form", data={"csrf_token": attackers}), "The CSRF tokens do not match."
-    )
+    check_400(victim.post("/form", data={"csrf_token": attackers}), "The CSRF tokens do not match.")
     other_app, _ = make_app()
     other_app.secret_key = "other secret"
     check_400(
@@ -228,7 +228,9 @@ def test_ssl_strict_referrer(protocol: str) -> None:
     r = client.post("/form", data=data, base_url=https, headers={"Referer": f"{https}/form"})
     assert r.status_code == 200
     app.config["CSRF_TRUSTED_ORIGINS"] = ["https://admin.example"]
-    r = client.post("/form", data=data, base_url=https, headers={"Referer": "https://admin.example/x"})
+    r = client.post(
+        "/form", data=data, base_url=https, headers={"Referer": "https://admin.example/x"}
+    )
     assert r.status_code == 200
     app.config["CSRF_SSL_STRICT"] = False
     assert client.post("/form", data=data, base_url=https).status_code == 200
@@ -284,7 +286,9 @@ def test_login_rotates_the_token(protocol: str) -> None:
     client = client_for(app, protocol)
     before = token_from(client)
     assert client.post("/login", data={"csrf_token": before}).text == "in"
-    check_400(client.post("/form", data={"csrf_token": before}), "The CSRF session token is missing.")
+    check_400(
+        client.post("/form", data={"csrf_token": before}), "The CSRF session token is missing."
+    )
     assert client.post("/form", data={"csrf_token": token_from(client)}).status_code == 200
 
 

@@ -730,3 +730,32 @@ def test_asgi_http2_body_without_length_header() -> None:
     sent = asyncio.run(main())
     assert sent[0]["status"] == 200
     assert b"".join(m.get("body", b"") for m in sent[1:]) == b"hello h2"
+
+
+def test_body_over_limit_visible_to_before_request_hooks(client: Any) -> None:
+    """A hook that reads the form of an oversized request gets the 413 on both doors."""
+    app = Erlen(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 100
+    seen: list[str] = []
+
+    @app.before_request
+    def csrf_check() -> Any:
+        try:
+            token = request.form.get("token")
+        except Exception as e:
+            seen.append(type(e).__name__)
+            raise
+        if token != "ok":
+            return "bad token", 400
+        return None
+
+    @app.route("/", methods=["POST"])
+    def index() -> str:
+        return "posted"
+
+    c = client(app)
+    assert c.post("/", data={"token": "ok"}).text == "posted"
+    assert c.post("/", data={"token": "x"}).status_code == 400
+    r = c.post("/", data={"token": "ok", "big": "x" * 500})
+    assert r.status_code == 413
+    assert seen == ["RequestEntityTooLarge"]

@@ -427,6 +427,27 @@ def test_reset(clock: Clock) -> None:
     with app.app_context():
         limiter.reset()
     assert client.get("/login").status_code == 200
+    with pytest.raises(RuntimeError, match="app context"):
+        limiter.reset()
+
+
+def test_one_limiter_many_apps(clock: Clock) -> None:
+    # The factory pattern: each app gets the store its config names.
+    limiter = Limiter(clock=clock)
+    first, second = make_app(limiter), Erlen(__name__)
+    second.config["RATELIMIT_STORAGE_URI"] = "memory://"
+    limiter.init_app(second)
+    with first.app_context():
+        store = limiter.storage
+    with second.app_context():
+        assert limiter.storage is not store and isinstance(limiter.storage, MemoryStorage)
+    assert limiter.storage is None  # no app context
+    for _ in range(3):
+        first.test_client().get("/login")
+    assert first.test_client().get("/login").status_code == 429
+    shared = MemoryStorage()
+    limiter.storage = shared
+    assert limiter.storage is shared
 
 
 # -- storage -------------------------------------------------------------------------------------------------
@@ -525,7 +546,9 @@ def test_real_redis_limiter(protocol: str, redis_storage: RedisStorage, strategy
     try:
         assert [client.get("/login").status_code for _ in range(4)] == [200, 200, 200, 429]
         # A second app (another worker) shares the counters.
-        other = client_for(make_app(Limiter(storage=redis_storage, clock=clock, key_prefix=prefix)), protocol)
+        other = client_for(
+            make_app(Limiter(storage=redis_storage, clock=clock, key_prefix=prefix)), protocol
+        )
         assert other.get("/login").status_code == 429
     finally:
         redis_storage.reset(prefix + "/")

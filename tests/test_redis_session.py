@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -309,3 +311,45 @@ def test_client_from_url_or_config(redis_env: tuple[Any, str], client: Any) -> N
         interface.get_redis(app).close()
     with pytest.raises(ValueError, match="32"):
         RedisSessionInterface(sid_length=16)
+
+
+# -- docs/caching.md: the Redis sessions example runs as written ------------------------------
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "caching.md"
+
+
+def doc_block(name: str) -> str:
+    """Return the python block of docs/caching.md whose first line is ``# name``."""
+    for block in re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S):
+        if block.startswith(f"# {name}\n"):
+            return str(block)
+    raise LookupError(f"docs/caching.md has no block starting with '# {name}'")
+
+
+def test_docs_sessions_example(
+    redis_env: tuple[Any, str], client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis, prefix = redis_env
+    monkeypatch.setenv("REDIS_URL", services.redis_url())
+    namespace: dict[str, Any] = {"__name__": "docs_sessions"}
+    exec(compile(doc_block("sessions.py"), str(DOC), "exec"), namespace)
+    app = namespace["app"]
+    app.session_interface.key_prefix = prefix  # this test's own keys
+    c = client(app)
+    try:
+        assert c.post("/login", data={"name": "alice", "password": "nope"}).status_code == 401
+        assert c.get("/me").json == {"user": None}
+        assert "Set-Cookie" not in c.get("/me").headers
+        assert c.post("/login", data={"name": "alice", "password": "wonderland"}).json == {
+            "user": "alice"
+        }
+        assert c.get("/me").json == {"user": "alice"}
+        copied = c.get_cookie("session").value
+        assert [k.decode() for k in redis.scan_iter(match=prefix + "*")] != []
+        assert c.post("/logout").status_code == 204
+        assert list(redis.scan_iter(match=prefix + "*")) == []
+        thief = client(app)
+        thief.set_cookie("session", copied)
+        assert thief.get("/me").json == {"user": None}
+    finally:
+        namespace["client"].close()

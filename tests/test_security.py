@@ -317,12 +317,20 @@ def test_force_https(protocol: str) -> None:
     def submit() -> str:
         return "ok"
 
+    @app.route("/plain")
+    @security_headers(force_https=False)
+    def plain() -> str:
+        return "plain"
+
     client = make_client(app, protocol)
+    assert client.get("/plain").status_code == 200
     r = client.get("/?a=1")
     assert r.status_code == 301
     assert r.headers["Location"] == "https://localhost/?a=1"
     assert client.post("/submit").status_code == 308
     assert client.get("/", base_url="https://localhost").status_code == 200
+    app.debug = True  # the development server speaks plain HTTP
+    assert client.get("/").status_code == 200
 
 
 def test_secure_cookies(protocol: str) -> None:
@@ -335,9 +343,9 @@ def test_secure_cookies(protocol: str) -> None:
 
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["REMEMBER_COOKIE_SAMESITE"] == "Lax"
-    cookie = make_client(app, protocol).get("/set", base_url="https://localhost").headers[
-        "Set-Cookie"
-    ]
+    cookie = (
+        make_client(app, protocol).get("/set", base_url="https://localhost").headers["Set-Cookie"]
+    )
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     app = Erlen(__name__)
     app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
@@ -447,7 +455,7 @@ def test_credentials(protocol: str) -> None:
     with pytest.raises(ValueError, match="explicit list of origins"):
         cors_app(supports_credentials=True)
     with pytest.raises(ValueError):
-        cross_origin(supports_credentials=True)
+        cross_origin(origins="*", supports_credentials=True)
 
 
 def test_resources(protocol: str) -> None:
@@ -470,12 +478,16 @@ def test_config_keys(protocol: str) -> None:
     CORS(app, origins=["https://arg.example"])
     app.route("/")(lambda: "hi")
     client = make_client(app, protocol)
-    assert client.get("/", headers={"Origin": "https://cfg.example"}).headers[
+    assert (
+        client.get("/", headers={"Origin": "https://cfg.example"}).headers[
+            "Access-Control-Allow-Origin"
+        ]
+        == "https://cfg.example"
+    )
+    assert (
         "Access-Control-Allow-Origin"
-    ] == "https://cfg.example"
-    assert "Access-Control-Allow-Origin" not in client.get(
-        "/", headers={"Origin": "https://arg.example"}
-    ).headers
+        not in client.get("/", headers={"Origin": "https://arg.example"}).headers
+    )
 
 
 def test_cross_origin_standalone(protocol: str) -> None:
@@ -504,10 +516,14 @@ def test_cross_origin_standalone(protocol: str) -> None:
     assert r.text == "async" and r.headers["Access-Control-Allow-Origin"] == "*"
     r = client.options("/open")  # a plain OPTIONS request still gets the methods
     assert set(r.headers["Allow"].split(", ")) >= {"GET", "PUT", "OPTIONS"}
-    assert "Access-Control-Allow-Origin" not in preflight(client, "/open", "https://evil.example").headers
-    assert "Access-Control-Allow-Origin" not in client.get(
-        "/closed", headers={"Origin": "https://app.example"}
-    ).headers
+    assert (
+        "Access-Control-Allow-Origin"
+        not in preflight(client, "/open", "https://evil.example").headers
+    )
+    assert (
+        "Access-Control-Allow-Origin"
+        not in client.get("/closed", headers={"Origin": "https://app.example"}).headers
+    )
 
 
 def test_cross_origin_with_extension(protocol: str) -> None:
@@ -526,6 +542,29 @@ def test_cross_origin_with_extension(protocol: str) -> None:
     assert preflight(client, "/public", "https://x.example", "GET").status_code == 204
     with pytest.raises(TypeError):
         cross_origin(origin="*")
+
+
+def test_view_policy_inherits_the_apps(protocol: str) -> None:
+    app = Erlen(__name__)
+    CORS(app, origins=["https://app.example"], supports_credentials=True)
+
+    @app.route("/feed")
+    @cross_origin(origins="*")  # public: the app's credentials are dropped, not an error
+    def feed() -> str:
+        return "feed"
+
+    @app.route("/mine")
+    @cross_origin(expose_headers=["X-Mine"])
+    def mine() -> str:
+        return "mine"
+
+    client = make_client(app, protocol)
+    r = client.get("/feed", headers={"Origin": "https://x.example"})
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in r.headers
+    r = client.get("/mine", headers={"Origin": "https://app.example"})
+    assert r.headers["Access-Control-Allow-Credentials"] == "true"
+    assert r.headers["Access-Control-Expose-Headers"] == "X-Mine"
 
 
 def test_preflight_skips_views_and_login(protocol: str) -> None:

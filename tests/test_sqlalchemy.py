@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import json
+import re
 import sqlite3
+import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -563,6 +568,26 @@ def test_relative_sqlite_path_and_engine_options(tmp_path: Path) -> None:
         db.dispose()
 
 
+@pytest.mark.parametrize(
+    ("sync_pool", "async_pool"),
+    [
+        (sa.pool.NullPool, sa.pool.NullPool),  # behind PgBouncer: no pool anywhere
+        (sa.pool.QueuePool, sa.pool.AsyncAdaptedQueuePool),  # a sync-only pool is not reused
+    ],
+)
+def test_async_engine_pool_class(tmp_path: Path, sync_pool: type, async_pool: type) -> None:
+    app = _app(tmp_path, SQLALCHEMY_ENGINE_OPTIONS={"poolclass": sync_pool})
+    db = SQLAlchemy(app)
+
+    async def pools() -> tuple[type, type]:
+        with app.app_context():
+            return type(db.engine.pool), type(db.async_engine.pool)
+
+    assert thread_loop().run_until_complete(pools()) == (sync_pool, async_pool)
+    with app.app_context():
+        db.dispose()
+
+
 def test_memory_sqlite_is_shared_with_worker_threads(tmp_path: Path, client: Any) -> None:
     app = _app(tmp_path, SQLALCHEMY_DATABASE_URI="sqlite://")
     db = SQLAlchemy(app)
@@ -704,3 +729,96 @@ def test_lifespan_shutdown_disposes_the_async_engine(tmp_path: Path) -> None:
     events, made, gone = thread_loop().run_until_complete(serve())
     assert events == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert made and gone
+
+
+# -- docs/database.md runs as written ---------------------------------------------------------
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "database.md"
+
+
+def doc_block(name: str) -> str:
+    """Return the python block of docs/database.md whose first line is ``# name``."""
+    for block in re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S):
+        if block.startswith(f"# {name}\n"):
+            return str(block)
+    raise LookupError(f"docs/database.md has no block starting with '# {name}'")
+
+
+def load_module(tmp_path: Path, name: str, source: str) -> Any:
+    """Import ``source`` as a module from a file in ``tmp_path`` (its instance folder is there)."""
+    module_name = f"docs_{name}_{uuid.uuid4().hex[:8]}"
+    path = tmp_path / f"{module_name}.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[module_name]
+    return module
+
+
+def test_docs_blog_example(
+    db_config: dict[str, Any], tmp_path: Path, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in db_config.items():
+        monkeypatch.setenv(f"ERLEN_{key}", json.dumps(value))
+    blog = load_module(tmp_path, "blog", doc_block("blog.py"))
+    app, db = blog.app, blog.db
+    if not db_config:
+        with app.app_context():
+            assert db.engine.url.database == str(tmp_path / "instance" / "blog.db")
+    result = app.test_cli_runner().invoke(args=["db", "create"])
+    assert result.exit_code == 0, result.output
+    try:
+        c = client(app)
+        ada = c.post("/users", data={"name": "ada"}).json["id"]
+        c.post("/async/users", data={"name": "bob"})
+        assert c.get("/users").json == {"names": ["ada", "bob"], "page": 1, "next": None}
+        assert c.get("/users?page=2").status_code == 404
+        assert c.get(f"/async/users/{ada}").json == {"name": "ada"}
+        assert c.get("/async/users/99").status_code == 404
+        assert c.post(f"/users/{ada}/posts", data={"title": ["a", "b"]}).status_code == 201
+        assert c.post(f"/users/{ada}/posts", data={"title": ["c", "d", "c"]}).status_code == 400
+        assert c.get(f"/users/{ada}").json == {"name": "ada", "posts": ["a", "b"]}
+        assert c.get("/users/99").status_code == 404
+    finally:
+        result = app.test_cli_runner().invoke(args=["db", "drop", "--yes"])
+        assert result.exit_code == 0, result.output
+        with app.app_context():
+            db.dispose()
+
+
+def test_docs_production_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = services.postgres_url()
+    (tmp_path / "production.py").write_text(doc_block("production.py"), encoding="utf-8")
+    monkeypatch.setenv("DATABASE_URL", url)
+    with services.postgres_schema(url) as schema:
+        app = Erlen(__name__, root_path=str(tmp_path), instance_path=str(tmp_path / "instance"))
+        assert app.config.from_pyfile("production.py")
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"].update(services.psycopg_search_path(schema))
+        db = SQLAlchemy(app)
+
+        class Hit(db.Model):
+            id: Mapped[int] = mapped_column(primary_key=True)
+
+        @app.post("/hit")
+        async def hit() -> Any:
+            db.async_session.add(Hit())
+            await db.async_session.commit()
+            return "ok"
+
+        with app.app_context():
+            db.create_all()
+            engine = db.engine
+            assert engine.pool.size() == 5  # type: ignore[attr-defined]
+            assert engine.pool._pre_ping is True  # type: ignore[attr-defined]
+        c = app.test_client(asgi=True)
+        for _ in range(12):  # more requests than the pool has connections
+            assert c.post("/hit").data == b"ok"
+        assert app.test_client().post("/hit").data == b"ok"
+        with app.app_context():
+            assert db.session.scalar(select(sa.func.count()).select_from(Hit)) == 13
+            db.dispose()

@@ -753,3 +753,34 @@ def test_top_level_exports() -> None:
 
     assert erlen.websocket is module.websocket  # type: ignore[attr-defined]
     assert erlen.WebSocketDisconnect is WebSocketDisconnect  # type: ignore[attr-defined]
+
+
+def test_the_docs_same_origin_hook() -> None:
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parent.parent / "docs" / "realtime.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
+    (snippet,) = [b for b in blocks if "def same_origin_only" in b]
+    app = make_app()
+    exec(snippet, {"app": app, "request": request})
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.send_text("hello")
+
+    @app.route("/page")
+    def page() -> str:
+        return "page"
+
+    client = app.test_client()
+    with client.websocket_connect("/ws", headers={"Origin": "http://localhost"}) as conn:
+        assert conn.receive_text() == "hello"
+    with (
+        pytest.raises(WebSocketDenied) as info,
+        client.websocket_connect("/ws", headers={"Origin": "https://evil.example"}),
+    ):
+        pass
+    assert info.value.status_code == 403
+    # Plain HTTP requests from other origins are not its business.
+    assert client.get("/page", headers={"Origin": "https://evil.example"}).data == b"page"

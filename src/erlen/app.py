@@ -51,8 +51,8 @@ Steps = Generator[Awaitable[Any], Any, Any]
 _sentinel: Any = object()
 
 
-def _make_timedelta(value: timedelta | int | None) -> timedelta | None:
-    if value is None or isinstance(value, timedelta):
+def _make_timedelta(value: timedelta | int) -> timedelta:
+    if isinstance(value, timedelta):
         return value
     return timedelta(seconds=value)
 
@@ -202,7 +202,7 @@ class Erlen(Scaffold):
             fn = getattr(sys.modules["__main__"], "__file__", None)
             if fn is None:
                 return "__main__"
-            return os.path.splitext(os.path.basename(fn))[0]
+            return str(os.path.splitext(os.path.basename(fn))[0])
         return self.import_name
 
     if sys.version_info < (3, 12):  # pragma: no cover - see _asgi_entry at the end
@@ -925,12 +925,12 @@ class Erlen(Scaffold):
                     " headers or status, Response instance, or iterator (generator), but it"
                     f" was a {type(rv).__name__}."
                 )
-        rv = cast(Response, rv)
+        response = cast(Response, rv)
         if status is not None:
-            rv.status = status
+            response.status = status
         if headers:
-            rv.headers.update(headers)
-        return rv
+            response.headers.update(headers)
+        return response
 
     def _current_endpoint(self) -> str | None:
         ctx = _cv_request.get(None)
@@ -1181,14 +1181,18 @@ class Erlen(Scaffold):
         """Create a test client (``asgi=True`` drives the app through its ASGI door)."""
         cls = self.test_client_class
         if cls is None:
-            from .testing import ErlenClient as cls
+            from .testing import ErlenClient
+
+            cls = ErlenClient
         return cls(self, use_cookies=use_cookies, **kwargs)
 
     def test_cli_runner(self, **kwargs: Any) -> ErlenCliRunner:
         """Create a click runner that invokes this app's CLI commands."""
         cls = self.test_cli_runner_class
         if cls is None:
-            from .testing import ErlenCliRunner as cls
+            from .testing import ErlenCliRunner
+
+            cls = ErlenCliRunner
         return cls(self, **kwargs)
 
     def run(

@@ -203,6 +203,9 @@ async def _http(app: Erlen, scope: dict[str, Any], receive: Receive, send: Send)
             except ClientDisconnected:
                 return
             except HTTPException as e:
+                # Hooks that read the body (a CSRF check reading the form) get the 413 too,
+                # as under WSGI, instead of an empty body.
+                request.__dict__["_body_error"] = e
                 if request.routing_exception is None:
                     request.routing_exception = e
         if view is not None and not plan.view_is_async:

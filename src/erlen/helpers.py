@@ -110,7 +110,9 @@ def redirect(location: str, code: int = 302, Response: type[Response] | None = N
     if ctx is not None and Response is None:
         return ctx.app.redirect(location, code)
     if Response is None:
-        from .response import Response as Response
+        from .response import Response as DefaultResponse
+
+        return _redirect(location, code, DefaultResponse)
     return _redirect(location, code, Response)
 
 
@@ -222,7 +224,7 @@ def get_flashed_messages(
         flashes = [f for f in flashes if f[0] in category_filter]
     if not with_categories:
         return [x[1] for x in flashes]
-    return [tuple(x) for x in flashes]  # type: ignore[misc]
+    return [tuple(x) for x in flashes]
 
 
 def get_template_attribute(template_name: str, attribute: str) -> Any:

@@ -292,7 +292,8 @@ class BaseHub(ABC):
     # -- internals ----------------------------------------------------------------------------
 
     async def _add(self, sub: Subscription, rooms: Iterable[str] | None = None) -> None:
-        if self._loop is None:
+        if not self._rooms or self._loop is None or self._loop.is_closed():
+            # The members' loop: where deliver() must run (see Hub.publish).
             self._loop = asyncio.get_running_loop()
         for room in sub.rooms if rooms is None else rooms:
             members = self._rooms.get(room)
@@ -381,8 +382,8 @@ class Hub(BaseHub):
     async def publish(self, room: str, message: Any) -> int:
         """Queue ``message`` for every member of ``room``; return how many members got it."""
         loop = self._loop
-        if loop is not None and loop is not asyncio.get_running_loop() and loop.is_running():
-            # Published from another thread's loop: deliver on the members' loop.
+        if loop is not None and loop is not asyncio.get_running_loop() and not loop.is_closed():
+            # Published on another loop (another thread): deliver on the members' loop.
             loop.call_soon_threadsafe(self.deliver, room, message)
             return self.members(room)
         return self.deliver(room, message)

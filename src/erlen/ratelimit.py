@@ -322,7 +322,8 @@ class Limiter:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.key_func = key_func
-        self.storage = storage
+        self._storage = storage
+        self._storages: weakref.WeakKeyDictionary[Any, Storage] = weakref.WeakKeyDictionary()
         self.clock = clock
         self._options = {
             "RATELIMIT_DEFAULT": _joined(default_limits),
@@ -355,11 +356,10 @@ class Limiter:
         for key in ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION"):
             if config[key]:
                 parse_limits(config[key])  # fail at start-up, not on the first request
-        if self.storage is None:
-            if config["RATELIMIT_STORAGE_URI"]:
-                self.storage = storage_from_uri(config["RATELIMIT_STORAGE_URI"])
-            else:
-                self.storage = MemoryStorage(clock=self.clock)
+        if self._storage is None:
+            # Each app gets the store its own config names (one limiter may serve several).
+            uri = config["RATELIMIT_STORAGE_URI"]
+            self._storages[app] = storage_from_uri(uri) if uri else MemoryStorage(clock=self.clock)
         app.extensions["limiter"] = self
         self._plans[app] = {}
         app.before_request(self._before_request)
@@ -431,14 +431,29 @@ class Limiter:
             setattr(target, _EXEMPT_ATTR, True)
         return target
 
+    @property
+    def storage(self) -> Storage | None:
+        """The store of the current app (or the one given to the constructor)."""
+        if self._storage is not None:
+            return self._storage
+        app_ctx = _cv_app.get(None)
+        if app_ctx is not None:
+            return self._storages.get(app_ctx.app)
+        return None
+
+    @storage.setter
+    def storage(self, value: Storage | None) -> None:
+        self._storage = value
+
     def reset(self) -> None:
-        """Forget every counter of this limiter (in tests, say)."""
-        if self.storage is not None:
-            prefix = "erlen-rl"
-            app_ctx = _cv_app.get(None)
-            if app_ctx is not None:
-                prefix = app_ctx.app.config.get("RATELIMIT_KEY_PREFIX", prefix)
-            self.storage.reset(prefix + "/")
+        """Forget the current app's counters (in tests, say); needs an app context."""
+        app_ctx = _cv_app.get(None)
+        if app_ctx is None:
+            raise RuntimeError("Limiter.reset() needs an app context: with app.app_context(): ...")
+        storage = self.storage
+        if storage is not None:
+            prefix = app_ctx.app.config.get("RATELIMIT_KEY_PREFIX", "erlen-rl")
+            storage.reset(prefix + "/")
 
     # -- per request --------------------------------------------------------------------------------
 
@@ -499,8 +514,7 @@ class Limiter:
 
     def _run_checks(self, app: Erlen, request: Request, checks: list[_Check]) -> None:
         config = app.config
-        storage = self.storage
-        assert storage is not None
+        storage = self._storage if self._storage is not None else self._storages[app]
         prefix = config["RATELIMIT_KEY_PREFIX"]
         sliding = config["RATELIMIT_STRATEGY"] == "sliding-window"
         now = self.clock()

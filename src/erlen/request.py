@@ -486,6 +486,9 @@ class Request:
     def _open_stream(self) -> IO[bytes]:
         raw = self._input
         if raw is None:
+            error = self.__dict__.get("_body_error")
+            if error is not None:
+                raise error  # the ASGI door refused the body (413): reading it fails alike
             return BytesIO()
         length = self.content_length
         limit = self.max_content_length

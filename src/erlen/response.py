@@ -50,7 +50,7 @@ class ResponseHeaders(Headers):
         if not isinstance(key, str):
             return False
         ikey = key.lower()
-        for k, _ in self._list:  # type: ignore[attr-defined]
+        for k, _ in self._list:
             if k.lower() == ikey:
                 return True
         return False
@@ -63,7 +63,7 @@ class ResponseHeaders(Headers):
             value = str(value)
         if "\n" in value or "\r" in value:
             raise ValueError("Header values must not contain newline characters.")
-        items: list[tuple[str, str]] = self._list  # type: ignore[attr-defined]
+        items: list[tuple[str, str]] = self._list
         ikey = key.lower()
         for idx, (k, _) in enumerate(items):
             if k.lower() == ikey:
@@ -140,7 +140,7 @@ class Response:
             if mimetype is None and (headers is None or "content-type" not in h):
                 mimetype = self.default_mimetype
             if mimetype is not None:
-                h._list.append(("Content-Type", content_type_for(mimetype, self.charset)))  # type: ignore[attr-defined]
+                h._list.append(("Content-Type", content_type_for(mimetype, self.charset)))
         else:
             h["Content-Type"] = content_type
         self.headers = h
@@ -148,7 +148,7 @@ class Response:
             self._status_code = self.default_status
             self._status: str | None = None
         else:
-            self.status = status  # type: ignore[assignment]
+            self.status = status
         self._on_close: list[Callable[[], Any]] | None = None
         if direct_passthrough:
             self.direct_passthrough = True
@@ -294,7 +294,7 @@ class Response:
         from werkzeug.datastructures import ResponseCacheControl
         from werkzeug.http import parse_cache_control_header
 
-        def on_update(cc: ResponseCacheControl) -> None:
+        def on_update(cc: Any) -> None:
             if cc:
                 self.headers["Cache-Control"] = cc.to_header()
             else:
@@ -570,7 +570,7 @@ class Response:
 
     def header_list(self) -> list[tuple[str, str]]:
         """Return the headers to send, adding ``Content-Length`` for a known body."""
-        items: list[tuple[str, str]] = self.headers._list  # type: ignore[attr-defined]
+        items: list[tuple[str, str]] = self.headers._list
         code = self._status_code
         if code < 200 or code == 204 or code == 304:
             # RFC 9110: no Content-Length on 1xx/204; a 304 carries no entity headers (as Werkzeug).

@@ -29,8 +29,9 @@ ErrorHandler = Callable[[Any], Any]
 def get_root_path(import_name: str) -> str:
     """Return the folder of the module or package named ``import_name``."""
     mod = sys.modules.get(import_name)
-    if mod is not None and getattr(mod, "__file__", None) is not None:
-        return os.path.dirname(os.path.abspath(mod.__file__))  # type: ignore[arg-type,type-var]
+    filename = getattr(mod, "__file__", None) if mod is not None else None
+    if filename is not None:
+        return os.path.dirname(os.path.abspath(str(filename)))
     try:
         spec = importlib.util.find_spec(import_name)
     except (ImportError, ValueError):
@@ -39,7 +40,7 @@ def get_root_path(import_name: str) -> str:
         if spec is not None and spec.submodule_search_locations:
             return os.path.abspath(next(iter(spec.submodule_search_locations)))
         return os.getcwd()
-    return os.path.dirname(os.path.abspath(spec.origin))  # type: ignore[arg-type]
+    return os.path.dirname(os.path.abspath(spec.origin))
 
 
 def find_package(import_name: str) -> tuple[str | None, str]:
@@ -111,7 +112,7 @@ class Scaffold:
         root_path: str | None = None,
     ) -> None:
         self.import_name = import_name
-        self.static_folder = static_folder  # type: ignore[assignment]
+        self.static_folder = static_folder
         self.static_url_path = static_url_path
         self.template_folder = template_folder
         if root_path is None:

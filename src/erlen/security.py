@@ -459,7 +459,9 @@ class SecurityHeaders:
                     app.config[prefix + "SAMESITE"] = "Lax"
         state = _HeadersState(self, app, resolved)
         app.extensions["security_headers"] = state
-        app.before_request(state.before_request)
+        if resolved["force_https"]:
+            # PERF: no hook at all for the common case; per view it can only be turned off.
+            app.before_request(state.before_request)
         app.after_request(state.after_request)
         app.add_template_global(csp_nonce, "csp_nonce")
 
@@ -599,11 +601,13 @@ def _preflight_response(app: Erlen, headers: list[tuple[str, str]]) -> Response:
     return response
 
 
-def _merged_options(
-    app: Erlen, base: Mapping[str, Any], overrides: Mapping[str, Any]
-) -> dict[str, Any]:
+def _merged_options(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Apply a view's or resource's overrides to the app's CORS options."""
     opts = dict(base)
     opts.update(overrides)
+    if "*" in _as_list(overrides.get("origins")) and "supports_credentials" not in overrides:
+        # A public override drops the app's credentials rather than fail on every request.
+        opts["supports_credentials"] = False
     return opts
 
 
@@ -625,7 +629,9 @@ class _CorsState:
             resources, key=lambda p: len(str(getattr(p, "pattern", p))), reverse=True
         ):
             regex = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern)
-            self.resources.append((regex, _CorsPolicy({**options, **resources[pattern]})))
+            self.resources.append(
+                (regex, _CorsPolicy(_merged_options(options, resources[pattern])))
+            )
         self._views: dict[str | None, _CorsPolicy | None] = {}
 
     def policy(self, request: Request) -> _CorsPolicy | None:
@@ -634,7 +640,9 @@ class _CorsState:
         if policy is _unset:
             view = _view_of(self.app, request)
             overrides = getattr(view, _CORS_ATTR, None)
-            policy = None if overrides is None else _CorsPolicy({**self.options, **overrides})
+            policy = (
+                None if overrides is None else _CorsPolicy(_merged_options(self.options, overrides))
+            )
             if len(self._views) < 4096:
                 self._views[endpoint] = policy
         if policy is not None:
@@ -742,7 +750,8 @@ def cross_origin(**options: Any) -> Callable[[F], F]:
     unknown = set(options) - set(CORS_DEFAULTS)
     if unknown:
         raise TypeError(f"cross_origin(): unknown option(s) {', '.join(sorted(unknown))}.")
-    _CorsPolicy({**CORS_DEFAULTS, **options})  # fail early on a bad combination
+    if "origins" in options:
+        _CorsPolicy({**CORS_DEFAULTS, **options})  # fail early on a bad combination
 
     def decorator(view: F) -> F:
         cache: dict[int, _CorsPolicy] = {}
@@ -754,7 +763,7 @@ def cross_origin(**options: Any) -> Callable[[F], F]:
                     name: app.config.get("CORS_" + name.upper(), default)
                     for name, default in CORS_DEFAULTS.items()
                 }
-                policy = cache[id(app)] = _CorsPolicy(_merged_options(app, base, options))
+                policy = cache[id(app)] = _CorsPolicy(_merged_options(base, options))
             return policy
 
         def before(app: Erlen, request: Request) -> Any:

@@ -192,7 +192,7 @@ class _StreamedBody:
                 except StopAsyncIteration:
                     raise StopIteration from None
                 return chunk.encode(self._response.charset) if isinstance(chunk, str) else chunk
-            return next(it)  # type: ignore[no-any-return]
+            return next(it)
         except StopIteration:
             raise
         except Exception as e:

@@ -4,8 +4,8 @@
 
     erlen --app examples/blog/erlenblog run
 
-The first start creates the instance folder (``ERLENBLOG_INSTANCE_PATH``, or ``instance/``
-next to the package) with a secret key, the SQLite database and the uploads folder.
+The first start creates the instance folder (``ERLENBLOG_INSTANCE_PATH``, or
+``examples/blog/instance``) with a secret key, the SQLite database and the uploads folder.
 Settings come from ``instance/config.py`` and from ``ERLENBLOG_*`` environment variables
 (``ERLENBLOG_SQLALCHEMY_DATABASE_URI``, ``ERLENBLOG_REDIS_URL`` ...).
 """
@@ -18,8 +18,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import click
+import sqlalchemy.exc
 
 from erlen import Erlen
+from erlen.cli import with_appcontext
 
 from . import errors, live
 from .extensions import cache, csrf, db, limiter, login_manager, security_headers, token_auth
@@ -35,8 +37,10 @@ DEFAULTS: dict[str, Any] = {
     "API_TOKEN_MAX_AGE": 30 * 86400,
     "CHAT_HISTORY": 50,
     "CHAT_MAX_LENGTH": 500,
-    # Set a Redis URL to share chat, notifications, cache and rate limits between processes.
+    # Set a Redis URL to share sessions, chat, notifications, cache and rate limits between
+    # processes; every key and channel the app uses there starts with REDIS_PREFIX.
     "REDIS_URL": None,
+    "REDIS_PREFIX": "erlenblog:",
     "SESSION_COOKIE_SAMESITE": "Lax",
     "CACHE_TYPE": "simple",
 }
@@ -44,10 +48,13 @@ DEFAULTS: dict[str, Any] = {
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Erlen:
     """Build the app; ``test_config`` replaces the instance and environment settings."""
-    instance_path = os.environ.get("ERLENBLOG_INSTANCE_PATH") or None
-    if instance_path is not None:
-        instance_path = os.path.abspath(instance_path)
-    app = Erlen(__name__, instance_path=instance_path, instance_relative_config=True)
+    # examples/blog/instance: next to the package, as Flask places an instance folder.
+    instance_path = os.environ.get("ERLENBLOG_INSTANCE_PATH") or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "instance"
+    )
+    app = Erlen(
+        __name__, instance_path=os.path.abspath(instance_path), instance_relative_config=True
+    )
     app.config.from_mapping(DEFAULTS)
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -84,8 +91,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Erlen:
     app.cli.add_command(init_db_command)
     if app.config["AUTO_CREATE_TABLES"]:
         with app.app_context():
-            db.create_all()
+            _create_tables()
     return app
+
+
+def _create_tables() -> None:
+    """Create missing tables; several workers starting at once may race to do it."""
+    try:
+        db.create_all()
+    except sqlalchemy.exc.DatabaseError:
+        db.session.remove()
+        db.create_all()  # the other worker won: this time every table is found
 
 
 def _instance_secret_key(instance_path: str) -> str:
@@ -114,13 +130,24 @@ def _use_redis(app: Erlen) -> None:
         return
     from erlen.contrib.redis_session import RedisSessionInterface
 
-    app.session_interface = RedisSessionInterface(url)
+    import redis
+
+    from erlen.auth import RedisRevocationStore
+
+    prefix = app.config["REDIS_PREFIX"]
+    client = redis.Redis.from_url(url)
+    app.session_interface = RedisSessionInterface(client, key_prefix=prefix + "session:")
+    # Logged-out session ids, so that a copied cookie fails at every worker.
+    login_manager.revocation_store = RedisRevocationStore(client, prefix=prefix + "revoked:")
     app.config["CACHE_TYPE"] = "redis"
     app.config.setdefault("CACHE_REDIS_URL", url)
+    app.config.setdefault("CACHE_KEY_PREFIX", prefix + "cache:")
     app.config.setdefault("RATELIMIT_STORAGE_URI", url)
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", prefix + "ratelimit")
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db_command() -> None:
     """Create the database tables that don't exist yet."""
     db.create_all()

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +21,11 @@ from .extensions import db, limiter, token_auth
 from .models import Post
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+#: Guards a view with HTTP Basic credentials (only to obtain a token).
+basic_auth: Callable[[Callable[..., Any]], Callable[..., Any]] = token_auth.auth_required(
+    scheme="basic"
+)
 
 
 def _json_body() -> dict[str, Any]:
@@ -56,7 +62,9 @@ class PostList(MethodView):
     def post(self) -> Any:
         data = _json_body()
         try:
-            post = posts.create(current_user._get_current_object(), _text(data, "title"), _text(data, "body"))
+            post = posts.create(
+                current_user._get_current_object(), _text(data, "title"), _text(data, "body")
+            )
         except posts.Invalid as e:
             abort(422, str(e))
         response = jsonify(post.to_json())
@@ -107,7 +115,7 @@ class PostItem(MethodView):
 class Tokens(MethodView):
     """``POST`` with HTTP Basic credentials: a bearer token for the API."""
 
-    @token_auth.auth_required(scheme="basic")
+    @basic_auth
     def post(self) -> Any:
         user = current_user._get_current_object()
         seconds = current_app.config["API_TOKEN_MAX_AGE"]

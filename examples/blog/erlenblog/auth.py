@@ -88,7 +88,9 @@ def login() -> Any:
         login_user(user, remember=request.form.get("remember") == "1")
         flash(f"Hello, {user.username}.")
         target = request.args.get("next")
-        return redirect(target if is_safe_url(target) else url_for("blog.index"))
+        if target is None or not is_safe_url(target):
+            target = url_for("blog.index")
+        return redirect(target)
     return render_template("auth/login.html")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
@@ -55,7 +56,8 @@ async def socket() -> Any:
 
     await websocket.accept()
     await state.hub.join(ROOM, websocket)
-    # Sent after joining: once the client has it, it gets every later message.
+    # Sent after joining, so nothing said in between is lost; what others say may reach
+    # the client first (the page merges the history by message id).
     await websocket.send_json(
         {
             "type": "welcome",
@@ -64,15 +66,25 @@ async def socket() -> Any:
             "history": await state.history.recent(),
         }
     )
-    await state.hub.publish(ROOM, {"type": "joined", "user": name, "online": state.hub.members(ROOM)})
+    await state.hub.publish(
+        ROOM, {"type": "joined", "user": name, "online": state.hub.members(ROOM)}
+    )
     try:
         async for data in websocket:
             text = (data if isinstance(data, str) else data.decode("utf-8", "replace")).strip()
             if not text:
                 continue
-            message = {"type": "message", "user": name, "text": text[:limit], "at": _now()}
+            message = {
+                "type": "message",
+                "id": secrets.token_hex(8),
+                "user": name,
+                "text": text[:limit],
+                "at": _now(),
+            }
             await state.history.add(message)
             await state.hub.publish(ROOM, message)
     finally:
         await state.hub.leave(ROOM, websocket)
-        await state.hub.publish(ROOM, {"type": "left", "user": name, "online": state.hub.members(ROOM)})
+        await state.hub.publish(
+            ROOM, {"type": "left", "user": name, "online": state.hub.members(ROOM)}
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,6 +11,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from erlen.auth import UserMixin
 
 from .extensions import db
+
+if TYPE_CHECKING:  # db.Model is made at run time; mypy sees its declarative base
+    from sqlalchemy.orm import DeclarativeBase as Model
+else:
+    Model = db.Model
 
 IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "gif", "webp"})
 
@@ -19,7 +25,7 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     """Someone who can log in, write posts and chat."""
 
     __tablename__ = "user"
@@ -36,7 +42,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.username!r}>"
 
 
-class Post(db.Model):
+class Post(Model):
     """A blog post, with an optional attachment stored in the instance folder."""
 
     __tablename__ = "post"
@@ -53,7 +59,8 @@ class Post(db.Model):
     @property
     def attachment_is_image(self) -> bool:
         """Whether the attachment can be shown inline as an image."""
-        return bool(self.attachment) and self.attachment.rpartition(".")[2].lower() in IMAGE_EXTENSIONS
+        extension = (self.attachment or "").rpartition(".")[2].lower()
+        return extension in IMAGE_EXTENSIONS
 
     def to_json(self) -> dict[str, object]:
         """The post as the API returns it."""

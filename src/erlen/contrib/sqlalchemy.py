@@ -425,6 +425,10 @@ def async_url(url: sa.URL) -> sa.URL:
     )
 
 
+#: Pool classes an async engine can use as well (others get the async default).
+_ASYNC_SAFE_POOLS = (sa.pool.NullPool, sa.pool.StaticPool, sa.pool.AsyncAdaptedQueuePool)
+
+
 class _State:
     """What :class:`SQLAlchemy` keeps per app: the engine, and the async engine per loop."""
 
@@ -435,8 +439,9 @@ class _State:
         async_uri = config.get("SQLALCHEMY_ASYNC_DATABASE_URI")
         self._async_url = sa.make_url(async_uri) if async_uri else None
         async_options = dict(options)
-        if "poolclass" in async_options and async_options["poolclass"] is not sa.pool.StaticPool:
-            del async_options["poolclass"]  # a sync pool class cannot serve an async engine
+        poolclass = async_options.get("poolclass")
+        if poolclass is not None and not issubclass(poolclass, _ASYNC_SAFE_POOLS):
+            del async_options["poolclass"]  # QueuePool cannot serve an async engine
         async_options.update(config.get("SQLALCHEMY_ASYNC_ENGINE_OPTIONS") or {})
         self._async_options = async_options
         self.async_engines: LoopLocal[sa_async.AsyncEngine] = LoopLocal(self._make_async_engine)

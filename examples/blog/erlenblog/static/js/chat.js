@@ -19,7 +19,9 @@
     return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   }
 
-  function add(message) {
+  const seen = new Set();
+
+  function render(message) {
     const item = document.createElement("li");
     if (message.type === "message") {
       const who = document.createElement("span");
@@ -28,19 +30,34 @@
       const when = document.createElement("span");
       when.className = "when";
       when.textContent = time(message.at);
-      item.append(who, message.text, when);
+      item.append(who, " ", message.text, " ", when);
     } else {
       item.className = "system";
       item.textContent = `${message.user} ${message.type === "joined" ? "joined" : "left"}`;
     }
-    log.append(item);
+    return item;
+  }
+
+  function add(message) {
+    if (message.id) {
+      seen.add(message.id);
+    }
+    log.append(render(message));
+    log.scrollTop = log.scrollHeight;
+  }
+
+  // The history can arrive after the first live messages: put it before them, once.
+  function addHistory(messages) {
+    const items = messages.filter((m) => !seen.has(m.id)).map(render);
+    messages.forEach((m) => seen.add(m.id));
+    log.prepend(...items);
     log.scrollTop = log.scrollHeight;
   }
 
   socket.addEventListener("message", (event) => {
     const message = JSON.parse(event.data);
     if (message.type === "welcome") {
-      message.history.forEach(add);
+      addHistory(message.history);
       setState("connected", `Connected as ${message.user} · ${message.online} online`);
       return;
     }

@@ -710,14 +710,16 @@ def test_two_workers_share_everything_through_postgres_and_redis(
 
 
 def _exercise_two_workers(one: Erlen, two: Erlen, client: Any, prefix: str) -> None:
-    ann = Visitor(one, "asgi").signed_up("ann")
+    # Ann's worker is a WSGI server, the others ASGI (pages over WSGI, live parts over ASGI).
+    ann = Visitor(one, "wsgi").signed_up("ann")
     # Ann's session lives in Redis: her cookie logs her in at the other worker too.
     assert client.keys(prefix + "session:*")
     ann_at_two = Visitor(two, "asgi")
     ann_at_two.set_cookie("session", ann.get_cookie("session").value)
     assert ann_at_two.get("/account").status_code == 200
     # A logout at one worker is final at the other.
-    copy = Visitor(two, "asgi").signed_up("ann")
+    copy = Visitor(two, "asgi")
+    assert copy.login("ann").status_code == 302
     cookie = copy.get_cookie("session").value
     copy.submit("/account", "/logout")
     replay = Visitor(one, "asgi")

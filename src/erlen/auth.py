@@ -336,7 +336,6 @@ LOGIN_CONFIG_DEFAULTS: dict[str, Any] = {
 EXEMPT_METHODS = {"OPTIONS"}
 
 _REMEMBER_SALT = "erlen.remember-me"
-_AUTH_KEYS = ("_user_id", "_sid", "_fresh", "_id", "_utok", "_remember_seconds")
 
 
 def _identifier() -> str:

@@ -128,11 +128,10 @@ def _use_redis(app: Erlen) -> None:
     url = app.config.get("REDIS_URL")
     if not url:
         return
-    from erlen.contrib.redis_session import RedisSessionInterface
-
     import redis
 
     from erlen.auth import RedisRevocationStore
+    from erlen.contrib.redis_session import RedisSessionInterface
 
     prefix = app.config["REDIS_PREFIX"]
     client = redis.Redis.from_url(url)

@@ -412,11 +412,6 @@ def test_asgi_after_response_starts_after_the_body_was_sent(path: str) -> None:
     assert results and results[0][0].startswith("x")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="wsgi.py closes a non-streamed response (running call_on_close) before the"
-    " server has written the body; it should close when the server closes the iterable",
-)
 def test_wsgi_after_response_starts_after_the_server_closes_the_body() -> None:
     done = threading.Event()
     app = jobs_app(done, [])

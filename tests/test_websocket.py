@@ -520,11 +520,6 @@ def test_url_for_builds_websocket_urls() -> None:
         assert ws.receive_json() == ["/chat/b", "ws://example.com/chat/c"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="wsgi.py matches HTTP rules only, so a WebSocket route is a 404 before its"
-    " 'needs an ASGI server' check runs (see the realtime report)",
-)
 def test_wsgi_door_answers_websocket_routes_with_a_clear_400() -> None:
     app = make_app()
 
@@ -743,14 +738,10 @@ def test_denial_response_through_the_extension() -> None:
     assert len(sent) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="erlen/__init__.py loads the proxy lazily, so once anything imports the"
-    " erlen.websocket submodule, erlen.websocket is that module, not the proxy",
-)
 def test_top_level_exports() -> None:
-    import erlen.websocket as module
+    import sys
 
+    module = sys.modules["erlen.websocket"]
     assert erlen.websocket is module.websocket  # type: ignore[attr-defined]
     assert erlen.WebSocketDisconnect is WebSocketDisconnect  # type: ignore[attr-defined]
 
@@ -784,3 +775,28 @@ def test_the_docs_same_origin_hook() -> None:
     assert info.value.status_code == 403
     # Plain HTTP requests from other origins are not its business.
     assert client.get("/page", headers={"Origin": "https://evil.example"}).data == b"page"
+
+
+def test_before_websocket_decorator_runs_and_can_refuse() -> None:
+    app = make_app()
+    seen: list[str] = []
+
+    @app.before_websocket
+    def hook() -> Any:
+        seen.append(websocket.path)
+        if websocket.args.get("deny"):
+            return "no", 403
+        return None
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        await websocket.send_text("hi")
+
+    client = app.test_client()
+    with client.websocket_connect("/ws") as conn:
+        assert conn.receive_text() == "hi"
+    assert seen == ["/ws"]
+    with pytest.raises(WebSocketDenied) as info, client.websocket_connect("/ws?deny=1"):
+        pass
+    assert info.value.status_code == 403

@@ -47,9 +47,12 @@ from .templating import stream_template_string as stream_template_string
 
 __version__ = "0.1.0"
 
+# Imported last so that the package attribute is the proxy, not the submodule of
+# the same name (reach the module's names with `from erlen.websocket import ...`).
+from .websocket import WebSocketDisconnect as WebSocketDisconnect  # noqa: E402
+from .websocket import websocket as websocket  # noqa: E402
+
 _LAZY = {
-    "websocket": (".websocket", "websocket"),
-    "WebSocketDisconnect": (".websocket", "WebSocketDisconnect"),
     "EventSourceResponse": (".sse", "EventSourceResponse"),
     "ServerSentEvent": (".sse", "ServerSentEvent"),
 }

@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import quote
 
 from werkzeug.exceptions import (
+    BadRequest,
     BadRequestKeyError,
     HTTPException,
     InternalServerError,
     MethodNotAllowed,
+    NotFound,
 )
 
 from . import signals
@@ -544,8 +546,12 @@ class Erlen(Scaffold):
 
     # -- dispatch ---------------------------------------------------------------------------------
 
-    def _match_request(self, request: Request) -> None:
-        """Match the URL, storing the rule and values, or the routing error, on the request."""
+    def _match_request(self, request: Request, websocket: bool = False) -> None:
+        """Match the URL, storing the rule and values, or the routing error, on the request.
+
+        HTTP requests match HTTP rules and WebSocket handshakes WebSocket rules.
+        An HTTP request for a WebSocket-only URL gets a 400 that says so.
+        """
         trusted = self.config["TRUSTED_HOSTS"]
         if trusted is not None:
             from werkzeug.sansio.utils import host_is_trusted
@@ -556,17 +562,24 @@ class Erlen(Scaffold):
                 request.routing_exception = SecurityError(f"Host {request.host!r} is not trusted.")
                 return
         url_map = self.url_map
+        method = "GET" if websocket else request.method
+        if url_map.host_matching:
+            where: dict[str, Any] = {"host": request.host.lower()}
+        elif self.subdomain_matching and self.config["SERVER_NAME"]:
+            where = {"subdomain": self._subdomain_of(request)}
+        else:
+            where = {"subdomain": url_map.default_subdomain}
         try:
-            if url_map.host_matching:
-                rule, args = url_map.match(request.path, request.method, host=request.host.lower())
-            elif self.subdomain_matching and self.config["SERVER_NAME"]:
-                rule, args = url_map.match(
-                    request.path, request.method, subdomain=self._subdomain_of(request)
+            rule, args = url_map.match(request.path, method, websocket=websocket, **where)
+        except NotFound as e:
+            if not websocket and self._is_websocket_url(request.path, where):
+                request.routing_exception = BadRequest(
+                    "This URL is a WebSocket endpoint; open it with a WebSocket client."
+                    " WebSockets need the app's ASGI door (an ASGI server such as"
+                    " `uvicorn module:app`)."
                 )
             else:
-                rule, args = url_map.match(
-                    request.path, request.method, subdomain=url_map.default_subdomain
-                )
+                request.routing_exception = e
         except RequestRedirect as e:
             new_url = e.new_url
             if "://" not in new_url:
@@ -583,6 +596,15 @@ class Erlen(Scaffold):
         else:
             request.url_rule = rule
             request.view_args = args
+
+    def _is_websocket_url(self, path: str, where: dict[str, Any]) -> bool:
+        if not self.url_map._has_websocket_rules():
+            return False
+        try:
+            self.url_map.match(path, "GET", websocket=True, **where)
+        except HTTPException:
+            return False
+        return True
 
     def _subdomain_of(self, request: Request) -> str:
         server_name = str(self.config["SERVER_NAME"]).lower()

@@ -1073,6 +1073,7 @@ class Map:
         "_static_http",
         "_static_ws",
         "_version",
+        "_websocket_rules",
         "converters",
         "default_subdomain",
         "merge_slashes",
@@ -1103,6 +1104,7 @@ class Map:
         self._lock = threading.Lock()
         self._dirty = True
         self._version = 0
+        self._websocket_rules = 0
         self._root = _Node()
         self._static_http: _StaticTable = {}
         self._static_ws: _StaticTable = {}
@@ -1133,8 +1135,14 @@ class Map:
         rules = self._rules_by_endpoint.setdefault(rule.endpoint, [])
         rules.append(rule)
         rules.sort(key=_build_key)
+        if rule.websocket:
+            self._websocket_rules += 1
         self._version += 1
         self._dirty = True
+
+    def _has_websocket_rules(self) -> bool:
+        """Tell whether any WebSocket rule is registered (cheap; no scan)."""
+        return self._websocket_rules > 0
 
     def iter_rules(self, endpoint: Any | None = None) -> Iterator[Rule]:
         """Iterate over all rules, or over those of *endpoint* in build order."""

@@ -307,6 +307,12 @@ class Scaffold:
         self._changed()
         return f
 
+    def before_websocket(self, f: F) -> F:
+        """Run ``f()`` before each WebSocket handler; a non-None return refuses the handshake."""
+        self.websocket_before_funcs.setdefault(None, []).append(f)
+        self._changed()
+        return f
+
     def after_request(self, f: F) -> F:
         """Run ``f(response)`` after each request; it returns the response to send."""
         self.after_request_funcs.setdefault(None, []).append(f)

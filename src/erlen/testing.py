@@ -635,7 +635,9 @@ class ErlenClient(werkzeug.test.Client):
         if self.preserve_context:
             environ["erlen._preserve_context"] = self._keep
         if not self.asgi:
-            return super().run_wsgi_app(environ, buffered=bool(buffered))
+            # Unless streaming was asked for, read the body and close the
+            # iterable, as a WSGI server does (call_on_close functions run).
+            return super().run_wsgi_app(environ, buffered=buffered is not False)
         self._add_cookies_to_wsgi(environ)
         scope = _environ_to_scope(environ)
         if self.preserve_context:

@@ -23,7 +23,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
 from werkzeug.datastructures import Headers, ImmutableMultiDict
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import InternalServerError
 
 from . import signals
 from .concurrency import run_in_threadpool
@@ -403,38 +403,6 @@ def _socket_param(handler: Callable[..., Any]) -> str | None:
     return name
 
 
-def _match(app: Erlen, request: Request) -> None:
-    """Match the handshake against the app's WebSocket rules only."""
-    # Mirrors Erlen._match_request, which does not yet take ``websocket=True``.
-    trusted = app.config.get("TRUSTED_HOSTS")
-    if trusted is not None:
-        from werkzeug.exceptions import SecurityError
-        from werkzeug.sansio.utils import host_is_trusted
-
-        if not host_is_trusted(request.host, trusted):
-            request.routing_exception = SecurityError(f"Host {request.host!r} is not trusted.")
-            return
-    url_map = app.url_map
-    try:
-        if url_map.host_matching:
-            rule, args = url_map.match(
-                request.path, "GET", host=request.host.lower(), websocket=True
-            )
-        elif app.subdomain_matching and app.config["SERVER_NAME"]:
-            rule, args = url_map.match(
-                request.path, "GET", subdomain=app._subdomain_of(request), websocket=True
-            )
-        else:
-            rule, args = url_map.match(
-                request.path, "GET", subdomain=url_map.default_subdomain, websocket=True
-            )
-    except HTTPException as e:
-        request.routing_exception = e
-    else:
-        request.url_rule = rule
-        request.view_args = args
-
-
 def _websocket_before(app: Erlen, plan: _Plan) -> list[tuple[Callable[[], Any], bool]]:
     from .app import _is_async
 
@@ -528,7 +496,7 @@ async def serve_websocket(app: Erlen, scope: dict[str, Any], receive: Receive, s
 async def _handle(app: Erlen, ctx: RequestContext, ws: WebSocket) -> BaseException | None:
     """Run hooks and handler; return the error to pass to teardown functions."""
     request = ctx.request
-    _match(app, request)
+    app._match_request(request, websocket=True)
     plan = app._plan(request.endpoint)
     try:
         rv = await _run_before(app, request, plan)

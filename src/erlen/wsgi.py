@@ -104,13 +104,6 @@ def handle(
     try:
         app._match_request(request)
         rule = request.url_rule
-        if rule is not None and rule.websocket:
-            from werkzeug.exceptions import BadRequest
-
-            request.routing_exception = BadRequest(
-                "This URL is a WebSocket endpoint. WebSockets need an ASGI server"
-                " (for example `uvicorn module:app`); this request came through WSGI."
-            )
         endpoint = rule.endpoint if rule is not None else None
         plan = app._plans.get(endpoint) or app._plan(endpoint)
         response: Response = app._drive_sync(app._full_dispatch_steps(ctx, plan, True))
@@ -129,11 +122,17 @@ def handle(
             ctx.pop(e)
             raise
         body = response._body
+        chunks: list[bytes] = [] if head or body is None else [body]
+        if response._on_close:
+            # call_on_close functions (and after_response jobs) run once the
+            # server has written the body, when it closes the iterable.
+            ctx.pop(ctx.error)
+            return _ClosingBody(chunks, response)
         try:
             response.close()
         finally:
             ctx.pop(ctx.error)
-        return [] if head or body is None else [body]
+        return chunks
     try:
         start_response(response.status, response.header_list())
     except BaseException as e:
@@ -146,6 +145,22 @@ def handle(
     context = contextvars.copy_context()
     app_ctx = ctx.detach()
     return _StreamedBody(app, ctx, app_ctx, response, context)
+
+
+class _ClosingBody:
+    """A complete body whose response is closed when the server closes the iterable."""
+
+    __slots__ = ("_chunks", "_response")
+
+    def __init__(self, chunks: list[bytes], response: Response) -> None:
+        self._chunks = chunks
+        self._response = response
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._chunks)
+
+    def close(self) -> None:
+        self._response.close()
 
 
 class _StreamedBody:

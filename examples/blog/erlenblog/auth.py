@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from erlen import (
     Blueprint,
@@ -68,9 +69,14 @@ def register() -> Any:
             error = f"The name {username} is taken."
         if error is None:
             db.session.add(User(username=username, password_hash=generate_password_hash(password)))
-            db.session.commit()
-            flash(f"Welcome, {username}! You can log in now.")
-            return redirect(url_for("auth.login"))
+            try:
+                db.session.commit()
+            except IntegrityError:  # registered by someone else a moment ago
+                db.session.rollback()
+                error = f"The name {username} is taken."
+            else:
+                flash(f"Welcome, {username}! You can log in now.")
+                return redirect(url_for("auth.login"))
         flash(error, "error")
         return render_template("auth/register.html", min_password=MIN_PASSWORD)
     return render_template("auth/register.html", min_password=MIN_PASSWORD)

@@ -49,8 +49,8 @@ __version__ = "0.1.0"
 
 # Imported last so that the package attribute is the proxy, not the submodule of
 # the same name (reach the module's names with `from erlen.websocket import ...`).
-from .websocket import WebSocketDisconnect as WebSocketDisconnect  # noqa: E402
-from .websocket import websocket as websocket  # noqa: E402
+from .websocket import WebSocketDisconnect as WebSocketDisconnect
+from .websocket import websocket as websocket
 
 _LAZY = {
     "EventSourceResponse": (".sse", "EventSourceResponse"),

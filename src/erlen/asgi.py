@@ -121,22 +121,27 @@ def request_from_scope(app: Erlen, scope: dict[str, Any], receive: Receive) -> R
         # ASGI puts the mount prefix in both root_path and path.
         path = path[len(root_path) :] or "/"
     server = scope.get("server")
-    request = app.request_class.from_values(
+    cls = app.request_class
+    request = cls.__new__(cls)
+    # PERF: positional _init() rather than from_values(**kwargs).
+    request._init(
         scope["method"],
         path,
         scope.get("query_string", b""),
-        scheme=scope.get("scheme", "http"),
-        root_path=root_path.rstrip("/"),
-        raw_headers=raw_headers,
-        host=host,
-        server=(server[0], server[1]) if server else None,
-        remote_addr=client[0] if client else None,
-        body=None,
-        body_terminated=True,
-        scope=scope,
+        scope.get("scheme", "http"),
+        root_path.rstrip("/") if root_path else "",
+        None,
+        raw_headers,
+        host,
+        (server[0], server[1]) if server else None,
+        client[0] if client else None,
+        None,
+        True,
+        None,
+        scope,
     )
     if has_body:
-        request.__dict__["_asgi_body"] = ASGIBody(receive)
+        request._asgi_body = ASGIBody(receive)
     return request
 
 
@@ -195,9 +200,11 @@ async def _http(app: Erlen, scope: dict[str, Any], receive: Receive, send: Send)
     error: BaseException | None = None
     try:
         app._match_request(request)
-        plan = app._plan(request.endpoint)
+        rule = request.url_rule
+        endpoint = rule.endpoint if rule is not None else None
+        plan = app._plans.get(endpoint) or app._plan(endpoint)
         view = plan.view
-        if "_asgi_body" in request.__dict__ and not getattr(view, "_erlen_stream_body", False):
+        if request._asgi_body is not None and not getattr(view, "_erlen_stream_body", False):
             try:
                 await _receive_body(app, request)
             except ClientDisconnected:
@@ -213,9 +220,11 @@ async def _http(app: Erlen, scope: dict[str, Any], receive: Receive, send: Send)
         else:
             response = await app._drive_async(app._request_steps(ctx, plan))
         error = ctx.error
-        preserve = scope.get("extensions", {}).get("erlen.preserve_context")
-        if preserve is not None:
-            preserve(ctx)
+        extensions = scope.get("extensions")
+        if extensions:
+            preserve = extensions.get("erlen.preserve_context")
+            if preserve is not None:
+                preserve(ctx)
         head = request.method == "HEAD" or not body_allowed(response._status_code)
         await send_response(response, head, receive, send)
     except BaseException as e:
@@ -226,7 +235,9 @@ async def _http(app: Erlen, scope: dict[str, Any], receive: Receive, send: Send)
 
 
 async def _receive_body(app: Erlen, request: Request) -> None:
-    body: ASGIBody = request.__dict__.pop("_asgi_body")
+    body = request._asgi_body
+    assert body is not None
+    request._asgi_body = None
     config = app.config
     request._input = await body.read_all(
         request.max_content_length,

@@ -148,6 +148,8 @@ class Request:
     _stream: IO[bytes] | None = None
     _json: Any = _missing
     _json_silent: Any = _missing
+    #: Under ASGI, the body not yet received from the server (see erlen.asgi.ASGIBody).
+    _asgi_body: Any = None
 
     __slots__ = (
         "__dict__",
@@ -514,7 +516,8 @@ class Request:
         Under ASGI this reads from the server directly; otherwise (WSGI, or a
         body already received) it reads ``stream``. ``MAX_CONTENT_LENGTH`` applies.
         """
-        source = self.__dict__.pop("_asgi_body", None)
+        source = self._asgi_body
+        self._asgi_body = None
         if source is None:
             stream = self.stream
             while True:

@@ -465,7 +465,7 @@ async def serve_websocket(app: Erlen, scope: dict[str, Any], receive: Receive, s
     from .asgi import request_from_scope
 
     request = request_from_scope(app, {**scope, "method": "GET"}, receive)
-    request.__dict__.pop("_asgi_body", None)  # A handshake has no body to receive.
+    request._asgi_body = None  # A handshake has no body to receive.
     ws = WebSocket(app, request, scope, receive, send)
     ctx = RequestContext(app, request)
     app._got_first_request = True

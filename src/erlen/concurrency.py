@@ -110,7 +110,10 @@ def _get_executor(max_workers: int | None) -> ThreadPoolExecutor:
     if _executor is None:
         with _executor_lock:
             if _executor is None:
-                _executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="erlen")
+                # Like anyio (Starlette), 40 threads by default: sync views block in them.
+                _executor = ThreadPoolExecutor(
+                    max_workers=max_workers or 40, thread_name_prefix="erlen"
+                )
     return _executor
 
 

@@ -3,18 +3,24 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-$(VENV)/.installed: pyproject.toml
+# What the example app needs: the dev server, SQLAlchemy, argon2 password hashing.
+$(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,server,bench]'
+	$(PY) -m pip install -q -e '.[server,sqlalchemy,auth]'
+	touch $@
+
+# Everything the tests and the benchmark harness need.
+$(VENV)/.installed: $(VENV)/.installed-run
+	$(PY) -m pip install -q -e '.[test,server,sqlalchemy,auth,bench]'
 	touch $@
 
 .PHONY: install run test lint typecheck bench bench-quick
 
 install: $(VENV)/.installed
 
-run: $(VENV)/.installed
-	$(VENV)/bin/erlen --app examples/hello/app.py run --host 127.0.0.1 --port 5000
+run: $(VENV)/.installed-run
+	$(VENV)/bin/erlen --app examples/blog/erlenblog run --host 127.0.0.1 --port 5000
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check src tests bench examples

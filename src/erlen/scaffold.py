@@ -43,10 +43,29 @@ def get_root_path(import_name: str) -> str:
     return os.path.dirname(os.path.abspath(spec.origin))
 
 
+def _package_parent_path(root_mod_name: str) -> str:
+    """Return the folder that holds a top-level module, or the parent of a package's folder."""
+    try:
+        spec = importlib.util.find_spec(root_mod_name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        return get_root_path(root_mod_name)
+    if spec.submodule_search_locations:
+        if spec.origin in (None, "namespace"):
+            location = next(iter(spec.submodule_search_locations))
+        else:
+            location = os.path.dirname(str(spec.origin))
+        return os.path.dirname(os.path.abspath(location))
+    if spec.origin in (None, "namespace", "built-in", "frozen"):
+        return os.getcwd()
+    return os.path.dirname(os.path.abspath(str(spec.origin)))
+
+
 def find_package(import_name: str) -> tuple[str | None, str]:
     """Return ``(installation prefix or None, package folder)`` for the instance path."""
     root_mod_name = import_name.partition(".")[0]
-    package_path = get_root_path(root_mod_name)
+    package_path = _package_parent_path(root_mod_name)
     py_prefix = os.path.abspath(sys.prefix)
     if pathlib.PurePath(package_path).is_relative_to(py_prefix):
         return py_prefix, package_path

@@ -28,6 +28,14 @@ FILLER_DYNAMIC = 50  # /item0/<int:item_id> ... /item49/<int:item_id>
 HELLO = "Hello, World!"
 JSON_PAYLOAD: dict[str, Any] = {"message": HELLO, "ok": True, "items": [1, 2, 3]}
 
+# The WebSocket apps (``create_websocket_app()`` in the Erlen and Starlette modules): an echo
+# handler, and a room that every connection joins and whose messages go to every member, the
+# sender too (as in a chat).  A member sends WS_JOINED once it is in the room.
+WS_ECHO_PATH = "/ws/echo"
+WS_ROOM_PATH = "/ws/room"
+WS_ROOM = "bench"
+WS_JOINED = "joined"
+
 Protocol = Literal["wsgi", "asgi"]
 Views = Literal["sync", "async"]
 

@@ -19,9 +19,15 @@ from bench.apps.common import (
     SECRET_KEY,
     TEMPLATE_CONTEXT,
     TEMPLATE_NAME,
+    WS_ECHO_PATH,
+    WS_JOINED,
+    WS_ROOM,
+    WS_ROOM_PATH,
     Variant,
 )
 from erlen import Erlen, Response, g, render_template, request, session
+from erlen.hub import Hub
+from erlen.websocket import websocket
 
 
 def _base(*, asynchronous: bool = False) -> Erlen:
@@ -181,6 +187,29 @@ def create_routes_app(n: int, *, asynchronous: bool = False) -> Erlen:
 
     for i in range(n):
         app.add_url_rule(f"/r{i}/<int:item_id>", f"r{i}", make_view(i))
+    return app
+
+
+def create_websocket_app() -> Erlen:
+    """Build the WebSocket app: an echo handler, and a chat-style room through ``erlen.hub.Hub``,
+    written as ``docs/realtime.md`` shows them."""
+    app = Erlen(__name__)
+    hub = Hub()  # one per app, so that no two benchmark apps share rooms
+
+    @app.websocket(WS_ECHO_PATH)
+    async def echo() -> None:
+        await websocket.accept()
+        async for message in websocket:
+            await websocket.send(message)
+
+    @app.websocket(WS_ROOM_PATH)
+    async def room() -> None:
+        await websocket.accept()
+        await hub.join(WS_ROOM, websocket)  # the socket leaves the room when it closes
+        await websocket.send(WS_JOINED)
+        async for message in websocket:
+            await hub.publish(WS_ROOM, message)
+
     return app
 
 

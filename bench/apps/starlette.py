@@ -15,8 +15,9 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.templating import Jinja2Templates
+from starlette.websockets import WebSocket
 
 from bench.apps.common import (
     FILLER_DYNAMIC,
@@ -27,6 +28,9 @@ from bench.apps.common import (
     TEMPLATE_CONTEXT,
     TEMPLATE_DIR,
     TEMPLATE_NAME,
+    WS_ECHO_PATH,
+    WS_JOINED,
+    WS_ROOM_PATH,
     Variant,
 )
 
@@ -181,6 +185,35 @@ def create_routes_app(n: int, *, asynchronous: bool = True) -> Starlette:
         return endpoint
 
     return Starlette(routes=[Route(f"/r{i}/{{item_id:int}}", make_endpoint(i)) for i in range(n)])
+
+
+def create_websocket_app() -> Starlette:
+    """Build the WebSocket app: an echo endpoint, and a chat-style room.
+
+    Starlette has no hub: the room is the usual set of connected websockets, and the endpoint
+    that receives a message awaits a send to each member in turn.
+    """
+    members: set[WebSocket] = set()
+
+    async def echo_socket(websocket: WebSocket) -> None:
+        await websocket.accept()
+        async for message in websocket.iter_text():
+            await websocket.send_text(message)
+
+    async def room_socket(websocket: WebSocket) -> None:
+        await websocket.accept()
+        members.add(websocket)
+        try:
+            await websocket.send_text(WS_JOINED)
+            async for message in websocket.iter_text():
+                for member in list(members):  # a copy: members may leave during the awaits
+                    await member.send_text(message)
+        finally:
+            members.discard(websocket)
+
+    return Starlette(
+        routes=[WebSocketRoute(WS_ECHO_PATH, echo_socket), WebSocketRoute(WS_ROOM_PATH, room_socket)]
+    )
 
 
 _NO_BODY = "a def endpoint cannot await request.json()/request.form()"

@@ -563,16 +563,17 @@ class Erlen(Scaffold):
                 return
         url_map = self.url_map
         method = "GET" if websocket else request.method
-        if url_map.host_matching:
-            where: dict[str, Any] = {"host": request.host.lower()}
+        host = subdomain = None
+        if url_map._host_matching:
+            host = request.host.lower()
         elif self.subdomain_matching and self.config["SERVER_NAME"]:
-            where = {"subdomain": self._subdomain_of(request)}
+            subdomain = self._subdomain_of(request)
         else:
-            where = {"subdomain": url_map.default_subdomain}
+            subdomain = url_map.default_subdomain
         try:
-            rule, args = url_map.match(request.path, method, websocket=websocket, **where)
+            rule, args = url_map.match(request.path, method, subdomain, host, websocket)
         except NotFound as e:
-            if not websocket and self._is_websocket_url(request.path, where):
+            if not websocket and self._is_websocket_url(request.path, subdomain, host):
                 request.routing_exception = BadRequest(
                     "This URL is a WebSocket endpoint; open it with a WebSocket client."
                     " WebSockets need the app's ASGI door (an ASGI server such as"
@@ -597,11 +598,11 @@ class Erlen(Scaffold):
             request.url_rule = rule
             request.view_args = args
 
-    def _is_websocket_url(self, path: str, where: dict[str, Any]) -> bool:
+    def _is_websocket_url(self, path: str, subdomain: str | None, host: str | None) -> bool:
         if not self.url_map._has_websocket_rules():
             return False
         try:
-            self.url_map.match(path, "GET", websocket=True, **where)
+            self.url_map.match(path, "GET", subdomain, host, True)
         except HTTPException:
             return False
         return True
@@ -903,6 +904,8 @@ class Erlen(Scaffold):
         cls = self.response_class
         # PERF: the common cases first, without the tuple and type dispatch.
         if type(rv) is str:
+            if cls.__init__ is Response.__init__:
+                return cls._from_text(rv)
             return cls(rv)
         if isinstance(rv, cls):
             return rv

@@ -165,6 +165,29 @@ class Response:
             self._body = None
             self._iter = response
 
+    @classmethod
+    def _from_text(cls, body: str) -> Response:
+        """Build a 200 response for a view that returned a string.
+
+        PERF: the most common view return, without ``__init__``'s argument
+        handling; only used when the class does not override ``__init__``.
+        """
+        self = cls.__new__(cls)
+        headers = ResponseHeaders.__new__(ResponseHeaders)
+        mimetype = cls.default_mimetype
+        if mimetype:
+            ct = _content_types.get(mimetype) or content_type_for(mimetype, cls.charset)
+            headers._list = [("Content-Type", ct)]
+        else:
+            headers._list = []
+        self.headers = headers
+        self._status_code = cls.default_status
+        self._status = None
+        self._on_close = None
+        self._body = body.encode(cls.charset)
+        self._iter = None
+        return self
+
     # -- status ----------------------------------------------------------------
 
     @property

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from .concurrency import run_coroutine_sync
 from .ctx import AppContext, RequestContext
-from .response import body_allowed
 
 if TYPE_CHECKING:
     from .app import Erlen
@@ -113,7 +112,9 @@ def handle(
     preserve = environ.get("erlen._preserve_context")
     if preserve is not None:
         preserve(ctx)
-    head = request.method == "HEAD" or not body_allowed(response._status_code)
+    code = response._status_code
+    # PERF: body_allowed() inlined (no body for HEAD, 1xx, 204, 304).
+    head = request.method == "HEAD" or code < 200 or code == 204 or code == 304
     if response._body is not None or head:
         try:
             start_response(response.status, response.header_list())
@@ -129,7 +130,8 @@ def handle(
             ctx.pop(ctx.error)
             return _ClosingBody(chunks, response)
         try:
-            response.close()
+            if response._iter is not None:
+                response.close()
         finally:
             ctx.pop(ctx.error)
         return chunks

@@ -14,6 +14,11 @@ hooks) the header the after-request hook sets; an app that fails is reported as 
 timed.  Timing is: calibrate a batch size and warm up (every app, every scenario), then several
 rounds, interleaved across all of them; the figure is the median microseconds per request over
 the rounds, in process CPU time by default (``Settings.clock``), wall-clock time also recorded.
+
+WebSocket scenarios (Erlen and Starlette) are driven the same way, on their own persistent loop:
+the harness is the client end of each connection (``websocket.connect``, then text messages through
+receive, then ``websocket.disconnect``), counts what the app sends, and reports the median
+microseconds per message and messages per second.
 """
 
 from __future__ import annotations
@@ -28,12 +33,14 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from io import BytesIO
 from typing import Any
 
 from bench.apps.common import HELLO, JSON_PAYLOAD, TEMPLATE_CONTEXT, TEMPLATE_DIR, TEMPLATE_NAME
+from bench.apps.common import WS_ECHO_PATH, WS_JOINED, WS_ROOM_PATH
 from bench.apps.common import Variant as Variant
 
 # --- scenarios ----------------------------------------------------------------------------------
@@ -106,16 +113,37 @@ SCENARIOS: tuple[Scenario, ...] = (
 )  # fmt: skip
 SCENARIO_NAMES = tuple(s.name for s in SCENARIOS)
 
-# Extension point: a WebSocket echo scenario (messages per second, Erlen against Starlette) is
-# planned.  It will add a ``WebSocketScenario`` kind with its own ASGI driver (``websocket.connect``
-# then N ``websocket.receive`` messages echoed back through send), reported in its own table
-# section and JSON key "websocket"; ``bench.__main__.main`` already calls ``run_websocket``.
-WEBSOCKET_SCENARIOS: tuple[str, ...] = ()
 
 
-def run_websocket(variants: Sequence[Variant], settings: Settings) -> list[dict[str, Any]]:
-    """Measure WebSocket echo scenarios (none yet: see WEBSOCKET_SCENARIOS)."""
-    return []
+@dataclass(frozen=True)
+class WebSocketScenario:
+    """Text messages over in-process WebSocket connections, each message the app sends counted.
+
+    ``members`` is 0 for an echo over one connection.  Otherwise that many connections join a
+    room, one of them sends, and every message is delivered to every member (the sender too).
+    """
+
+    name: str
+    title: str
+    path: str
+    counted: str  # what one counted message is
+    members: int = 0
+
+
+WS_ROOM_MEMBERS = 10
+# The client's window: at most this many of its messages (per member, in a room) on their way.
+WS_WINDOW = 32
+WS_TEXT = "x" * 32  # the message of the timed runs (checks send distinct, numbered messages)
+WEBSOCKET_SCENARIOS: tuple[WebSocketScenario, ...] = (
+    WebSocketScenario("ws_echo", "echo", WS_ECHO_PATH, "messages echoed"),
+    WebSocketScenario(
+        "ws_room", f"room of {WS_ROOM_MEMBERS}", WS_ROOM_PATH, "deliveries to a member",
+        members=WS_ROOM_MEMBERS,
+    ),
+)  # fmt: skip
+WEBSOCKET_SCENARIO_NAMES = tuple(s.name for s in WEBSOCKET_SCENARIOS)
+# The frameworks whose bench module has ``create_websocket_app()``; ratios are against the last.
+WEBSOCKET_FRAMEWORKS = ("erlen", "starlette")
 
 
 # --- the frameworks -----------------------------------------------------------------------------
@@ -668,35 +696,49 @@ class Settings:
     probe_runs: int
     probe_frameworks: tuple[str, ...] | None  # None: every framework
     clock: str = "cpu"
+    # WebSocket rounds: longer, so that opening the connections is a small part of each round.
+    ws_rounds: int = 5
+    ws_round_time: float = 0.04
+    ws_warmup: float = 0.02
 
     @classmethod
     def quick(cls, clock: str = "cpu") -> Settings:
         return cls(rounds=3, round_time=0.006, warmup=0.003, probe_runs=2,
-                   probe_frameworks=("erlen", "flask"), clock=clock)  # fmt: skip
+                   probe_frameworks=("erlen", "flask"), clock=clock,
+                   ws_rounds=5, ws_round_time=0.04, ws_warmup=0.02)  # fmt: skip
 
     @classmethod
     def full(cls, clock: str = "cpu") -> Settings:
         return cls(rounds=15, round_time=0.02, warmup=0.05, probe_runs=5,
-                   probe_frameworks=None, clock=clock)  # fmt: skip
+                   probe_frameworks=None, clock=clock,
+                   ws_rounds=15, ws_round_time=0.1, ws_warmup=0.1)  # fmt: skip
 
     @property
     def timer(self) -> Callable[[], float]:
         return time.process_time if self.clock == "cpu" else time.perf_counter
 
 
-def calibrate(run: Callable[[int], None], settings: Settings) -> int:
-    """Find how many calls make a round of about ``settings.round_time``, and warm up."""
+def calibrate(
+    run: Callable[[int], None],
+    settings: Settings,
+    round_time: float | None = None,
+    warmup: float | None = None,
+) -> int:
+    """Find how many calls make a round of about ``round_time`` (default
+    ``settings.round_time``), and warm up for ``warmup`` seconds (default ``settings.warmup``)."""
     timer = settings.timer
+    round_time = settings.round_time if round_time is None else round_time
+    warmup = settings.warmup if warmup is None else warmup
     n, elapsed = 1, 0.0
     while True:  # grow the batch until it takes a measurable time
         start = timer()
         run(n)
         elapsed = timer() - start
-        if elapsed >= settings.round_time / 8 or n >= 1 << 22:
+        if elapsed >= round_time / 8 or n >= 1 << 22:
             break
-        n *= 2 if elapsed > settings.round_time / 40 else 8
-    iterations = max(1, round(settings.round_time * n / elapsed))
-    deadline = time.perf_counter() + settings.warmup
+        n *= 2 if elapsed > round_time / 40 else 8
+    iterations = max(1, round(round_time * n / elapsed))
+    deadline = time.perf_counter() + warmup
     while time.perf_counter() < deadline:
         run(max(1, iterations // 4))
     return iterations

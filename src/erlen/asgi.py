@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
+from . import signals
 from .concurrency import iterate_in_threadpool
 from .ctx import RequestContext
 from .response import body_allowed
@@ -218,7 +219,7 @@ async def _http(app: Erlen, scope: dict[str, Any], receive: Receive, send: Send)
         if view is not None and not plan.view_is_async:
             response = await app._run_sync_dispatch(ctx, plan)
         else:
-            response = await app._drive_async(app._request_steps(ctx, plan))
+            response = await app._drive_async(app._full_dispatch_steps(ctx, plan, True))
         error = ctx.error
         extensions = scope.get("extensions")
         if extensions:
@@ -231,7 +232,16 @@ async def _http(app: Erlen, scope: dict[str, Any], receive: Receive, send: Send)
         error = e
         raise
     finally:
-        await ctx.apop(error)
+        if (
+            app.teardown_request_funcs
+            or app.teardown_appcontext_funcs
+            or signals.request_tearing_down.receivers
+            or signals.appcontext_tearing_down.receivers
+        ):
+            await ctx.apop(error)
+        else:
+            # PERF: nothing can need awaiting, so the sync pop is enough.
+            ctx.pop(error)
 
 
 async def _receive_body(app: Erlen, request: Request) -> None:

@@ -5,6 +5,7 @@ Examples (from the repository root)::
     python -m bench --quick                   # every framework and scenario, < 30 s
     python -m bench --plot                    # full run, chart to bench/results/bench.png
     python -m bench --only erlen,flask --scenario hello,json
+    python -m bench --only erlen,starlette --scenario ws_echo,ws_room   # WebSockets only
     python -m bench --servers --quick         # also gunicorn/uvicorn/granian under wrk
 """
 
@@ -17,6 +18,7 @@ import os
 import platform
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +65,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "include erlen to get ratios",
     )  # fmt: skip
     parser.add_argument(
-        "--scenario", metavar="NAME,...", help=f"scenarios: {', '.join(harness.SCENARIO_NAMES)}"
-    )
+        "--scenario", metavar="NAME,...",
+        help=f"scenarios: {', '.join(harness.SCENARIO_NAMES)}; WebSocket scenarios (Erlen and "
+        f"Starlette): {', '.join(harness.WEBSOCKET_SCENARIO_NAMES)}",
+    )  # fmt: skip
     parser.add_argument(
         "--clock", choices=("cpu", "wall"), default="cpu",
         help="report process CPU time per request (default: steady on a busy machine) or "
@@ -91,8 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     settings = (harness.Settings.quick if args.quick else harness.Settings.full)(args.clock)
     known = tuple(dict.fromkeys([*(f.name for f in harness.FRAMEWORKS), *harness.VARIANT_NAMES]))
     only = _names(args.only, known, "framework")
-    scenario_names = _names(args.scenario, harness.SCENARIO_NAMES, "scenario")
+    scenario_names = _names(
+        args.scenario, harness.SCENARIO_NAMES + harness.WEBSOCKET_SCENARIO_NAMES, "scenario"
+    )
     scenarios = [s for s in harness.SCENARIOS if not scenario_names or s.name in scenario_names]
+    ws_scenarios = [
+        s for s in harness.WEBSOCKET_SCENARIOS if not scenario_names or s.name in scenario_names
+    ]
     frameworks = harness.select(only)
 
     data: dict[str, Any] = {
@@ -109,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         },
         "settings": vars(settings) | {"probe_frameworks": settings.probe_frameworks},
         "scenarios": [{"name": s.name, "title": s.title} for s in harness.SCENARIOS],
+        "websocket_scenarios": [
+            asdict(s) | {"window": harness.WS_WINDOW} for s in harness.WEBSOCKET_SCENARIOS
+        ],
     }
     print(
         f"Erlen bench: Python {data['meta']['python']} on {data['meta']['platform']}, "
@@ -118,11 +130,16 @@ def main(argv: list[str] | None = None) -> int:
     table = report.Table([])
     imports: dict[str, dict[str, Any]] = {}
     rss: dict[str, dict[str, Any]] = {}
+    websocket: list[harness.WebSocketResult] | None = None
     if not args.servers_only:
-        results = harness.run_inprocess(frameworks, scenarios, settings, only, progress)
+        results: list[harness.Result] = []
+        if scenarios:
+            results = harness.run_inprocess(frameworks, scenarios, settings, only, progress)
         table = report.Table(results)
         data["inprocess"] = [_with_ratio(r, table) for r in harness.results_as_dicts(results)]
-        data["websocket"] = harness.run_websocket([], settings)
+        if ws_scenarios:
+            websocket = harness.run_websocket(frameworks, settings, ws_scenarios, progress)
+        data["websocket"] = harness.results_as_dicts(websocket or [])
         probed = [
             f for f in frameworks
             if settings.probe_frameworks is None or f.name in settings.probe_frameworks
@@ -130,8 +147,12 @@ def main(argv: list[str] | None = None) -> int:
         progress("import time and memory probes")
         imports, rss = harness.measure_probes(probed, settings.probe_runs, settings.clock)
         data["imports_ms"], data["rss_mib"] = imports, rss
-        print()
-        print(report.format_tables(table, settings.clock))
+        if table.results:
+            print()
+            print(report.format_tables(table, settings.clock))
+        if websocket:
+            print()
+            print(report.format_websocket(websocket, settings.clock))
         print()
         print(report.format_probes(imports, rss, settings.clock))
 
@@ -143,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     verdicts = report.evaluate_targets(table, imports, rss, server_rows)
     data["targets"] = [v.as_dict() for v in verdicts]
     print()
-    print(report.format_targets(verdicts))
+    print(report.format_targets(verdicts, websocket))
 
     data["elapsed_s"] = time.perf_counter() - start
     args.json.parent.mkdir(parents=True, exist_ok=True)

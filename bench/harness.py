@@ -39,8 +39,16 @@ from dataclasses import asdict, dataclass, field
 from io import BytesIO
 from typing import Any
 
-from bench.apps.common import HELLO, JSON_PAYLOAD, TEMPLATE_CONTEXT, TEMPLATE_DIR, TEMPLATE_NAME
-from bench.apps.common import WS_ECHO_PATH, WS_JOINED, WS_ROOM_PATH
+from bench.apps.common import (
+    HELLO,
+    JSON_PAYLOAD,
+    TEMPLATE_CONTEXT,
+    TEMPLATE_DIR,
+    TEMPLATE_NAME,
+    WS_ECHO_PATH,
+    WS_JOINED,
+    WS_ROOM_PATH,
+)
 from bench.apps.common import Variant as Variant
 
 # --- scenarios ----------------------------------------------------------------------------------
@@ -112,7 +120,6 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
 )  # fmt: skip
 SCENARIO_NAMES = tuple(s.name for s in SCENARIOS)
-
 
 
 @dataclass(frozen=True)
@@ -883,6 +890,474 @@ def _prepare_job(
     return _Job(result, run)
 
 
+# --- WebSockets ---------------------------------------------------------------------------------
+
+WS_TIMEOUT = 30.0  # seconds a session may take before the app is declared stuck
+WS_CHECK_MESSAGES = 200  # the checking session's messages (more than the window: flow control)
+_WS_UPGRADE_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Connection", "Upgrade"),
+    ("Upgrade", "websocket"),
+    ("Sec-WebSocket-Version", "13"),
+    ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+)
+
+
+def _ws_message(text: str) -> dict[str, Any]:
+    return {"type": "websocket.receive", "text": text}
+
+
+def _ws_disconnect() -> dict[str, Any]:
+    return {"type": "websocket.disconnect", "code": 1000, "reason": ""}
+
+
+class _WSClient:
+    """The client's end of one in-process WebSocket connection: the app's receive and send.
+
+    ``receive`` hands over what waits in ``inbox`` (the connect, the disconnect), or waits for it,
+    as a server's receive does.  ``send`` counts the app's messages, and records their text when
+    checking.  As an echo client, it sends ``n`` messages, at most ``WS_WINDOW`` ahead of the
+    echoes, and disconnects once every echo is back.
+    """
+
+    __slots__ = ("accepted", "count", "inbox", "n", "problem", "record", "sent", "texts", "waiter")
+
+    def __init__(self, n: int = 0, texts: list[str] | None = None) -> None:
+        self.inbox: deque[dict[str, Any]] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.n = n
+        self.sent = 0
+        self.count = 0  # messages received from the app
+        self.texts = texts  # checking: the numbered texts to send, and to expect back
+        self.record: list[Any] | None = [] if texts is not None else None
+        self.accepted = False
+        self.problem = ""
+
+    def push(self, message: dict[str, Any]) -> None:
+        self.inbox.append(message)
+        self.wake()
+
+    def wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        waiter = self.waiter = asyncio.get_running_loop().create_future()
+        try:
+            await waiter
+        finally:
+            self.waiter = None
+
+    async def receive(self) -> dict[str, Any]:
+        inbox = self.inbox
+        while True:
+            if inbox:
+                return inbox.popleft()
+            sent = self.sent
+            if sent < self.n:
+                if sent - self.count < WS_WINDOW:
+                    self.sent = sent + 1
+                    texts = self.texts
+                    return _ws_message(WS_TEXT if texts is None else texts[sent])
+            elif self.count >= self.n:
+                return _ws_disconnect()
+            await self.wait()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] != "websocket.send":
+            self.control(message)
+            return
+        self.count += 1
+        if self.record is not None:
+            self.record.append(message.get("text", message.get("bytes")))
+        if self.waiter is not None:
+            self.wake()
+
+    def control(self, message: dict[str, Any]) -> None:
+        """Note the accept, and anything else the app should not have sent."""
+        kind = message["type"]
+        if kind == "websocket.accept" and not self.accepted and not self.count:
+            self.accepted = True
+        elif self.problem:
+            pass
+        elif kind == "websocket.http.response.start":
+            self.problem = f"refused the handshake with HTTP {message.get('status')}"
+        elif kind == "websocket.close":
+            reason = message.get("reason") or ""
+            self.problem = f"closed the connection with code {message.get('code')}" + (
+                f": {reason}" if reason else ""
+            )
+        else:
+            self.problem = f"sent {kind!r} out of turn"
+
+
+class _Room:
+    """One room session: ``n`` messages through the sender, each delivered to every member.
+
+    Flow control as a client with a window: the sender's receive hands the app a new message only
+    while fewer than ``WS_WINDOW`` messages per member are on their way, and once that window is
+    full it waits until half of it has been delivered (a hub's queues would overflow otherwise).
+    """
+
+    __slots__ = (
+        "all_joined", "delivered", "done", "expected", "high", "joined", "low", "members",
+        "published", "sender", "texts", "to_publish",
+    )  # fmt: skip
+
+    def __init__(self, members: int, n: int, texts: list[str] | None) -> None:
+        loop = asyncio.get_running_loop()
+        self.members = members
+        self.to_publish = 0  # set to n once every member has joined
+        self.published = 0
+        self.delivered = 0
+        self.expected = n * members
+        self.high = WS_WINDOW * members
+        self.low = self.high // 2
+        self.joined = 0
+        self.all_joined: asyncio.Future[None] = loop.create_future()
+        self.done: asyncio.Future[None] = loop.create_future()
+        self.texts = texts
+        self.sender: _WSSender | None = None
+
+
+class _WSMember(_WSClient):
+    """A member of a room: its first message must say it joined; then it counts deliveries."""
+
+    __slots__ = ("in_room", "room")
+
+    def __init__(self, room: _Room) -> None:
+        super().__init__(0, room.texts)
+        self.room = room
+        self.in_room = False
+
+    async def receive(self) -> dict[str, Any]:
+        inbox = self.inbox
+        while not inbox:
+            await self.wait()
+        return inbox.popleft()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] != "websocket.send":
+            self.control(message)
+            return
+        room = self.room
+        if not self.in_room:
+            self.in_room = True
+            if message.get("text") != WS_JOINED and not self.problem:
+                self.problem = f"the first message was {message!r}, not {WS_JOINED!r}"
+            room.joined += 1
+            if room.joined == room.members and not room.all_joined.done():
+                room.all_joined.set_result(None)
+            return
+        self.count += 1
+        if self.record is not None:
+            self.record.append(message.get("text", message.get("bytes")))
+        room.delivered += 1
+        if room.delivered >= room.expected:
+            if not room.done.done():
+                room.done.set_result(None)
+        elif room.published * room.members - room.delivered <= room.low:
+            sender = room.sender
+            if sender is not None and sender.waiter is not None:
+                sender.wake()
+
+
+class _WSSender(_WSMember):
+    """The member that sends the room's messages, within the window."""
+
+    __slots__ = ()
+
+    async def receive(self) -> dict[str, Any]:
+        inbox = self.inbox
+        room = self.room
+        while True:
+            if inbox:
+                return inbox.popleft()
+            if room.to_publish and room.published * room.members - room.delivered < room.high:
+                room.to_publish -= 1
+                sent = room.published
+                room.published = sent + 1
+                texts = room.texts
+                return _ws_message(WS_TEXT if texts is None else texts[sent])
+            await self.wait()
+
+
+async def _first(
+    future: asyncio.Future[None], tasks: list[asyncio.Task[Any]], clients: Sequence[_WSClient],
+    what: str,
+) -> None:  # fmt: skip
+    """Wait for ``future``; raise ``Broken`` if a handler ends or the wait times out first."""
+    done, _ = await asyncio.wait(
+        {future, *tasks}, timeout=WS_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+    )
+    if future in done:
+        return
+    problem = _ws_problem(tasks, clients) or (
+        "a handler returned early" if done else f"no progress in {WS_TIMEOUT:g} s"
+    )
+    raise Broken(f"{what}: {problem}")
+
+
+def _ws_problem(tasks: Sequence[asyncio.Task[Any]], clients: Sequence[_WSClient]) -> str:
+    """What went wrong in a session, as far as it shows: a handler's exception (every one is
+    retrieved), or something the app sent that it should not have; "" if nothing did."""
+    errors = [t.exception() for t in tasks if t.done() and not t.cancelled()]
+    for exc in errors:
+        if exc is not None:
+            return f"the handler raised {type(exc).__name__}: {exc}"
+    for client in clients:
+        if client.problem:
+            return f"the app {client.problem}"
+    return ""
+
+
+class WebSocketDriver:
+    """Drives an ASGI app's WebSocket scenarios in-process, on a persistent event loop."""
+
+    def __init__(self, app: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.app = app
+        self.loop = loop
+        self.asgi = ASGIDriver(app, loop)  # runs the lifespan startup, and holds the state
+        self._scopes: dict[str, dict[str, Any]] = {}
+
+    def scope(self, path: str) -> dict[str, Any]:
+        """A fresh handshake scope for ``path``, as a server builds one per connection."""
+        template = self._scopes.get(path)
+        if template is None:
+            headers = BASE_HEADERS + _WS_UPGRADE_HEADERS
+            template = self._scopes[path] = {
+                "type": "websocket",
+                "asgi": {"version": "3.0", "spec_version": "2.4"},
+                "http_version": "1.1",
+                "scheme": "ws",
+                "server": ("127.0.0.1", 8000),
+                "client": ("127.0.0.1", 50000),
+                "root_path": "",
+                "path": path,
+                "raw_path": path.encode("latin-1"),
+                "query_string": b"",
+                "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+                "subprotocols": [],
+                "extensions": {"websocket.http.response": {}},
+            }
+        scope = template.copy()
+        scope["headers"] = template["headers"].copy()
+        scope["state"] = self.asgi.state.copy()
+        return scope
+
+    async def session(self, scenario: WebSocketScenario, n: int, check: bool = False) -> None:
+        """Run one session of ``n`` client messages; raise ``Broken`` if the app gets one wrong.
+
+        Checking sends numbered messages and compares everything the app sent back, in order.
+        """
+        texts = [f"m{k}" for k in range(n)] if check else None
+        loop = asyncio.get_running_loop()
+        clients: list[_WSClient]
+        room: _Room | None = None
+        if scenario.members:
+            room = _Room(scenario.members, n, texts)
+            room.sender = _WSSender(room)
+            clients = [room.sender, *(_WSMember(room) for _ in range(scenario.members - 1))]
+        else:
+            clients = [_WSClient(n, texts)]
+        tasks = []
+        for client in clients:
+            client.push({"type": "websocket.connect"})
+            scope = self.scope(scenario.path)
+            tasks.append(loop.create_task(self.app(scope, client.receive, client.send)))
+        try:
+            if room is not None:
+                await _first(room.all_joined, tasks, clients, "joining the room")
+                room.to_publish = n
+                clients[0].wake()
+                await _first(room.done, tasks, clients, f"broadcasting {n} messages")
+                for client in clients:
+                    client.push(_ws_disconnect())
+            _, pending = await asyncio.wait(tasks, timeout=WS_TIMEOUT)
+            if pending:
+                if room is not None:
+                    stuck = "the handlers did not return after the clients disconnected"
+                else:
+                    stuck = f"{clients[0].count} of {n} messages came back"
+                problem = _ws_problem(tasks, clients) or f"{stuck} ({WS_TIMEOUT:g} s)"
+                raise Broken(problem)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+        problem = _ws_problem(tasks, clients)
+        if problem:
+            raise Broken(problem)
+        for client in clients:
+            if not client.accepted:
+                raise Broken("the app did not accept the handshake before sending")
+            if client.count != n:
+                raise Broken(f"a client got {client.count} messages back, expected {n}")
+            if texts is not None and client.record != texts:
+                got = client.record or []
+                k = next(i for i, (a, b) in enumerate(zip(got, texts, strict=False)) if a != b)
+                raise Broken(f"message {k} came back as {got[k]!r}, expected {texts[k]!r}")
+
+    def check(self, scenario: WebSocketScenario, n: int = WS_CHECK_MESSAGES) -> None:
+        """One checking session (raise ``Broken`` if the app answers wrongly)."""
+        try:
+            self.loop.run_until_complete(self.session(scenario, n, check=True))
+        except Broken:
+            raise
+        except Exception as exc:
+            raise Broken(f"{type(exc).__name__}: {exc}") from exc
+
+    def batch(self, scenario: WebSocketScenario) -> Callable[[int], None]:
+        """Return ``run(n)``: one session in which the client sends n messages."""
+        run_until_complete = self.loop.run_until_complete
+        session = self.session
+
+        def run(n: int) -> None:
+            run_until_complete(session(scenario, n))
+
+        return run
+
+    def close(self) -> None:
+        self.asgi.close()
+
+
+@dataclass
+class WebSocketResult:
+    """One framework on one WebSocket scenario.
+
+    Figures are per counted message: an echo for ``ws_echo``, a delivery to one member for
+    ``ws_room`` (each message the client sends counts ``per_sent`` times).
+    """
+
+    framework: str
+    scenario: str
+    status: str  # "ok", "n/a" (not installed), "broken" (wrong answer), "error"
+    reason: str = ""
+    counted: str = ""
+    per_sent: int = 1  # counted messages per message the client sends
+    us: float | None = None  # median µs per counted message, by the clock the run reports
+    per_second: float | None = None  # counted messages per second, from ``us``
+    wall_us: float | None = None
+    cpu_us: float | None = None
+    ratio_to_peer: float | None = None  # Erlen's messages/s ÷ Starlette's (on Erlen's rows)
+    rounds: list[float] = field(default_factory=list)  # wall-clock µs per message, per round
+    cpu_rounds: list[float] = field(default_factory=list)  # CPU µs per message, per round
+    iterations: int = 0  # messages the client sends in a round
+
+
+def load_websocket_app(name: str) -> tuple[Any, str, str]:
+    """Build a framework's WebSocket app: (app, status, reason); status "ok", "n/a" or "broken"."""
+    framework = FRAMEWORK_BY_NAME[name]
+    if not installed(framework):
+        return None, "n/a", f"{framework.requires} is not installed"
+    try:
+        module = importlib.import_module(framework.module)
+    except Exception as exc:
+        return None, "n/a", f"import failed: {type(exc).__name__}: {exc}"
+    try:
+        return module.create_websocket_app(), "ok", ""
+    except Exception as exc:
+        return None, "broken", f"building the app failed: {type(exc).__name__}: {exc}"
+
+
+def run_websocket(
+    frameworks: Sequence[Framework],
+    settings: Settings,
+    scenarios: Sequence[WebSocketScenario] = WEBSOCKET_SCENARIOS,
+    progress: Callable[[str], None] | None = None,
+) -> list[WebSocketResult]:
+    """Measure the WebSocket scenarios for the selected frameworks that have them.
+
+    As in ``run_inprocess``: every app is checked once (a wrong answer is reported, not timed),
+    then calibrated and warmed up, then the rounds are interleaved across frameworks and
+    scenarios; each figure is the median over ``settings.ws_rounds`` rounds.
+    """
+    wanted = [f.name for f in frameworks if f.name in WEBSOCKET_FRAMEWORKS]
+    if not wanted or not scenarios:
+        return []
+    # The in-process apps that ran before are garbage now: collect them before calibrating.
+    gc.collect()
+    results: list[WebSocketResult] = []
+    jobs: list[tuple[WebSocketResult, Callable[[int], None]]] = []
+    drivers: list[WebSocketDriver] = []
+    loop = asyncio.new_event_loop()
+    try:
+        for name in wanted:
+            app, status, reason = load_websocket_app(name)
+            driver: WebSocketDriver | None = None
+            if app is not None:
+                try:
+                    driver = WebSocketDriver(app, loop)
+                    drivers.append(driver)
+                except Exception as exc:
+                    status, reason = "broken", f"lifespan: {type(exc).__name__}: {exc}"
+            for scenario in scenarios:
+                result = WebSocketResult(
+                    name, scenario.name, status, reason, scenario.counted,
+                    scenario.members or 1,
+                )  # fmt: skip
+                results.append(result)
+                if driver is None:
+                    continue
+                try:
+                    driver.check(scenario)
+                except Broken as exc:
+                    result.status, result.reason = "broken", str(exc)
+                    continue
+                run = driver.batch(scenario)
+                try:
+                    result.iterations = calibrate(
+                        run, settings, settings.ws_round_time, settings.ws_warmup
+                    )
+                except Exception as exc:
+                    result.status, result.reason = "error", f"{type(exc).__name__}: {exc}"
+                    continue
+                jobs.append((result, run))
+            if progress:
+                progress(f"websocket {name}: built, checked and calibrated")
+        gc.collect()
+        gc.freeze()
+        for _ in range(settings.ws_rounds):
+            for result, run in jobs:
+                if result.status != "ok":
+                    continue
+                try:
+                    wall, cpu = time_round(run, result.iterations)
+                except Exception as exc:
+                    result.status, result.reason = "error", f"{type(exc).__name__}: {exc}"
+                    continue
+                result.rounds.append(wall / result.per_sent)
+                result.cpu_rounds.append(cpu / result.per_sent)
+        if progress:
+            progress(f"websocket: {settings.ws_rounds} rounds done")
+    finally:
+        for driver in drivers:
+            try:
+                driver.close()
+            except Exception:
+                pass
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+        gc.unfreeze()
+    for result in results:
+        if result.status == "ok" and result.rounds:
+            result.wall_us = statistics.median(result.rounds)
+            result.cpu_us = statistics.median(result.cpu_rounds)
+            result.us = result.cpu_us if settings.clock == "cpu" else result.wall_us
+            result.per_second = 1e6 / result.us if result.us else None
+    peer = WEBSOCKET_FRAMEWORKS[-1]
+    for result in results:
+        if result.framework == peer:
+            continue
+        other = next(
+            (r for r in results if r.framework == peer and r.scenario == result.scenario), None
+        )
+        if other is not None and result.per_second and other.per_second:
+            result.ratio_to_peer = result.per_second / other.per_second
+    return results
+
+
 # --- import time and memory ---------------------------------------------------------------------
 
 
@@ -975,6 +1450,6 @@ def versions() -> dict[str, str]:
     return found
 
 
-def results_as_dicts(results: Iterable[Result]) -> list[dict[str, Any]]:
+def results_as_dicts(results: Iterable[Result | WebSocketResult]) -> list[dict[str, Any]]:
     """Results as plain dicts, for JSON."""
     return [asdict(r) for r in results]

@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.harness import SCENARIOS, Result, baseline_for
+from bench.harness import (
+    SCENARIOS,
+    WEBSOCKET_FRAMEWORKS,
+    WEBSOCKET_SCENARIOS,
+    WS_WINDOW,
+    Result,
+    WebSocketResult,
+    baseline_for,
+)
 
 CLOCKS = {"cpu": "process CPU time", "wall": "wall-clock time"}
 SHORT = {
@@ -160,6 +168,93 @@ def format_tables(table: Table, clock: str = "cpu") -> str:
     return "\n".join(out)
 
 
+# --- WebSockets ---------------------------------------------------------------------------------
+
+
+def _ws_cell(result: WebSocketResult | None) -> str:
+    if result is None:
+        return "-"
+    if result.status == "ok" and result.us and result.per_second:
+        return f"{result.per_second:,.0f}/s {result.us:6.2f} µs"
+    return _cell_status(result.status)
+
+
+def _cell_status(status: str) -> str:
+    return {"ok": "-", "n/a": "n/a", "broken": "BROKEN", "error": "ERROR"}[status]
+
+
+def format_websocket(results: Sequence[WebSocketResult], clock: str = "cpu") -> str:
+    """Messages per second and µs per message for each framework, and Erlen's ratio."""
+    if not results:
+        return ""
+    names = [n for n in WEBSOCKET_FRAMEWORKS if any(r.framework == n for r in results)]
+    cells = {(r.framework, r.scenario): r for r in results}
+    scenarios = [s for s in WEBSOCKET_SCENARIOS if any(r.scenario == s.name for r in results)]
+    base, peer = WEBSOCKET_FRAMEWORKS[0], WEBSOCKET_FRAMEWORKS[-1]
+    ratio = f"{base} ÷ {peer}" if base in names and peer in names else ""
+    width = 24
+    out = [
+        f"WebSocket, in-process ASGI: median messages/s and µs per message, {CLOCKS[clock]} "
+        "(higher messages/s is better)",
+        f"{'':<14}" + "".join(f"{n:>{width}}" for n in names) + (f"{ratio:>20}" if ratio else ""),
+    ]
+    for s in scenarios:
+        line = f"  {s.title:<12}" + "".join(
+            f"{_ws_cell(cells.get((n, s.name))):>{width}}" for n in names
+        )
+        if ratio:
+            r = cells.get((base, s.name))
+            value = r.ratio_to_peer if r is not None else None
+            line += f"{f'{value:.2f}x' if value is not None else '-':>20}"
+        out.append(line)
+    members = next((s.members for s in scenarios if s.members), 0)
+    out.append("")
+    if any(not s.members for s in scenarios):
+        out.append(
+            f"echo = a client sends N text messages over one connection (at most {WS_WINDOW} "
+            "ahead of the echoes); the handler echoes each; counted: the echoes."
+        )
+    if members:
+        out.append(
+            f"room of {members} = {members} connections in a room, one of them sends N messages "
+            f"(window {WS_WINDOW}) and each reaches all {members} members, the sender too: Erlen "
+            "through erlen.hub.Hub, Starlette through an awaited send loop over a set; counted: "
+            f"the deliveries (N x {members}; messages sent per second = deliveries/s ÷ {members})."
+        )
+    if ratio:
+        out.append(f"{ratio}: {base}'s messages/s ÷ {peer}'s (>1: {base} faster).")
+    problems = [r for r in results if r.status != "ok"]
+    if problems:
+        out += ["", "Broken, failing or unavailable (not timed):"]
+        out += [f"  {r.framework}/{r.scenario}: {r.status}: {r.reason}" for r in problems]
+    return "\n".join(out)
+
+
+def websocket_summary(results: Sequence[WebSocketResult] | None) -> str:
+    """One informational line for the targets section (issue 6; issue 4 sets no target)."""
+    base, peer = WEBSOCKET_FRAMEWORKS[0], WEBSOCKET_FRAMEWORKS[-1]
+    text = (
+        f"[ INFO ] WebSocket (issue 6, no target here): {base}'s messages/s ÷ {peer}'s "
+        "(echo: echoes, room: deliveries)"
+    )
+    parts = []
+    cells = {(r.framework, r.scenario): r for r in results or ()}
+    for s in WEBSOCKET_SCENARIOS:
+        a, b = cells.get((base, s.name)), cells.get((peer, s.name))
+        if a is None or b is None:
+            continue
+        if a.ratio_to_peer is not None and a.per_second and b.per_second:
+            parts.append(
+                f"{s.title} {a.ratio_to_peer:.3g}x "
+                f"({base} {a.per_second:,.0f}/s, {peer} {b.per_second:,.0f}/s)"
+            )
+        else:
+            parts.append(f"{s.title}: {base} {a.status}, {peer} {b.status}")
+    if not parts:
+        return text + f"\n         not measured: select {base} and {peer} (--only)"
+    return text + "\n         " + "; ".join(parts)
+
+
 # --- targets ------------------------------------------------------------------------------------
 
 
@@ -301,10 +396,15 @@ def evaluate_targets(
     return out
 
 
-def format_targets(verdicts: Sequence[Verdict]) -> str:
-    """The targets section: each row met or missed, and by how much."""
+def format_targets(
+    verdicts: Sequence[Verdict], websocket: Sequence[WebSocketResult] | None = None
+) -> str:
+    """The targets section: each row met or missed, and by how much; then, for information,
+    the WebSocket ratio (``websocket``: None when the WebSocket scenarios did not run)."""
     lines = ["Targets (issue 4; ratios are Erlen's figure ÷ the peer's, from this run)"]
     lines += [v.line() for v in verdicts]
+    if websocket is not None:
+        lines.append(websocket_summary(websocket))
     met = sum(v.status == "met" for v in verdicts)
     missed = sum(v.status == "missed" for v in verdicts)
     lines.append(f"{met} met, {missed} missed, {len(verdicts) - met - missed} not measured")

@@ -212,7 +212,10 @@ def create_websocket_app() -> Starlette:
             members.discard(websocket)
 
     return Starlette(
-        routes=[WebSocketRoute(WS_ECHO_PATH, echo_socket), WebSocketRoute(WS_ROOM_PATH, room_socket)]
+        routes=[
+            WebSocketRoute(WS_ECHO_PATH, echo_socket),
+            WebSocketRoute(WS_ROOM_PATH, room_socket),
+        ]
     )
 
 

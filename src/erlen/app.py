@@ -968,6 +968,17 @@ class Erlen(Scaffold):
             from .helpers import redirect
 
             return redirect(e.new_url, 308)
+        cls = type(e)
+        if cls.get_body is HTTPException.get_body and cls.get_headers is HTTPException.get_headers:
+            # PERF: Werkzeug's error page depends only on the class and the
+            # description; render it once (404s are common, and its escaping is slow).
+            key = (cls, e.description)
+            body = _error_page_cache.get(key)
+            if body is None:
+                body = e.get_body()
+                if len(_error_page_cache) < 256:
+                    _error_page_cache[key] = body
+            return self.response_class(body, e.code or 500, mimetype="text/html")
         ctx = _cv_request.get(None)
         environ = None
         if ctx is not None and ctx.request._environ is not None:
@@ -1232,6 +1243,10 @@ class Erlen(Scaffold):
         from .cli import run_app
 
         run_app(self, host=host, port=port, debug=debug, load_dotenv=load_dotenv, **options)
+
+
+#: Rendered Werkzeug error pages, by exception class and description.
+_error_page_cache: dict[tuple[type[HTTPException], str | None], str] = {}
 
 
 def exc_class_and_code_for(

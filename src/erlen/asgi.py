@@ -257,7 +257,20 @@ async def _receive_body(app: Erlen, request: Request) -> None:
 
 
 def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
-    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.header_list()]
+    code = response._status_code
+    body = response._body
+    if body is None or code < 200 or code == 204 or code == 304:
+        return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.header_list()]
+    # PERF: header_list() and the encoding in one pass for the common complete body.
+    out: list[tuple[bytes, bytes]] = []
+    has_length = False
+    for k, v in response.headers._list:
+        if not has_length and len(k) == 14 and k.lower() == "content-length":
+            has_length = True
+        out.append((k.encode("latin-1"), v.encode("latin-1")))
+    if not has_length:
+        out.append((b"content-length", str(len(body)).encode("ascii")))
+    return out
 
 
 async def send_response(response: Response, head: bool, receive: Receive, send: Send) -> None:

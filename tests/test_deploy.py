@@ -562,3 +562,90 @@ def test_proxy_fix_arguments() -> None:
         ProxyFix(None, x_for=-1)
     with pytest.raises(TypeError):
         ProxyFix(None)(1)
+
+
+# -- behind nginx ---------------------------------------------------------------------------------
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+
+
+def nginx_config(tmp_path: Path, listen_port: int, app_port: int, static: Path) -> Path:
+    """Wrap the server block from docs/deployment.md in a runnable nginx configuration."""
+    (snippet,) = fenced_blocks(DEPLOYMENT_DOC.read_text("utf-8"), "nginx")
+    snippet = (
+        snippet.replace("listen 80;", f"listen 127.0.0.1:{listen_port};")
+        .replace("alias /srv/app/static/;", f"alias {static}/;")
+        .replace("proxy_pass http://127.0.0.1:8000;", f"proxy_pass http://127.0.0.1:{app_port};")
+    )
+    assert f"127.0.0.1:{app_port}" in snippet and f"{static}/" in snippet
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        f"""
+user root;
+worker_processes 1;
+daemon off;
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/nginx-error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log {tmp_path}/nginx-access.log;
+    client_body_temp_path {tmp_path}/body;
+    proxy_temp_path {tmp_path}/proxy;
+    fastcgi_temp_path {tmp_path}/fastcgi;
+    uwsgi_temp_path {tmp_path}/uwsgi;
+    scgi_temp_path {tmp_path}/scgi;
+{snippet}
+}}
+""",
+        encoding="utf-8",
+    )
+    return conf
+
+
+@pytest.mark.skipif(NGINX is None, reason="nginx is not installed (CI installs Debian's nginx)")
+@pytest.mark.parametrize("kind", ["gunicorn", "uvicorn"])
+def test_behind_nginx_as_documented(kind: str, tmp_path: Path) -> None:
+    assert NGINX is not None
+    folder = proxied_app(tmp_path)
+    static = tmp_path / "static"
+    static.mkdir()
+    (static / "site.css").write_text("body { color: green }", encoding="utf-8")
+    app_port, nginx_port = free_port(), free_port()
+    conf = nginx_config(tmp_path, nginx_port, app_port, static)
+    command = with_port(doc_command(kind), app_port)
+    with serve(command, folder, tmp_path / "server.log", app_port):
+        with (tmp_path / "nginx.log").open("wb") as out:
+            proc = subprocess.Popen(
+                [NGINX, "-p", str(tmp_path), "-c", str(conf)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            base = f"http://127.0.0.1:{nginx_port}"
+            deadline = time.monotonic() + START_TIMEOUT
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail((tmp_path / "nginx-error.log").read_text("utf-8", "replace"))
+                try:
+                    httpx.get(base + "/", timeout=2)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline:
+                        pytest.fail("nginx did not answer")
+                    time.sleep(0.1)
+            # nginx serves static files itself and proxies the rest.
+            assert httpx.get(base + "/static/site.css").text == "body { color: green }"
+            # A client forging X-Forwarded-For: nginx appends the real address, ProxyFix
+            # trusts only that last hop.
+            info = httpx.get(
+                base + "/api/info",
+                headers={"Host": "example.com", "X-Forwarded-For": "6.6.6.6"},
+                timeout=10,
+            ).json()
+            assert info["remote_addr"] == "127.0.0.1"
+            assert info["host"] == "example.com"
+            assert info["scheme"] == "http"
+            assert info["url"] == "http://example.com/api/info"
+        finally:
+            stop(proc)

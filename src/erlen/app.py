@@ -311,7 +311,7 @@ class Erlen(Scaffold):
 
     def create_jinja_environment(self) -> Environment:
         """Create the Jinja environment (loader over app and blueprint templates)."""
-        from .templating import create_environment
+        from ._jinja import create_environment
 
         return create_environment(self)
 

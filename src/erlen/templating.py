@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
-
-from jinja2 import BaseLoader, Template, TemplateNotFound
-from jinja2 import Environment as BaseEnvironment
 
 from .globals import _cv_app, _cv_request, current_app
 from .signals import before_render_template, template_rendered
 
 if TYPE_CHECKING:
+    from jinja2 import Template
+
+    from ._jinja import DispatchingJinjaLoader as DispatchingJinjaLoader
+    from ._jinja import Environment as Environment
     from .app import Erlen
-    from .scaffold import Scaffold
 
 
 def _default_template_ctx_processor() -> dict[str, Any]:
@@ -30,107 +30,6 @@ def _default_template_ctx_processor() -> dict[str, Any]:
     if req_ctx is not None:
         rv["request"] = req_ctx.request
     return rv
-
-
-class Environment(BaseEnvironment):
-    """A Jinja environment that knows its app (and loads from app and blueprint folders)."""
-
-    def __init__(self, app: Erlen, **options: Any) -> None:
-        if "loader" not in options:
-            options["loader"] = (
-                app.create_global_jinja_loader()
-                if hasattr(app, "create_global_jinja_loader")
-                else DispatchingJinjaLoader(app)
-            )
-        super().__init__(**options)
-        self.app = app
-
-
-class DispatchingJinjaLoader(BaseLoader):
-    """Look a template up in the app's folder first, then in each blueprint's."""
-
-    def __init__(self, app: Erlen) -> None:
-        self.app = app
-
-    def get_source(
-        self, environment: BaseEnvironment, template: str
-    ) -> tuple[str, str | None, Callable[[], bool] | None]:
-        if self.app.config["EXPLAIN_TEMPLATE_LOADING"]:
-            return self._get_source_explained(environment, template)
-        for _srcobj, loader in self._iter_loaders():
-            try:
-                return loader.get_source(environment, template)
-            except TemplateNotFound:
-                continue
-        raise TemplateNotFound(template)
-
-    def _get_source_explained(
-        self, environment: BaseEnvironment, template: str
-    ) -> tuple[str, str | None, Callable[[], bool] | None]:
-        attempts = []
-        trv = None
-        for srcobj, loader in self._iter_loaders():
-            try:
-                rv = loader.get_source(environment, template)
-                if trv is None:
-                    trv = rv
-            except TemplateNotFound:
-                rv = None
-            attempts.append((loader, srcobj, rv))
-        lines = [f"Locating template {template!r}:"]
-        for idx, (loader, srcobj, rv) in enumerate(attempts):
-            lines.append(
-                f"{idx + 1:5}: trying loader of {srcobj!r} ({loader!r}): {'found' if rv else 'no match'}"
-            )
-        self.app.logger.info("\n".join(lines))
-        if trv is not None:
-            return trv
-        raise TemplateNotFound(template)
-
-    def _iter_loaders(self) -> Iterator[tuple[Scaffold, BaseLoader]]:
-        loader = self.app.jinja_loader
-        if loader is not None:
-            yield self.app, loader
-        for blueprint in self.app.iter_blueprints():
-            loader = blueprint.jinja_loader
-            if loader is not None:
-                yield blueprint, loader
-
-    def list_templates(self) -> list[str]:
-        """List the templates of the app and its blueprints."""
-        result = set()
-        for _, loader in self._iter_loaders():
-            result.update(loader.list_templates())
-        return sorted(result)
-
-
-def create_environment(app: Erlen) -> Environment:
-    """Create the app's Jinja environment with Flask's defaults and globals."""
-    options = dict(app.jinja_options)
-    if "autoescape" not in options:
-        options["autoescape"] = app.select_jinja_autoescape
-    if "auto_reload" not in options:
-        auto_reload = app.config["TEMPLATES_AUTO_RELOAD"]
-        if auto_reload is None:
-            auto_reload = app.debug
-        options["auto_reload"] = auto_reload
-    env_class: type[Environment] = getattr(app, "jinja_environment", Environment)
-    env = env_class(app, **options)
-    from .globals import g, request, session
-    from .helpers import get_flashed_messages, url_for
-
-    # The proxies make request, session and g visible to imported templates and
-    # macros too, which do not receive the render context.
-    env.globals.update(
-        url_for=url_for,
-        get_flashed_messages=get_flashed_messages,
-        config=app.config,
-        request=request,
-        session=session,
-        g=g,
-    )
-    env.policies["json.dumps_function"] = app.json.dumps
-    return env
 
 
 def _update_context(app: Erlen, context: dict[str, Any]) -> None:
@@ -211,3 +110,12 @@ __all__ = [
     "stream_template",
     "stream_template_string",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Jinja loads on first use, not with `import erlen` (it is a fifth of the import time).
+    if name in ("Environment", "DispatchingJinjaLoader", "create_environment"):
+        from . import _jinja
+
+        return getattr(_jinja, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -194,6 +194,33 @@ class SessionInterface:
             session.permanent and bool(app.config["SESSION_REFRESH_EACH_REQUEST"])
         )
 
+    def _cookie_options(self, app: Erlen) -> dict[str, Any]:
+        return {
+            "domain": self.get_cookie_domain(app),
+            "path": self.get_cookie_path(app),
+            "secure": self.get_cookie_secure(app),
+            "partitioned": self.get_cookie_partitioned(app),
+            "samesite": self.get_cookie_samesite(app),
+            "httponly": self.get_cookie_httponly(app),
+        }
+
+    def set_session_cookie(
+        self, app: Erlen, session: SessionMixin, response: Response, value: str
+    ) -> None:
+        """Set the session cookie to ``value``, with the configured cookie settings."""
+        response.set_cookie(
+            self.get_cookie_name(app),
+            value,
+            expires=self.get_expiration_time(app, session),
+            **self._cookie_options(app),
+        )
+        add_vary(response, "Cookie")
+
+    def delete_session_cookie(self, app: Erlen, response: Response) -> None:
+        """Tell the client to drop the session cookie."""
+        response.delete_cookie(self.get_cookie_name(app), **self._cookie_options(app))
+        add_vary(response, "Cookie")
+
     def open_session(self, app: Erlen, request: Request) -> SessionMixin | None:
         """Load the session for a request (None means: use the null session)."""
         raise NotImplementedError
@@ -313,46 +340,17 @@ class SecureCookieSessionInterface(SessionInterface):
 
     def save_session(self, app: Erlen, session: SessionMixin, response: Response) -> None:
         """Write, refresh or delete the session cookie, only when needed."""
-        name = self.get_cookie_name(app)
-        domain = self.get_cookie_domain(app)
-        path = self.get_cookie_path(app)
-        secure = self.get_cookie_secure(app)
-        partitioned = self.get_cookie_partitioned(app)
-        samesite = self.get_cookie_samesite(app)
-        httponly = self.get_cookie_httponly(app)
         if session.accessed:
             add_vary(response, "Cookie")
         if not session:
             if session.modified:
-                response.delete_cookie(
-                    name,
-                    domain=domain,
-                    path=path,
-                    secure=secure,
-                    partitioned=partitioned,
-                    samesite=samesite,
-                    httponly=httponly,
-                )
-                add_vary(response, "Cookie")
+                self.delete_session_cookie(app, response)
             return
         if not self.should_set_cookie(app, session):
             return
-        expires = self.get_expiration_time(app, session)
         serializer = self.get_signing_serializer(app)
         assert serializer is not None
-        value = serializer.dumps(dict(session))
-        response.set_cookie(
-            name,
-            value,
-            expires=expires,
-            httponly=httponly,
-            domain=domain,
-            path=path,
-            secure=secure,
-            partitioned=partitioned,
-            samesite=samesite,
-        )
-        add_vary(response, "Cookie")
+        self.set_session_cookie(app, session, response, serializer.dumps(dict(session)))
 
 
 __all__ = [

@@ -223,13 +223,6 @@ class RedisSessionInterface(SessionInterface):
         """Write the data to Redis and set the cookie; delete both for an emptied session."""
         if not isinstance(session, RedisSession):
             raise TypeError("RedisSessionInterface saves only the sessions it opened.")
-        name = self.get_cookie_name(app)
-        domain = self.get_cookie_domain(app)
-        path = self.get_cookie_path(app)
-        secure = self.get_cookie_secure(app)
-        partitioned = self.get_cookie_partitioned(app)
-        samesite = self.get_cookie_samesite(app)
-        httponly = self.get_cookie_httponly(app)
         if session.accessed:
             add_vary(response, "Cookie")
         client = self.get_redis(app)
@@ -241,16 +234,7 @@ class RedisSessionInterface(SessionInterface):
             if stale:
                 client.delete(*stale)
             if session.modified:
-                response.delete_cookie(
-                    name,
-                    domain=domain,
-                    path=path,
-                    secure=secure,
-                    partitioned=partitioned,
-                    samesite=samesite,
-                    httponly=httponly,
-                )
-                add_vary(response, "Cookie")
+                self.delete_session_cookie(app, response)
             return
         lifetime = self._lifetime(app)
         key = self.redis_key(session.sid)
@@ -264,18 +248,7 @@ class RedisSessionInterface(SessionInterface):
             return
         else:
             client.expire(key, lifetime)
-        response.set_cookie(
-            name,
-            self._cookie_value(app, session.sid),
-            expires=self.get_expiration_time(app, session),
-            httponly=httponly,
-            domain=domain,
-            path=path,
-            secure=secure,
-            partitioned=partitioned,
-            samesite=samesite,
-        )
-        add_vary(response, "Cookie")
+        self.set_session_cookie(app, session, response, self._cookie_value(app, session.sid))
 
 
 __all__ = ["RedisSession", "RedisSessionInterface", "new_sid"]

@@ -172,7 +172,6 @@ class Erlen(Scaffold):
         self.before_serving_funcs: list[Callable[[], Any]] = []
         self.after_serving_funcs: list[Callable[[], Any]] = []
         self.while_serving_gens: list[Callable[[], Any]] = []
-        self.after_response_funcs: list[Callable[..., Any]] = []
         self.blueprints: dict[str, Blueprint] = {}
         self.extensions: dict[str, Any] = {}
         self.url_map = self.url_map_class(host_matching=host_matching)

@@ -451,12 +451,6 @@ def test_after_response_in_a_websocket_runs_when_it_closes() -> None:
     assert results == ["/ws"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="asgi.py cannot close a sync generator whose next() is running in a worker"
-    " thread (ValueError is swallowed); its finally then runs only when the generator is"
-    " garbage-collected, outside the request context (see the realtime report)",
-)
 def test_asgi_sync_generator_blocked_at_disconnect_is_closed_in_its_context() -> None:
     entered, release, finished = threading.Event(), threading.Event(), threading.Event()
     seen: list[bool] = []

@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
 from . import signals
-from .concurrency import iterate_in_threadpool
+from .concurrency import ThreadedIterator
 from .ctx import RequestContext
 from .response import body_allowed
 
@@ -328,7 +328,7 @@ async def _pump(response: Response, send: Send) -> None:
     elif isinstance(it, (list, tuple)):
         chunks = _iterate_list(it)
     else:
-        chunks = iterate_in_threadpool(iter(it))
+        chunks = ThreadedIterator(iter(it))
     try:
         async for chunk in chunks:
             if isinstance(chunk, str):

@@ -5,7 +5,8 @@
   that loop; otherwise it uses one persistent event loop per thread (never a
   fresh loop per call).
 * Async code that must run blocking sync code uses :func:`run_in_threadpool`,
-  which carries the ``contextvars`` context into the worker thread.
+  which carries the ``contextvars`` context into the worker thread, and
+  :class:`ThreadedIterator` to iterate a blocking iterator.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import atexit
 import contextvars
 import threading
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -137,18 +138,63 @@ def _next_or_stop(it: Iterator[T]) -> Any:
         return _STOP
 
 
-async def iterate_in_threadpool(it: Iterator[T]) -> AsyncIterator[T]:
-    """Iterate a blocking iterator from async code, one item per worker-thread hop."""
-    while True:
-        item = await run_in_threadpool(_next_or_stop, it)
+def _close_quietly(it: Any) -> None:
+    close = getattr(it, "close", None)
+    if close is not None:
+        try:
+            close()
+        except ValueError:
+            pass  # still executing in another thread; its owner closes it
+
+
+class ThreadedIterator:
+    """Iterate a blocking iterator from async code, one worker-thread hop per item.
+
+    Unlike a plain loop over :func:`run_in_threadpool`, :meth:`aclose` copes with
+    a step still running in a thread (a client that left mid-stream): it waits a
+    little for that step, then closes the iterator in a worker thread, in the
+    caller's context, so a generator's ``finally`` sees the request. A step that
+    stays blocked closes the iterator as soon as it returns.
+    """
+
+    __slots__ = ("_close_wait", "_it", "_step")
+
+    def __init__(self, it: Iterator[T], close_wait: float = 0.5) -> None:
+        self._it = it
+        self._step: asyncio.Future[Any] | None = None
+        self._close_wait = close_wait
+
+    def __aiter__(self) -> ThreadedIterator:
+        return self
+
+    async def __anext__(self) -> Any:
+        step = self._step = asyncio.ensure_future(run_in_threadpool(_next_or_stop, self._it))
+        # Shielded: a cancelled consumer must not lose track of the running step.
+        item = await asyncio.shield(step)
+        self._step = None
         if item is _STOP:
-            return
-        yield item
+            raise StopAsyncIteration
+        return item
+
+    async def aclose(self) -> None:
+        """Close the iterator once no step of it is running."""
+        step = self._step
+        if step is not None and not step.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(step), self._close_wait)
+            except Exception:
+                pass  # the step's own error, or still blocked
+            if not step.done():
+                ctx = contextvars.copy_context()
+                step.add_done_callback(lambda _: ctx.run(_close_quietly, self._it))
+                return
+        if getattr(self._it, "close", None) is not None:
+            await run_in_threadpool(_close_quietly, self._it)
 
 
 __all__ = [
+    "ThreadedIterator",
     "async_to_sync",
-    "iterate_in_threadpool",
     "run_coroutine_sync",
     "run_in_threadpool",
     "thread_loop",

@@ -37,7 +37,7 @@ from .globals import _cv_request
 from .request import Request
 from .response import Response
 from .routing import BuildError, Map, RequestRedirect, Rule
-from .scaffold import Scaffold, endpoint_from_view_func, find_package
+from .scaffold import Scaffold, endpoint_from_view_func, exc_class_and_code, find_package
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -96,15 +96,6 @@ class _Plan:
         self.url_preprocessors: list[Callable[..., Any]] = []
         self.before: list[tuple[Callable[[], Any], bool]] = []
         self.after: list[tuple[Callable[[Any], Any], bool]] = []
-
-    @property
-    def sync_only(self) -> bool:
-        """True when neither the view nor any hook is a coroutine function."""
-        return (
-            not self.view_is_async
-            and not any(a for _, a in self.before)
-            and not any(a for _, a in self.after)
-        )
 
 
 class Erlen(Scaffold):
@@ -734,16 +725,12 @@ class Erlen(Scaffold):
                 server_error = yield server_error
         return (yield from self._finalize_steps(ctx, plan, server_error, True))
 
-    def _request_steps(self, ctx: RequestContext, plan: _Plan) -> Steps:
-        """A request's whole dispatch: the full dispatch, or a 500 when it fails."""
-        return self._full_dispatch_steps(ctx, plan, True)
-
     def _find_error_handler(self, e: BaseException, blueprints: tuple[str, ...]) -> Any:
         key = (type(e), blueprints)
         cache = self._error_handler_cache
         if key in cache:
             return cache[key]
-        exc_class, code = exc_class_and_code_for(type(e))
+        exc_class, code = exc_class_and_code(type(e))
         found = None
         names = (*blueprints, None)
         for c in (code, None) if code is not None else (None,):
@@ -1197,7 +1184,7 @@ class Erlen(Scaffold):
         )
 
     def _sync_dispatch_in_thread(self, ctx: RequestContext, plan: _Plan) -> Any:
-        response = self._drive_sync(self._request_steps(ctx, plan))
+        response = self._drive_sync(self._full_dispatch_steps(ctx, plan, True))
         # A body that needs no context while it is sent (complete, or a file) lets us
         # tear down here, in the view's thread, as Flask does before the body goes out:
         # thread-bound resources (a sqlite3 connection on g) close where they were opened.
@@ -1246,15 +1233,6 @@ class Erlen(Scaffold):
 
 #: Rendered Werkzeug error pages, by exception class and description.
 _error_page_cache: dict[tuple[type[HTTPException], str | None], str] = {}
-
-
-def exc_class_and_code_for(
-    exc_class: type[BaseException],
-) -> tuple[type[BaseException], int | None]:
-    """Return an exception class and its HTTP code (None for non-HTTP errors)."""
-    if issubclass(exc_class, HTTPException):
-        return exc_class, exc_class.code
-    return exc_class, None
 
 
 def _is_headers(value: Any) -> bool:

@@ -341,11 +341,11 @@ async def _pump(response: Response, send: Send) -> None:
                 raise ClientGone() from e
         await send({"type": "http.response.body", "body": b""})
     finally:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
-        if hasattr(it, "aclose"):
-            await it.aclose()
+        # Our own wrappers are closed here; the body itself by _close_response().
+        if chunks is not it:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
 
 async def _iterate_list(items: list[Any] | tuple[Any, ...]) -> AsyncIterator[Any]:

@@ -179,17 +179,27 @@ class ThreadedIterator:
     async def aclose(self) -> None:
         """Close the iterator once no step of it is running."""
         step = self._step
-        if step is not None and not step.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(step), self._close_wait)
-            except Exception:
-                pass  # the step's own error, or still blocked
-            if not step.done():
-                ctx = contextvars.copy_context()
-                step.add_done_callback(lambda _: ctx.run(_close_quietly, self._it))
+        try:
+            if step is not None and not step.done():
+                try:
+                    await asyncio.wait_for(asyncio.shield(step), self._close_wait)
+                except Exception:
+                    pass  # the step's own error, or still blocked
+            if step is None or step.done():
+                await run_in_threadpool(_close_quietly, self._it)
                 return
-        if getattr(self._it, "close", None) is not None:
-            await run_in_threadpool(_close_quietly, self._it)
+        except BaseException:
+            # Cancelled while closing: close anyway, as soon as no step runs.
+            self._close_later(step)
+            raise
+        self._close_later(step)
+
+    def _close_later(self, step: asyncio.Future[Any] | None) -> None:
+        ctx = contextvars.copy_context()
+        if step is not None and not step.done():
+            step.add_done_callback(lambda _: ctx.run(_close_quietly, self._it))
+        else:
+            ctx.run(_close_quietly, self._it)
 
 
 __all__ = [

@@ -232,13 +232,6 @@ def get_template_attribute(template_name: str, attribute: str) -> Any:
     return getattr(current_app.jinja_env.get_template(template_name).module, attribute)
 
 
-def _split_blueprint_path(name: str) -> list[str]:
-    out: list[str] = [name]
-    if "." in name:
-        out.extend(_split_blueprint_path(name.rpartition(".")[0]))
-    return out
-
-
 __all__ = [
     "abort",
     "flash",

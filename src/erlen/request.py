@@ -189,9 +189,9 @@ class Request:
     def __init__(
         self, environ: dict[str, Any], populate_request: bool = True, shallow: bool = False
     ):
-        from .wsgi import request_fields
+        from .wsgi import init_from_environ
 
-        self._init(**request_fields(environ))
+        init_from_environ(self, environ)
 
     @classmethod
     def from_values(
@@ -318,13 +318,18 @@ class Request:
             raw = self._host
             if raw is None:
                 raw = self.headers.get("Host") or None
-            host = self.__dict__["_checked_host"] = _get_host(self.scheme, raw, self._server)
+            host = self.__dict__["_checked_host"] = _get_host(self.scheme, raw, self.server)
         return host
 
     @property
     def server(self) -> tuple[str, int | None] | None:
         """The address of the server socket (host, port), when known."""
-        return self._server
+        server = self._server
+        if server is None and self._environ is not None:
+            from .wsgi import _server_of
+
+            server = self._server = _server_of(self._environ)
+        return server
 
     # The URL properties return IRIs (percent-encoded UTF-8 shown decoded), exactly as
     # Flask's (Werkzeug's) request does, so code comparing or storing them behaves the same.

@@ -282,6 +282,15 @@ class _EventStream:
         if self._closed:
             return
         self._closed = True
+        try:
+            await self._stop()
+        except BaseException:
+            # Interrupted (cancelled again while closing): the generator must still
+            # be closed, or its finally would wait for garbage collection.
+            self._close_when_idle()
+            raise
+
+    async def _stop(self) -> None:
         producer = self._producer
         if producer is not None and not producer.done():
             producer.cancel()
@@ -302,7 +311,19 @@ class _EventStream:
                 return
         await run_in_threadpool(self._close_sync)
 
-    def _close_sync_later(self, _: asyncio.Future[Any]) -> None:
+    def _close_when_idle(self) -> None:
+        if self._ait is not None:
+            aclose = getattr(self._ait, "aclose", None)
+            if aclose is not None:
+                _keep(asyncio.ensure_future(aclose()))
+            return
+        step = self._sync_step
+        if step is not None and not step.done():
+            step.add_done_callback(self._close_sync_later)
+        else:
+            self._close_sync_later(None)
+
+    def _close_sync_later(self, _: asyncio.Future[Any] | None) -> None:
         _keep(asyncio.ensure_future(run_in_threadpool(self._close_sync)))
 
     def _close_sync(self) -> None:

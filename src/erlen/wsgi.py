@@ -27,35 +27,19 @@ def _decode_wsgi_str(value: str) -> str:
     return value.encode("latin-1").decode("utf-8", "replace")
 
 
-def request_fields(environ: dict[str, Any]) -> dict[str, Any]:
-    """Return the plain values a :class:`~erlen.Request` is built from."""
-    host = environ.get("HTTP_HOST")
-    server: tuple[str, int | None] | None = None
-    if "SERVER_NAME" in environ:
-        port = environ.get("SERVER_PORT")
-        server = (environ["SERVER_NAME"], int(port) if port and port.isdigit() else None)
-    return {
-        "method": environ.get("REQUEST_METHOD", "GET").upper(),
-        "path": _decode_wsgi_str(environ.get("PATH_INFO") or "/"),
-        "query_string": environ.get("QUERY_STRING", "").encode("latin-1"),
-        "scheme": environ.get("wsgi.url_scheme", "http"),
-        "root_path": _decode_wsgi_str(environ.get("SCRIPT_NAME", "")).rstrip("/"),
-        "headers": None,
-        "raw_headers": None,
-        "host": host or None,
-        "server": server,
-        "remote_addr": environ.get("REMOTE_ADDR"),
-        "body": environ.get("wsgi.input"),
-        "body_terminated": bool(environ.get("wsgi.input_terminated")),
-        "environ": environ,
-        "scope": None,
-    }
+def _server_of(environ: dict[str, Any]) -> tuple[str, int | None] | None:
+    """Return ``(SERVER_NAME, SERVER_PORT)`` from a WSGI environ, when present."""
+    if "SERVER_NAME" not in environ:
+        return None
+    port = environ.get("SERVER_PORT")
+    return (environ["SERVER_NAME"], int(port) if port and port.isdigit() else None)
 
 
-def request_from_environ(app: Erlen, environ: dict[str, Any]) -> Request:
-    """Build the app's request class from a WSGI environ."""
+def init_from_environ(request: Request, environ: dict[str, Any]) -> None:
+    """Fill a request from a WSGI environ (what the door and ``Request(environ)`` use)."""
     # PERF: the hot fields are read inline and passed positionally to _init();
-    # request_fields() serves Request(environ).
+    # the server address is only worked out when the Host header is missing
+    # (``request.server`` reads it from the environ when asked).
     get = environ.get
     path = get("PATH_INFO") or "/"
     if not path.isascii():
@@ -67,17 +51,13 @@ def request_from_environ(app: Erlen, environ: dict[str, Any]) -> Request:
     host = get("HTTP_HOST")
     if not host:
         host = None
-        if "SERVER_NAME" in environ:
-            port = get("SERVER_PORT")
-            server = (environ["SERVER_NAME"], int(port) if port and port.isdigit() else None)
+        server = _server_of(environ)
     qs = get("QUERY_STRING")
-    cls = app.request_class
-    request = cls.__new__(cls)
     request._init(
-        environ["REQUEST_METHOD"],
+        get("REQUEST_METHOD", "GET"),
         path,
         qs.encode("latin-1") if qs else b"",
-        environ["wsgi.url_scheme"],
+        get("wsgi.url_scheme", "http"),
         root,
         None,  # headers: a view of the environ, created on first access
         None,
@@ -89,6 +69,13 @@ def request_from_environ(app: Erlen, environ: dict[str, Any]) -> Request:
         environ,
         None,
     )
+
+
+def request_from_environ(app: Erlen, environ: dict[str, Any]) -> Request:
+    """Build the app's request class from a WSGI environ."""
+    cls = app.request_class
+    request = cls.__new__(cls)
+    init_from_environ(request, environ)
     return request
 
 

@@ -477,3 +477,31 @@ def test_asgi_sync_generator_blocked_at_disconnect_is_closed_in_its_context() ->
     release.set()
     assert finished.wait(5)
     assert seen == [True]
+
+
+def test_an_error_mid_stream_is_logged_by_the_app_on_both_doors(protocol: str) -> None:
+    app = Erlen(__name__)
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    @app.route("/stream")
+    def stream() -> Any:
+        def chunks() -> Iterator[str]:
+            yield "first"
+            raise ValueError("mid-stream failure")
+
+        return chunks()
+
+    handler = Keep()
+    app.logger.addHandler(handler)
+    try:
+        # The status line is already out: the error reaches the server, which aborts.
+        with pytest.raises(ValueError, match="mid-stream failure"):
+            app.test_client(asgi=protocol == "asgi").get("/stream")
+    finally:
+        app.logger.removeHandler(handler)
+    assert [r.getMessage() for r in records] == ["Exception on request [GET /stream]"]
+    assert records[0].exc_info is not None and records[0].exc_info[0] is ValueError

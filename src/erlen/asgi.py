@@ -227,7 +227,13 @@ async def _http(app: Erlen, scope: dict[str, Any], receive: Receive, send: Send)
             if preserve is not None:
                 preserve(ctx)
         head = request.method == "HEAD" or not body_allowed(response._status_code)
-        await send_response(response, head, receive, send)
+        try:
+            await send_response(response, head, receive, send)
+        except Exception as e:
+            # The status line is out: log through the app (as the WSGI door does)
+            # and let the server abort the connection.
+            app.log_exception((type(e), e, e.__traceback__))
+            raise
     except BaseException as e:
         error = e
         raise

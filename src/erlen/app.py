@@ -1,10 +1,13 @@
 """The application object: registries, configuration and protocol-neutral dispatch.
 
-Dispatch is written once, as generator "steps" that yield an awaitable whenever
-a hook, view or handler is a coroutine. The WSGI door drives the steps
-synchronously (awaitables run on the thread's persistent loop); the ASGI door
-drives them with ``await``. So the same code serves both protocols, and sync
-code never pays for async machinery it does not use.
+A request's dispatch (hooks, view, error handlers, response processing) has two
+twins: ``_dispatch_sync`` runs it from sync code (the WSGI door, and sync views
+in the ASGI door's thread pool), running any coroutine a hook or view returns on
+the thread's event loop; ``_dispatch_async`` runs it from async code, awaiting
+them. Each protocol pays only for the machinery it uses. Rarer paths (error
+handlers, teardown) are written once, as generator "steps" that yield an
+awaitable whenever a function is a coroutine, driven by ``_drive_sync`` or
+``_drive_async``.
 """
 
 from __future__ import annotations
@@ -609,13 +612,15 @@ class Erlen(Scaffold):
             return host[: -len(suffix)]
         return "<invalid>"
 
-    def _full_dispatch_steps(
-        self, ctx: RequestContext, plan: _Plan, handle_errors: bool = False
-    ) -> Steps:
-        """Hooks, view, error handlers and response processing for one request.
+    def _dispatch_sync(
+        self, ctx: RequestContext, plan: _Plan, handle_errors: bool = True
+    ) -> Response:
+        """Hooks, view, error handlers and response processing, from sync code.
 
-        With ``handle_errors``, an exception no handler dealt with becomes a 500
-        response (or propagates, in testing and debug mode).
+        The twin of :meth:`_dispatch_async` (keep the two in step): a coroutine
+        returned by an async hook or view runs on the thread's event loop. An
+        exception no handler deals with becomes a 500 response (or propagates,
+        in testing and debug mode); without ``handle_errors`` it propagates.
         """
         request = ctx.request
         try:
@@ -629,7 +634,7 @@ class Erlen(Scaffold):
                 for before, before_is_async in plan.before:
                     rv = before()
                     if before_is_async:
-                        rv = yield rv
+                        rv = run_coroutine_sync(_as_coroutine(rv))
                     if rv is not None:
                         break
                 else:
@@ -645,14 +650,57 @@ class Erlen(Scaffold):
                             )
                         rv = view(**request.view_args)  # type: ignore[arg-type]
                         if plan.view_is_async:
-                            rv = yield rv
+                            rv = run_coroutine_sync(_as_coroutine(rv))
             except Exception as e:
-                rv = yield from self._handle_user_exception_steps(e, plan)
-            return (yield from self._finalize_steps(ctx, plan, rv, False))
+                rv = self._drive_sync(self._handle_user_exception_steps(e, plan))
+            return self._finalize_sync(ctx, plan, rv, False)
         except Exception as e:
             if not handle_errors:
                 raise
-            return (yield from self._handle_exception_steps(ctx, plan, e))
+            rv = self._drive_sync(self._handle_exception_steps(ctx, e, plan))
+            return self._finalize_sync(ctx, plan, rv, True)
+
+    async def _dispatch_async(self, ctx: RequestContext, plan: _Plan) -> Response:
+        """Hooks, view, error handlers and response processing, from async code.
+
+        The twin of :meth:`_dispatch_sync` (keep the two in step): coroutines
+        returned by hooks and views are awaited on the running loop.
+        """
+        request = ctx.request
+        try:
+            try:
+                if signals.request_started.receivers:
+                    signals.request_started.send(self, _async_wrapper=self.ensure_sync)
+                rv = None
+                if plan.url_preprocessors:
+                    for pre in plan.url_preprocessors:
+                        pre(request.endpoint, request.view_args)
+                for before, before_is_async in plan.before:
+                    rv = before()
+                    if before_is_async:
+                        rv = await rv
+                    if rv is not None:
+                        break
+                else:
+                    if request.routing_exception is not None:
+                        self.raise_routing_exception(request)
+                    if request.method == "OPTIONS" and request.url_rule.provide_automatic_options:  # type: ignore[union-attr]
+                        rv = self.make_default_options_response()
+                    else:
+                        view = plan.view
+                        if view is None:
+                            raise LookupError(
+                                f"No view function is registered for endpoint {request.endpoint!r}."
+                            )
+                        rv = view(**request.view_args)  # type: ignore[arg-type]
+                        if plan.view_is_async:
+                            rv = await rv
+            except Exception as e:
+                rv = await self._drive_async(self._handle_user_exception_steps(e, plan))
+            return await self._finalize_async(ctx, plan, rv, False)
+        except Exception as e:
+            rv = await self._drive_async(self._handle_exception_steps(ctx, e, plan))
+            return await self._finalize_async(ctx, plan, rv, True)
 
     def _handle_user_exception_steps(self, e: Exception, plan: _Plan) -> Steps:
         if isinstance(e, BadRequestKeyError) and (
@@ -674,20 +722,25 @@ class Erlen(Scaffold):
             rv = yield rv
         return rv
 
-    def _finalize_steps(
+    def _finalize_sync(
         self, ctx: RequestContext, plan: _Plan, rv: Any, from_error_handler: bool
-    ) -> Steps:
+    ) -> Response:
+        """Make the response and run after-request processing, from sync code.
+
+        The twin of :meth:`_finalize_async` (keep the two in step).
+        """
         response = self.make_response(rv)
         try:
             # Flask runs after_this_request functions in registration order.
-            for func in ctx._after_request_functions:
-                response = func(response)
-                if inspect.isawaitable(response):
-                    response = yield response
+            if ctx._after_request_functions:
+                for func in ctx._after_request_functions:
+                    response = func(response)
+                    if inspect.isawaitable(response):
+                        response = run_coroutine_sync(_as_coroutine(response))
             for after, after_is_async in plan.after:
                 response = after(response)
                 if after_is_async:
-                    response = yield response
+                    response = run_coroutine_sync(_as_coroutine(response))
             session = ctx._session
             if session is not None:
                 interface = self.session_interface
@@ -703,8 +756,44 @@ class Erlen(Scaffold):
             self.logger.exception("Request finalizing failed with an error while handling an error")
         return response
 
-    def _handle_exception_steps(self, ctx: RequestContext, plan: _Plan, e: Exception) -> Steps:
-        """Turn an unhandled exception into a 500 response (or re-raise it)."""
+    async def _finalize_async(
+        self, ctx: RequestContext, plan: _Plan, rv: Any, from_error_handler: bool
+    ) -> Response:
+        """Make the response and run after-request processing, from async code.
+
+        The twin of :meth:`_finalize_sync` (keep the two in step).
+        """
+        response = self.make_response(rv)
+        try:
+            if ctx._after_request_functions:
+                for func in ctx._after_request_functions:
+                    response = func(response)
+                    if inspect.isawaitable(response):
+                        response = await response
+            for after, after_is_async in plan.after:
+                response = after(response)
+                if after_is_async:
+                    response = await response
+            session = ctx._session
+            if session is not None:
+                interface = self.session_interface
+                if not interface.is_null_session(session):
+                    interface.save_session(self, session, response)
+            if signals.request_finished.receivers:
+                signals.request_finished.send(
+                    self, _async_wrapper=self.ensure_sync, response=response
+                )
+        except Exception:
+            if not from_error_handler:
+                raise
+            self.logger.exception("Request finalizing failed with an error while handling an error")
+        return response
+
+    def _handle_exception_steps(self, ctx: RequestContext, e: Exception, plan: _Plan) -> Steps:
+        """Turn an unhandled exception into a 500 handler's value (or re-raise it).
+
+        The caller finalizes the value (``from_error_handler=True``).
+        """
         exc_info = sys.exc_info()
         ctx.error = e
         if signals.got_request_exception.receivers:
@@ -723,7 +812,7 @@ class Erlen(Scaffold):
             server_error = handler(server_error)
             if _is_async(handler):
                 server_error = yield server_error
-        return (yield from self._finalize_steps(ctx, plan, server_error, True))
+        return server_error
 
     def _find_error_handler(self, e: BaseException, blueprints: tuple[str, ...]) -> Any:
         key = (type(e), blueprints)
@@ -756,10 +845,7 @@ class Erlen(Scaffold):
     def full_dispatch_request(self) -> Response:
         """Dispatch the current request: hooks, view, error handlers, after-request."""
         ctx = _cv_request.get()
-        return cast(
-            Response,
-            self._drive_sync(self._full_dispatch_steps(ctx, self._plan(ctx.request.endpoint))),
-        )
+        return self._dispatch_sync(ctx, self._plan(ctx.request.endpoint), False)
 
     def preprocess_request(self) -> Any:
         """Run URL value preprocessors and before-request hooks; return a response or None."""
@@ -786,20 +872,13 @@ class Erlen(Scaffold):
     def process_response(self, response: Response) -> Response:
         """Run after-request functions and save the session."""
         ctx = _cv_request.get()
-        plan = self._plan(ctx.request.endpoint)
-
-        def steps() -> Steps:
-            return (yield from self._finalize_steps(ctx, plan, response, False))
-
-        return cast(Response, self._drive_sync(steps()))
+        return self._finalize_sync(ctx, self._plan(ctx.request.endpoint), response, False)
 
     def finalize_request(self, rv: Any, from_error_handler: bool = False) -> Response:
         """Make a response from a view's return value and run after-request processing."""
         ctx = _cv_request.get()
         plan = self._plan(ctx.request.endpoint)
-        return cast(
-            Response, self._drive_sync(self._finalize_steps(ctx, plan, rv, from_error_handler))
-        )
+        return self._finalize_sync(ctx, plan, rv, from_error_handler)
 
     def handle_user_exception(self, e: Exception) -> Any:
         """Find and call the error handler for an exception raised by a view or hook."""
@@ -824,7 +903,8 @@ class Erlen(Scaffold):
         """Handle an unhandled exception: propagate it in testing/debug, else a 500."""
         ctx = _cv_request.get()
         plan = self._plan(ctx.request.endpoint)
-        return cast(Response, self._drive_sync(self._handle_exception_steps(ctx, plan, e)))
+        rv = self._drive_sync(self._handle_exception_steps(ctx, e, plan))
+        return self._finalize_sync(ctx, plan, rv, True)
 
     def trap_http_exception(self, e: Exception) -> bool:
         """Tell whether an HTTP exception should propagate instead of being handled."""
@@ -1184,7 +1264,7 @@ class Erlen(Scaffold):
         )
 
     def _sync_dispatch_in_thread(self, ctx: RequestContext, plan: _Plan) -> Any:
-        response = self._drive_sync(self._full_dispatch_steps(ctx, plan, True))
+        response = self._dispatch_sync(ctx, plan)
         # A body that needs no context while it is sent (complete, or a file) lets us
         # tear down here, in the view's thread, as Flask does before the body goes out:
         # thread-bound resources (a sqlite3 connection on g) close where they were opened.

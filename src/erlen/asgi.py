@@ -219,7 +219,7 @@ async def _http(app: Erlen, scope: dict[str, Any], receive: Receive, send: Send)
         if view is not None and not plan.view_is_async:
             response = await app._run_sync_dispatch(ctx, plan)
         else:
-            response = await app._drive_async(app._full_dispatch_steps(ctx, plan, True))
+            response = await app._dispatch_async(ctx, plan)
         error = ctx.error
         extensions = scope.get("extensions")
         if extensions:

@@ -443,7 +443,7 @@ async def _response_for(
     app: Erlen, ctx: RequestContext, plan: _Plan, rv: Any, from_error: bool
 ) -> Response:
     """Make a response from a hook's or handler's value, with after-request processing."""
-    return cast("Response", await app._drive_async(app._finalize_steps(ctx, plan, rv, from_error)))
+    return await app._finalize_async(ctx, plan, rv, from_error)
 
 
 async def _error_response(

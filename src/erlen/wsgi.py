@@ -92,7 +92,7 @@ def handle(
         rule = request.url_rule
         endpoint = rule.endpoint if rule is not None else None
         plan = app._plans.get(endpoint) or app._plan(endpoint)
-        response: Response = app._drive_sync(app._full_dispatch_steps(ctx, plan, True))
+        response = app._dispatch_sync(ctx, plan)
     except BaseException as e:
         ctx.pop(e)
         raise

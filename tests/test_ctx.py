@@ -375,3 +375,32 @@ def test_globals_module_names() -> None:
     for name in ("current_app", "g", "request", "session", "request_ctx", "app_ctx"):
         assert hasattr(gl, name), name
     assert repr(request).startswith("<")
+
+
+def test_proxy_lookup_errors_from_the_object_are_not_context_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A KeyError raised by the proxied object is the object's error, not "outside of context"."""
+    from erlen.ctx import RequestContext
+
+    def boom(self: Any) -> str:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(RequestContext, "boom", property(boom), raising=False)
+    app = erlen.Erlen(__name__)
+    with app.test_request_context("/"):
+        with pytest.raises(KeyError):
+            request_ctx.boom  # noqa: B018
+        with pytest.raises(AttributeError):
+            request_ctx.absent  # noqa: B018
+        with pytest.raises(AttributeError):
+            g.absent  # noqa: B018
+        g.value = 1
+        assert app_ctx.g.value == 1
+        assert app_ctx._get_current_object().g is g._get_current_object()
+    with pytest.raises(RuntimeError, match="request context"):
+        request_ctx.boom  # noqa: B018
+    with pytest.raises(RuntimeError, match="application context"):
+        g.value = 1
+    with pytest.raises(RuntimeError, match="application context"):
+        app_ctx.g = None

@@ -317,6 +317,57 @@ def test_broken_wsgi_input_is_400() -> None:
     assert status_for(terminated=False).startswith("400")
 
 
+@pytest.mark.parametrize("broken", [False, True])
+def test_urlencoded_form_body_shorter_than_declared_or_failing_is_400(broken: bool) -> None:
+    """The urlencoded form reads its declared length at once: a short or failing body is a 400."""
+    from werkzeug.test import EnvironBuilder
+
+    class BrokenInput(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b: Any) -> int:
+            raise OSError("Invalid chunk size")
+
+    torn_down: list[BaseException | None] = []
+    app = _bad_app(erlen, Erlen)
+    app.teardown_request(torn_down.append)
+    env = EnvironBuilder(
+        "/form", method="POST", data=b"a=1&b=2", content_type="application/x-www-form-urlencoded"
+    ).get_environ()
+    env["CONTENT_LENGTH"] = "50"  # the client promised more than it sent
+    env["wsgi.input"] = BrokenInput() if broken else io.BytesIO(b"a=1&b=2")
+    statuses: list[str] = []
+    result = app(env, lambda status, headers, exc_info=None: statuses.append(status))
+    b"".join(result)
+    assert statuses == ["400 BAD REQUEST"]
+    assert len(torn_down) == 1
+
+
+def test_urlencoded_form_consumes_the_body(client: Any) -> None:
+    """After ``request.form`` the body is consumed, as in Flask: data and stream are empty."""
+    app = Erlen(__name__)
+
+    @app.post("/")
+    def view() -> Any:
+        form = request.form.to_dict(flat=False)
+        return {
+            "form": form,
+            "data": request.get_data(as_text=True),
+            "rest": len(request.stream.read()),
+        }
+
+    for c in (client(app),):
+        r = c.post(
+            "/", data="a=1&a=2&b=%20x+y&=empty&c", content_type="application/x-www-form-urlencoded"
+        )
+        assert r.json == {
+            "form": {"a": ["1", "2"], "b": [" x y"], "": ["empty"], "c": [""]},
+            "data": "",
+            "rest": 0,
+        }
+
+
 # -- real servers, raw sockets ------------------------------------------------------------------
 
 # Large enough for a JSON document nested 100,000 deep, small enough to test 413s quickly.

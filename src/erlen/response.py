@@ -65,13 +65,21 @@ class ResponseHeaders(Headers):
             raise ValueError("Header values must not contain newline characters.")
         items: list[tuple[str, str]] = self._list
         ikey = key.lower()
-        for idx, (k, _) in enumerate(items):
+        for k, _ in items:
             if k.lower() == ikey:
-                items[idx] = (key, value)
-                # Drop any further values of the same header.
-                items[idx + 1 :] = [kv for kv in items[idx + 1 :] if kv[0].lower() != ikey]
-                return
-        items.append((key, value))
+                break
+        else:
+            items.append((key, value))
+            return
+        # Replace the first value in place and drop any further ones.
+        kept: list[tuple[str, str]] = []
+        for kv in items:
+            if kv[0].lower() != ikey:
+                kept.append(kv)
+            elif key:
+                kept.append((key, value))
+                key = ""
+        items[:] = kept
 
 
 _LENGTH_HEADER = frozenset(("content-length",))
@@ -602,7 +610,8 @@ class Response:
         body = self._body
         if body is not None:
             for k, _ in items:
-                if k.lower() == "content-length":
+                # PERF: only a name of the right length is lower-cased.
+                if len(k) == 14 and k.lower() == "content-length":
                     return list(items)
             return [*items, ("Content-Length", str(len(body)))]
         return list(items)

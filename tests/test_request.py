@@ -158,6 +158,35 @@ def test_args_type_conversion_and_getlist(client: Any) -> None:
     }
 
 
+def test_parameter_storage_class_is_honoured_for_args_and_form(client: Any) -> None:
+    """A request class asking for mutable MultiDicts gets them, as in Flask."""
+    from werkzeug.datastructures import MultiDict
+
+    class MutableRequest(erlen.Request):
+        parameter_storage_class = MultiDict
+
+    app = Erlen(__name__)
+    app.request_class = MutableRequest
+
+    @app.post("/")
+    def index() -> Any:
+        request.args.add("extra", "1")
+        return {
+            "args": type(request.args).__name__,
+            "form": type(request.form).__name__,
+            "values": request.args.getlist("a") + request.args.getlist("extra"),
+            "name": request.form["name"],
+        }
+
+    r = client(app).post("/?a=x&a=y", data={"name": "erlen"})
+    assert r.json == {
+        "args": "MultiDict",
+        "form": "MultiDict",
+        "values": ["x", "y", "1"],
+        "name": "erlen",
+    }
+
+
 def test_missing_arg_key_is_400(client: Any) -> None:
     app = Erlen(__name__)
 

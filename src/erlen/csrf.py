@@ -232,7 +232,7 @@ class CSRFProtect:
         view = app.view_functions.get(request.endpoint) if request.endpoint else None
         # A view that streams its own body has not received it: do not parse a form.
         if request.mimetype in _FORM_TYPES and not getattr(view, "_erlen_stream_body", False):
-            value = request.form.get(config["CSRF_FIELD_NAME"])
+            value: str | None = request.form.get(config["CSRF_FIELD_NAME"])
             if value:
                 return value
         for name in config["CSRF_HEADERS"]:

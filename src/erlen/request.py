@@ -12,7 +12,7 @@ import functools
 import sys
 from collections.abc import AsyncIterator
 from io import BytesIO
-from typing import IO, TYPE_CHECKING, Any, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import unquote_plus
 
 import werkzeug.urls  # noqa: F401 - registers the "werkzeug.url_quote" codec error handler
@@ -21,9 +21,9 @@ from werkzeug.datastructures import (
     EnvironHeaders,
     FileStorage,
     Headers,
-    ImmutableMultiDict,
     MultiDict,
 )
+from werkzeug.datastructures import ImmutableMultiDict as _WerkzeugImmutableMultiDict
 from werkzeug.exceptions import (
     BadRequest,
     BadRequestKeyError,
@@ -54,6 +54,39 @@ if TYPE_CHECKING:
 
 _missing: Any = object()
 _FORM_MIMETYPES = frozenset(("multipart/form-data", "application/x-www-form-urlencoded"))
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class ImmutableMultiDict(_WerkzeugImmutableMultiDict[_K, _V]):
+    """Werkzeug's ``ImmutableMultiDict`` with quicker single-value reads (args, form).
+
+    PERF: ``request.args.get("page", 1, type=int)`` is on many requests' path;
+    Werkzeug's ``get`` goes through ``__getitem__`` and a caught ``KeyError``.
+    Same results, same errors (a missing key is a 400 ``BadRequestKeyError``).
+    """
+
+    def __getitem__(self, key: _K) -> _V:
+        values: list[_V] | None = dict.get(self, key)  # type: ignore[assignment]
+        if values:
+            return values[0]
+        raise BadRequestKeyError(key)
+
+    def get(self, key: _K, default: Any = None, type: Any = None) -> Any:  # type: ignore[override]
+        """Return the first value for ``key`` (converted by ``type``), or ``default``."""
+        values: list[_V] | None = dict.get(self, key)  # type: ignore[assignment]
+        if not values:
+            return default
+        if type is None:
+            return values[0]
+        try:
+            return type(values[0])
+        except (ValueError, TypeError):
+            return default
+
+
 _EMPTY_ARGS: ImmutableMultiDict[str, str] = ImmutableMultiDict()
 
 
@@ -89,14 +122,16 @@ def _parse_query(query_string: bytes) -> ImmutableMultiDict[str, str]:
     # PERF: parse_qsl unquotes every key and value; plain ones (the usual case)
     # need no unquoting. Same result as parse_qsl(keep_blank_values=True).
     grouped: dict[str, list[str]] = {}
+    quoted = "%" in text or "+" in text
     for part in text.split("&"):
         if not part:
             continue
         key, _, value = part.partition("=")
-        if "%" in key or "+" in key:
-            key = unquote_plus(key, "utf-8", _URL_QUOTE_ERRORS)
-        if "%" in value or "+" in value:
-            value = unquote_plus(value, "utf-8", _URL_QUOTE_ERRORS)
+        if quoted:
+            if "%" in key or "+" in key:
+                key = unquote_plus(key, "utf-8", _URL_QUOTE_ERRORS)
+            if "%" in value or "+" in value:
+                value = unquote_plus(value, "utf-8", _URL_QUOTE_ERRORS)
         values = grouped.get(key)
         if values is None:
             grouped[key] = [value]
@@ -395,7 +430,10 @@ class Request:
         """The parsed query string (``args.get("page", type=int)``, ``getlist``)."""
         args = self._args
         if args is None:
-            args = self._args = _parse_query(self.query_string)
+            args = _parse_query(self.query_string)
+            if self.parameter_storage_class is not ImmutableMultiDict:
+                args = self.parameter_storage_class(args.items(multi=True))  # type: ignore[assignment]
+            self._args = args
         return args
 
     @property

@@ -1,13 +1,17 @@
 """Sessions: a signed cookie by default, replaceable through ``app.session_interface``.
 
-The cookie format is Flask's (itsdangerous, HMAC key derivation, SHA-1 digest,
-the tagged JSON serializer), so sessions survive a port from Flask. A tampered,
-expired or garbage cookie gives an empty session, never an error.
+The cookie format is Flask's (itsdangerous's timed URL-safe format, HMAC key
+derivation, SHA-1 digest, the tagged JSON serializer), so sessions survive a port
+from Flask; the default interface signs it without itsdangerous, for speed. A
+tampered, expired or garbage cookie gives an empty session, never an error.
 """
 
 from __future__ import annotations
 
+import binascii
 import hashlib
+import hmac
+import time
 import zlib
 from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import datetime, timezone
@@ -133,10 +137,23 @@ class NullSession(SecureCookieSession):
 def add_vary(response: Response, value: str) -> None:
     """Add a value to the response's ``Vary`` header unless it is there already."""
     headers = response.headers
-    current = headers.get("Vary")
+    # PERF: this runs on every request that used the session, usually with no
+    # Vary header yet or with exactly ``value``: look in Werkzeug's header list
+    # directly instead of ``headers.get`` (which raises and catches a KeyError
+    # on a miss). The first ``Vary`` value is the one considered, as ``get`` does.
+    try:
+        items: list[tuple[str, str]] = headers._list
+    except AttributeError:
+        current = headers.get("Vary")
+    else:
+        current = None
+        for k, v in items:
+            if k.lower() == "vary":
+                current = v
+                break
     if not current:
         headers["Vary"] = value
-    elif value.lower() not in (v.strip().lower() for v in current.split(",")):
+    elif current != value and value.lower() not in (v.strip().lower() for v in current.split(",")):
         headers["Vary"] = f"{current}, {value}"
 
 
@@ -232,53 +249,140 @@ class SessionInterface:
 
 session_json_serializer = TaggedJSONSerializer()
 
-_serializer_class: Any = None
+#: The clock of the cookie timestamps (a module global, so tests can move it).
+_now = time.time
+
+# URL-safe base64 without padding, as itsdangerous writes it, straight on binascii.
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+_b2a = binascii.b2a_base64
+_a2b = binascii.a2b_base64
+_compare = hmac.compare_digest
 
 
-def _caching_serializer_class() -> type[URLSafeTimedSerializer]:
-    """Return an itsdangerous serializer that reuses its signers and derived keys.
+def _b64encode(data: bytes) -> bytes:
+    return _b2a(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
 
-    PERF: itsdangerous builds a new signer for every ``dumps``/``loads`` and
-    derives the key (an HMAC) on every signature; the keys and salt of a
-    session serializer never change, so both are computed once. The wire format
-    is unchanged.
+
+def _b64decode(data: bytes) -> bytes:
+    """Decode as itsdangerous does: padding restored, characters outside the alphabet skipped.
+
+    Raises ``binascii.Error`` (a ``ValueError``) on a length that cannot be base64.
     """
-    global _serializer_class
-    if _serializer_class is None:
-        from itsdangerous import TimestampSigner, URLSafeTimedSerializer
-        from itsdangerous.encoding import base64_encode
+    return _a2b(data.translate(_FROM_URLSAFE) + b"=" * (-len(data) % 4))
 
-        class CachingSigner(TimestampSigner):
-            def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
-                derived: dict[Any, bytes] = self.__dict__.setdefault("_derived", {})
-                key = derived.get(secret_key)
-                if key is None:
-                    key = derived[secret_key] = super().derive_key(secret_key)
-                return key
 
-        class CachingSerializer(URLSafeTimedSerializer):
-            default_signer = CachingSigner
+def _want_bytes(value: str | bytes) -> bytes:
+    return value.encode("utf-8") if isinstance(value, str) else value
 
-            def dump_payload(self, obj: Any) -> bytes:
-                # PERF: itsdangerous tries zlib on every payload; below this size
-                # compression never wins, so skip the attempt. Readers accept both.
-                json = self.serializer.dumps(obj, **self.serializer_kwargs)
-                data = json.encode("utf-8") if isinstance(json, str) else json
-                if len(data) > 128:
-                    compressed = zlib.compress(data)
-                    if len(compressed) < len(data) - 1:
-                        return b"." + base64_encode(compressed)
-                return base64_encode(data)
 
-            def make_signer(self, salt: str | bytes | None = None) -> Any:
-                signers: dict[Any, Any] = self.__dict__.setdefault("_signers", {})
-                signer = signers.get(salt)
-                if signer is None:
-                    signer = signers[salt] = super().make_signer(salt)
-                return signer
+def _hmac_template(key: bytes, digest_method: Any) -> Any:
+    """An HMAC keyed with ``key`` and fed nothing yet: ``copy()``, ``update()``, ``digest()``.
 
-        _serializer_class = CachingSerializer
-    return _serializer_class  # type: ignore[no-any-return]
+    PERF: copying a keyed HMAC costs about three quarters of ``hmac.digest``,
+    which sets the key up again each time.
+    """
+    return hmac.new(key, digestmod=digest_method)
+
+
+class _CookieSigner:
+    """Flask's session cookie format, signed and checked without itsdangerous.
+
+    PERF: itsdangerous spends ~150 Python calls on a load and a save (signer
+    objects, ``want_bytes``, base64 helpers, datetime conversions). This does the
+    same work on the C primitives. The cookie is ``payload.timestamp.signature``,
+    each part URL-safe base64 without padding: the payload is the serializer's
+    JSON (``"."`` + zlib-compressed JSON when that is shorter), the timestamp the
+    big-endian seconds with leading zero bytes stripped, the signature the HMAC
+    of ``payload.timestamp`` under the key derived (HMAC of the salt) from the
+    secret key. Only the defaults use it (``key_derivation == "hmac"`` and the
+    stock ``get_signing_serializer``); every other case goes through itsdangerous.
+    """
+
+    __slots__ = ("_macs", "_serializer", "_stamp", "_text")
+
+    def __init__(
+        self,
+        secret_keys: list[str | bytes],
+        salt: str | bytes,
+        digest_method: Any,
+        serializer: Any,
+    ) -> None:
+        """``secret_keys``: newest first; the first one signs, all of them verify."""
+        salt_bytes = _want_bytes(salt)
+        self._macs = [
+            _hmac_template(hmac.digest(_want_bytes(key), salt_bytes, digest_method), digest_method)
+            for key in secret_keys
+        ]
+        self._serializer = serializer
+        # itsdangerous treats a serializer whose dumps gives str as text (UTF-8 on the wire).
+        self._text = isinstance(serializer.dumps({}), str)
+        self._stamp: tuple[int, bytes] = (-1, b"")
+
+    def dumps(self, obj: Any) -> str:
+        """Serialize, compress when worth it, timestamp and sign ``obj``."""
+        data = self._serializer.dumps(obj)
+        if self._text:
+            data = data.encode("utf-8")
+        # Readers accept both forms. Below this size zlib never wins, so skip the attempt.
+        prefix = b""
+        if len(data) > 128:
+            compressed = zlib.compress(data)
+            if len(compressed) < len(data) - 1:
+                data = compressed
+                prefix = b"."
+        now = int(_now())
+        stamp = self._stamp
+        if stamp[0] != now:
+            stamp = self._stamp = (now, _b64encode(now.to_bytes(8, "big").lstrip(b"\x00")))
+        payload = _b2a(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+        signed = prefix + payload + b"." + stamp[1]
+        mac = self._macs[0].copy()
+        mac.update(signed)
+        signature = _b2a(mac.digest(), newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+        return (signed + b"." + signature).decode("ascii")
+
+    def loads(self, value: str, max_age: int) -> Any:
+        """Return what a valid cookie holds, or ``_missing`` for any bad cookie."""
+        try:
+            raw = value.encode("utf-8")
+        except UnicodeEncodeError:
+            return _missing
+        signed, sep, signature = raw.rpartition(b".")
+        if not sep:
+            return _missing
+        payload, sep, stamp = signed.rpartition(b".")
+        if not sep:
+            return _missing
+        try:
+            signature = _b64decode(signature)
+        except ValueError:
+            return _missing
+        for template in self._macs:
+            mac = template.copy()
+            mac.update(signed)
+            if _compare(mac.digest(), signature):
+                break
+        else:
+            return _missing
+        try:
+            stamp = _b64decode(stamp)
+        except ValueError:
+            return _missing
+        if len(stamp) > 8:
+            return _missing
+        age = int(_now()) - int.from_bytes(stamp, "big")
+        if age > max_age or age < 0:
+            return _missing
+        # As itsdangerous: whatever fails while decoding a signed payload makes it bad.
+        try:
+            if payload[:1] == b".":
+                data = zlib.decompress(_b64decode(payload[1:]))
+            else:
+                data = _b64decode(payload)
+            return self._serializer.loads(data.decode("utf-8") if self._text else data)
+        except Exception:
+            return _missing
 
 
 class SecureCookieSessionInterface(SessionInterface):
@@ -292,22 +396,38 @@ class SecureCookieSessionInterface(SessionInterface):
     serializer = session_json_serializer
     session_class = SecureCookieSession
 
-    def __init__(self) -> None:
-        self._serializer_cache: tuple[Any, URLSafeTimedSerializer] | None = None
+    # Built for one set of keys and settings, rebuilt when any of them changes.
+    _serializer_cache: tuple[Any, URLSafeTimedSerializer] | None = None
+    _signer_cache: tuple[Any, _CookieSigner] | None = None
 
     def get_signing_serializer(self, app: Erlen) -> URLSafeTimedSerializer | None:
-        """Return the signer for the app's keys, or None when no ``SECRET_KEY`` is set."""
+        """Return the itsdangerous serializer for the app's keys, or None without ``SECRET_KEY``.
+
+        It is configured as Flask's (same salt, serializer, key derivation and
+        digest; the keys are ``SECRET_KEY_FALLBACKS`` then ``SECRET_KEY``).
+        Sessions are signed without it unless a subclass overrides this method
+        or sets another ``key_derivation``; it makes and reads the same cookies.
+        """
         secret_key = app.secret_key
         if not secret_key:
             return None
         fallbacks = app.config["SECRET_KEY_FALLBACKS"]
-        cache_key = (secret_key, tuple(fallbacks) if fallbacks else ())
+        cache_key = (
+            secret_key,
+            tuple(fallbacks) if fallbacks else (),
+            self.salt,
+            self.serializer,
+            self.key_derivation,
+            self.digest_method,
+        )
         cached = self._serializer_cache
         if cached is not None and cached[0] == cache_key:
             return cached[1]
-        keys: list[str | bytes] = list(reversed(cache_key[1]))
-        keys.append(secret_key)
-        serializer = _caching_serializer_class()(
+        from itsdangerous import URLSafeTimedSerializer
+
+        keys: list[str | bytes] = list(cache_key[1])
+        keys.append(secret_key)  # itsdangerous signs with the last key
+        serializer = URLSafeTimedSerializer(
             keys,  # type: ignore[arg-type]
             salt=self.salt,
             serializer=self.serializer,
@@ -319,8 +439,49 @@ class SecureCookieSessionInterface(SessionInterface):
         self._serializer_cache = (cache_key, serializer)
         return serializer
 
+    def _uses_itsdangerous(self) -> bool:
+        """True when a customisation needs the serializer of ``get_signing_serializer``."""
+        return (
+            type(self).get_signing_serializer is not _default_get_signing_serializer
+            or self.key_derivation != "hmac"
+        )
+
+    def _signer(self, secret_key: str | bytes, app: Erlen) -> _CookieSigner:
+        fallbacks = app.config["SECRET_KEY_FALLBACKS"]
+        cache_key = (
+            secret_key,
+            tuple(fallbacks) if fallbacks else (),
+            self.salt,
+            self.serializer,
+            self.digest_method,
+        )
+        cached = self._signer_cache
+        if cached is not None and cached[0] == cache_key:
+            return cached[1]
+        # Newest first, then the fallbacks in the order itsdangerous tries them.
+        keys: list[str | bytes] = [secret_key]
+        keys.extend(reversed(cache_key[1]))
+        signer = _CookieSigner(keys, self.salt, self.digest_method, self.serializer)
+        self._signer_cache = (cache_key, signer)
+        return signer
+
     def open_session(self, app: Erlen, request: Request) -> SecureCookieSession | None:
         """Load the session from the signed cookie (empty when missing or invalid)."""
+        if self._uses_itsdangerous():
+            return self._open_with_serializer(app, request)
+        secret_key = app.secret_key
+        if not secret_key:
+            return None
+        signer = self._signer(secret_key, app)
+        value = request.cookies.get(self.get_cookie_name(app))
+        if not value:
+            return self.session_class()
+        data = signer.loads(value, int(app.permanent_session_lifetime.total_seconds()))
+        if not isinstance(data, dict):
+            return self.session_class()
+        return self.session_class(data)
+
+    def _open_with_serializer(self, app: Erlen, request: Request) -> SecureCookieSession | None:
         serializer = self.get_signing_serializer(app)
         if serializer is None:
             return None
@@ -328,11 +489,11 @@ class SecureCookieSessionInterface(SessionInterface):
         if not value:
             return self.session_class()
         max_age = int(app.permanent_session_lifetime.total_seconds())
-        from itsdangerous import BadSignature
+        from itsdangerous import BadData
 
         try:
             data = serializer.loads(value, max_age=max_age)
-        except (BadSignature, ValueError, TypeError, KeyError, RecursionError):
+        except (BadData, ValueError, TypeError, KeyError, RecursionError, OverflowError):
             return self.session_class()
         if not isinstance(data, dict):
             return self.session_class()
@@ -348,9 +509,18 @@ class SecureCookieSessionInterface(SessionInterface):
             return
         if not self.should_set_cookie(app, session):
             return
-        serializer = self.get_signing_serializer(app)
-        assert serializer is not None
-        self.set_session_cookie(app, session, response, serializer.dumps(dict(session)))
+        if self._uses_itsdangerous():
+            serializer = self.get_signing_serializer(app)
+            assert serializer is not None
+            value = serializer.dumps(dict(session))
+        else:
+            secret_key = app.secret_key
+            assert secret_key
+            value = self._signer(secret_key, app).dumps(dict(session))
+        self.set_session_cookie(app, session, response, value)
+
+
+_default_get_signing_serializer = SecureCookieSessionInterface.get_signing_serializer
 
 
 __all__ = [

@@ -969,10 +969,13 @@ class Erlen(Scaffold):
         """
         cls = self.response_class
         # PERF: the common cases first, without the tuple and type dispatch.
-        if type(rv) is str:
+        t = type(rv)
+        if t is str:
             if cls.__init__ is Response.__init__:
-                return cls._from_text(rv)
+                return cls._complete(rv, cls.default_mimetype)
             return cls(rv)
+        if t is dict:
+            return self.json.response(rv)
         if isinstance(rv, cls):
             return rv
         status = headers = None

@@ -652,7 +652,9 @@ class Request:
         if data is None:
             if parse_form_data:
                 self._load_form_data()
-            data = self.stream.read()
+            data = self._read_declared_body()
+            if data is None:
+                data = self.stream.read()
             if cache:
                 self._data = data
         return data.decode("utf-8", "replace") if as_text else data

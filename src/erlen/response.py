@@ -23,7 +23,8 @@ _content_types: dict[str, str] = {}
 
 def content_type_for(mimetype: str, charset: str = "utf-8") -> str:
     """Return the ``Content-Type`` value for a mimetype, adding the charset for text."""
-    ct = _content_types.get(mimetype)
+    cache = charset == "utf-8"  # the table holds the default charset's values
+    ct = _content_types.get(mimetype) if cache else None
     if ct is None:
         if "\n" in mimetype or "\r" in mimetype:
             raise ValueError("Header values must not contain newline characters.")
@@ -35,7 +36,7 @@ def content_type_for(mimetype: str, charset: str = "utf-8") -> str:
             ct = f"{mimetype}; charset={charset}"
         else:
             ct = mimetype
-        if len(_content_types) < 256:
+        if cache and len(_content_types) < 256:
             _content_types[mimetype] = ct
     return ct
 
@@ -175,16 +176,24 @@ class Response:
 
     @classmethod
     def _from_text(cls, body: str) -> Response:
-        """Build a 200 response for a view that returned a string.
+        """Build a 200 response for a view that returned a string (see :meth:`_complete`)."""
+        return cls._complete(body, cls.default_mimetype)
 
-        PERF: the most common view return, without ``__init__``'s argument
-        handling; only used when the class does not override ``__init__``.
+    @classmethod
+    def _complete(cls, body: str | bytes, mimetype: str | None) -> Response:
+        """Build a 200 response with a complete body and the given mimetype.
+
+        PERF: the common view returns (a string, a dict made JSON) without
+        ``__init__``'s argument handling; only used when the class does not
+        override ``__init__``.
         """
         self = cls.__new__(cls)
         headers = ResponseHeaders.__new__(ResponseHeaders)
-        mimetype = cls.default_mimetype
+        charset = cls.charset
         if mimetype:
-            ct = _content_types.get(mimetype) or content_type_for(mimetype, cls.charset)
+            ct = (_content_types.get(mimetype) if charset == "utf-8" else None) or content_type_for(
+                mimetype, charset
+            )
             headers._list = [("Content-Type", ct)]
         else:
             headers._list = []
@@ -192,7 +201,7 @@ class Response:
         self._status_code = cls.default_status
         self._status = None
         self._on_close = None
-        self._body = body.encode(cls.charset)
+        self._body = body.encode(charset) if type(body) is str else body  # type: ignore[assignment]
         self._iter = None
         return self
 

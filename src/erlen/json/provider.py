@@ -24,6 +24,8 @@ from typing import IO, TYPE_CHECKING, Any, AnyStr, cast
 
 from werkzeug.http import http_date
 
+from ..response import Response as _Response
+
 if TYPE_CHECKING:
     from ..app import Erlen
     from ..response import Response
@@ -56,6 +58,8 @@ if _orjson is not None:
     _OPT_NEWLINE = _orjson.OPT_APPEND_NEWLINE
 
 _COMPACT = (",", ":")
+# First bytes of the byte-order marks json.loads recognises (UTF-8, UTF-16, UTF-32).
+_BOM_STARTS = (b"\xef", b"\xfe", b"\xff")
 _CONTAINERS = frozenset({dict, list, tuple})
 _WALKABLE = frozenset({str, int, bool, type(None), float}) | _CONTAINERS
 # orjson refuses to nest deeper than 254 levels.
@@ -359,12 +363,31 @@ class DefaultJSONProvider(JSONProvider):
                 body = f"{self.dumps(obj, separators=_COMPACT)}\n"
         else:
             body = self._get_codec().encode(obj, indent, True)
-        return self._app.response_class(body, mimetype=self.mimetype)
+        cls = self._app.response_class
+        if cls.__init__ is _Response.__init__:
+            return cls._complete(body, self.mimetype)
+        return cls(body, mimetype=self.mimetype)
+
+
+_decoder = json.JSONDecoder()
 
 
 def _loads(s: str | bytes, **kwargs: Any) -> Any:
     """Call :func:`json.loads`, turning a ``RecursionError`` into a decode error."""
     try:
+        if not kwargs:
+            # PERF: a request body is UTF-8 bytes; decode it and call the decoder
+            # directly, skipping json.loads' encoding detection. A BOM, a NUL
+            # (UTF-16/32) or invalid UTF-8 is left to json.loads.
+            if type(s) is bytes and s[:1] not in _BOM_STARTS and b"\x00" not in s[:4]:
+                try:
+                    text = s.decode("utf-8")
+                except UnicodeDecodeError:
+                    pass
+                else:
+                    return _decoder.decode(text)
+            elif type(s) is str and not s.startswith("\ufeff"):
+                return _decoder.decode(s)
         return json.loads(s, **kwargs)
     except RecursionError:
         doc = s if isinstance(s, str) else bytes(s).decode("utf-8", "replace")

@@ -759,3 +759,47 @@ def test_body_over_limit_visible_to_before_request_hooks(client: Any) -> None:
     r = c.post("/", data={"token": "ok", "big": "x" * 500})
     assert r.status_code == 413
     assert seen == ["RequestEntityTooLarge"]
+
+
+def test_asgi_headers_sent_each_time_with_one_content_length() -> None:
+    """Repeated responses (the door reuses encoded header pairs) keep exactly one Content-Length."""
+    app = Erlen(__name__)
+
+    @app.route("/own")
+    def own_length() -> Any:
+        return "abc", {"Content-Length": "3", "X-Frame-Options": "DENY"}
+
+    @app.route("/auto")
+    def auto_length() -> Any:
+        return "abcd", {"X-Frame-Options": "DENY"}
+
+    async def call(path: str) -> list[tuple[bytes, bytes]]:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"t")],
+        }
+        await app(scope, receive, send)
+        return list(sent[0]["headers"])
+
+    for _ in range(3):
+        for path, length in (("/own", b"3"), ("/auto", b"4"), ("/own", b"3")):
+            headers = asyncio.run(call(path))
+            lengths = [v for k, v in headers if k.lower() == b"content-length"]
+            assert lengths == [length], (path, headers)
+            assert (b"X-Frame-Options", b"DENY") in headers

@@ -106,12 +106,10 @@ def request_from_scope(app: Erlen, scope: dict[str, Any], receive: Receive) -> R
     # HTTP/1.1 announces a body with Content-Length or Transfer-Encoding; HTTP/2 and 3 may
     # send one with neither, so there the body is received unless it is declared empty.
     has_body = scope.get("http_version", "1.1")[:1] in ("2", "3")
-    host = None
-    # PERF: one pass over the raw headers finds what dispatch needs up front.
+    # PERF: one pass over the raw headers finds what dispatch needs up front (the
+    # Host header is read from the headers when asked for).
     for key, value in raw_headers:
-        if key == b"host":
-            host = value.decode("latin-1")
-        elif key == b"content-length":
+        if key == b"content-length":
             has_body = value != b"0"
         elif key == b"transfer-encoding":
             has_body = True
@@ -133,8 +131,8 @@ def request_from_scope(app: Erlen, scope: dict[str, Any], receive: Receive) -> R
         root_path.rstrip("/") if root_path else "",
         None,
         raw_headers,
-        host,
-        (server[0], server[1]) if server else None,
+        None,
+        tuple(server) if server else None,
         client[0] if client else None,
         None,
         True,
@@ -267,16 +265,29 @@ def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
     body = response._body
     if body is None or code < 200 or code == 204 or code == 304:
         return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.header_list()]
-    # PERF: header_list() and the encoding in one pass for the common complete body.
+    # PERF: header_list() and the encoding in one pass for the common complete body;
+    # headers that recur (Content-Type, security headers) are encoded once.
     out: list[tuple[bytes, bytes]] = []
     has_length = False
-    for k, v in response.headers._list:
-        if not has_length and len(k) == 14 and k.lower() == "content-length":
-            has_length = True
-        out.append((k.encode("latin-1"), v.encode("latin-1")))
+    cache = _encoded_headers
+    for kv in response.headers._list:
+        pair = cache.get(kv)
+        if pair is None:
+            k, v = kv
+            pair = (k.encode("latin-1"), v.encode("latin-1"))
+            if len(k) == 14 and k.lower() == "content-length":
+                has_length = True
+            elif len(cache) < 512 and len(v) < 128:
+                cache[kv] = pair
+        out.append(pair)
     if not has_length:
         out.append((b"content-length", str(len(body)).encode("ascii")))
     return out
+
+
+#: Encoded header pairs by their text, for the headers most responses repeat
+#: (bounded: the first 512 short ones seen; Content-Length is never cached).
+_encoded_headers: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 
 
 async def send_response(response: Response, head: bool, receive: Receive, send: Send) -> None:

@@ -1247,7 +1247,10 @@ class Erlen(Scaffold):
         self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]
     ) -> None:
         """The ASGI application (wrap this for ASGI middleware)."""
-        await _asgi_handle(self, scope, receive, send)
+        if scope["type"] == "http":
+            await _asgi_http(self, scope, receive, send)  # PERF: the common scope, directly
+        else:
+            await _asgi_handle(self, scope, receive, send)
 
     def __call__(
         self, environ_or_scope: Any, start_response_or_receive: Any, send: Any = None
@@ -1360,7 +1363,8 @@ if sys.version_info < (3, 12):  # pragma: no cover - 3.12+ reads the mark set ab
     Erlen.__defaults__ = None  # type: ignore[attr-defined]
     Erlen.__kwdefaults__ = None  # type: ignore[attr-defined]
 
-from .asgi import handle as _asgi_handle  # noqa: E402 - the doors import this module's types
+from .asgi import handle_http as _asgi_http  # noqa: E402 - the doors import this module's types
+from .asgi import handle as _asgi_handle  # noqa: E402
 from .wsgi import handle as _wsgi_handle  # noqa: E402
 
 __all__ = ["Erlen"]

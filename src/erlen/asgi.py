@@ -21,7 +21,6 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntity
 from . import signals
 from .concurrency import ThreadedIterator
 from .ctx import RequestContext
-from .response import body_allowed
 
 if TYPE_CHECKING:
     from .app import Erlen
@@ -180,7 +179,7 @@ async def handle(app: Erlen, scope: dict[str, Any], receive: Receive, send: Send
     """Serve one ASGI connection scope."""
     kind = scope["type"]
     if kind == "http":
-        await _http(app, scope, receive, send)
+        await handle_http(app, scope, receive, send)
     elif kind == "websocket":
         from .websocket import serve_websocket
 
@@ -191,7 +190,8 @@ async def handle(app: Erlen, scope: dict[str, Any], receive: Receive, send: Send
         raise RuntimeError(f"Erlen cannot serve ASGI scope type {kind!r}.")
 
 
-async def _http(app: Erlen, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+async def handle_http(app: Erlen, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    """Serve one ASGI HTTP request (``Erlen.asgi_app`` calls this directly for HTTP scopes)."""
     request = request_from_scope(app, scope, receive)
     ctx = RequestContext(app, request)
     app._got_first_request = True
@@ -224,7 +224,9 @@ async def _http(app: Erlen, scope: dict[str, Any], receive: Receive, send: Send)
             preserve = extensions.get("erlen.preserve_context")
             if preserve is not None:
                 preserve(ctx)
-        head = request.method == "HEAD" or not body_allowed(response._status_code)
+        code = response._status_code
+        # PERF: body_allowed() inlined (no body for HEAD, 1xx, 204, 304).
+        head = request.method == "HEAD" or code < 200 or code == 204 or code == 304
         try:
             await send_response(response, head, receive, send)
         except Exception as e:
@@ -298,13 +300,16 @@ async def send_response(response: Response, head: bool, receive: Receive, send: 
             await send(
                 {
                     "type": "http.response.start",
-                    "status": response.status_code,
+                    "status": response._status_code,
                     "headers": _encode_headers(response),
                 }
             )
             await send({"type": "http.response.body", "body": b"" if head else body})
         finally:
-            await _close_response(response)
+            if response._iter is None:
+                response.close()  # call_on_close functions; nothing to await
+            else:
+                await _close_response(response)
         return
     await send(
         {

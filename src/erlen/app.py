@@ -1363,8 +1363,8 @@ if sys.version_info < (3, 12):  # pragma: no cover - 3.12+ reads the mark set ab
     Erlen.__defaults__ = None  # type: ignore[attr-defined]
     Erlen.__kwdefaults__ = None  # type: ignore[attr-defined]
 
-from .asgi import handle_http as _asgi_http  # noqa: E402 - the doors import this module's types
 from .asgi import handle as _asgi_handle  # noqa: E402
+from .asgi import handle_http as _asgi_http  # noqa: E402 - the doors import this module's types
 from .wsgi import handle as _wsgi_handle  # noqa: E402
 
 __all__ = ["Erlen"]

@@ -329,9 +329,10 @@ class Request:
                 # A live view of the WSGI environ, built on first use.
                 headers = _EnvironHeaders(self._environ)
             else:
-                headers = Headers(
-                    [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw or ()]
-                )
+                # PERF: the server parsed these (no newlines can be in them), so
+                # they go straight into the list Headers keeps, unvalidated.
+                headers = Headers.__new__(Headers)
+                headers._list = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw or ()]
             self._headers = headers
         return headers
 
@@ -456,21 +457,29 @@ class Request:
     @property
     def content_type(self) -> str | None:
         """The raw ``Content-Type`` header."""
-        return self._content_header("CONTENT_TYPE", "Content-Type")
+        return self._content_header("CONTENT_TYPE", b"content-type", "Content-Type")
 
-    def _content_header(self, environ_key: str, name: str) -> str | None:
-        # PERF: under WSGI the header is one environ lookup away (the headers
-        # object is a view of the same environ).
-        environ = self._environ
-        if environ is not None and self._headers is None:
-            return environ.get(environ_key)
+    def _content_header(self, environ_key: str, raw_key: bytes, name: str) -> str | None:
+        # PERF: until the headers object is built, read the header where the door
+        # left it: one environ lookup (WSGI), or a scan of the raw pairs (ASGI
+        # names are lower-case).
+        if self._headers is None:
+            environ = self._environ
+            if environ is not None:
+                return environ.get(environ_key)
+            raw = self._raw_headers
+            if raw is not None:
+                for key, value in raw:
+                    if key == raw_key:
+                        return value.decode("latin-1")
+                return None
         return self.headers.get(name)
 
     @property
     def _parsed_content_type(self) -> tuple[str, dict[str, str]]:
         parsed = self._content_type_parsed
         if parsed is None:
-            value = self._content_header("CONTENT_TYPE", "Content-Type") or ""
+            value = self._content_header("CONTENT_TYPE", b"content-type", "Content-Type") or ""
             if ";" not in value and '"' not in value and "," not in value:
                 # PERF: a bare mimetype (the usual case) has no parameters to parse.
                 parsed = (value.strip(), {})
@@ -494,7 +503,7 @@ class Request:
     @property
     def content_length(self) -> int | None:
         """The declared body length, or None (absent, chunked or invalid)."""
-        value = self._content_header("CONTENT_LENGTH", "Content-Length")
+        value = self._content_header("CONTENT_LENGTH", b"content-length", "Content-Length")
         if value is None:
             return None
         try:

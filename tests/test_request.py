@@ -682,3 +682,33 @@ def test_body_not_read_unless_asked(client: Any) -> None:
     c = client(app)
     assert c.post("/", data=b"x" * 10_000).text == "ignored the body"
     assert c.post("/", data={"a": "b"}).text == "ignored the body"
+
+
+def _cookie_app(mod: ModuleType, cls: type) -> Any:
+    app = cls(__name__)
+
+    @app.route("/")
+    def index() -> Any:
+        return mod.jsonify(sorted(mod.request.cookies.items(multi=True)))
+
+    return app
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "a=1",
+        "a=1; b=2; a=3",
+        "a=b=c; d=",
+        "a=1;b=2",
+        " a = 1 ; b",
+        'q="x \\"y\\" \\101"; z=1',
+        "a=1,b=2; c=%41",
+        "=x; ;; a=1",
+        "k=caf\xc3\xa9; \xe9=\xff",  # UTF-8 and invalid UTF-8 bytes, as the server passes them
+    ],
+)
+def test_cookies_like_flask(oracle: Any, header: str) -> None:
+    """Plain and quirky Cookie headers parse as in Flask; no byte makes one fail."""
+    o = oracle(_cookie_app)
+    o.check("GET", "/", environ_base={"HTTP_COOKIE": header})

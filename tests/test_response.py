@@ -701,3 +701,26 @@ def test_redirect_matches_flask(oracle: Any, target: str) -> None:
     o = oracle(_redirect_app)
     o.check("GET", "/go", query_string={"t": target})
     o.check("GET", "/go", query_string={"t": target, "code": "307"})
+
+
+@pytest.mark.parametrize("secure", [False, True])
+@pytest.mark.parametrize("httponly", [False, True])
+@pytest.mark.parametrize(
+    "value", ["", "abc", "eyJjb3VudCI6MX0.axG3TQ.2WcGSMCDj_a9", "a b", 'a"b', "a;b", "é"]
+)
+@pytest.mark.parametrize("key", ["session", "a b", "ké"])
+def test_set_cookie_matches_werkzeug(key: str, value: str, secure: bool, httponly: bool) -> None:
+    """The quick path for plain browser-session cookies writes Werkzeug's exact header."""
+    from werkzeug.http import dump_cookie
+
+    response = Response()
+    response.set_cookie(key, value, secure=secure, httponly=httponly)
+    assert response.headers.getlist("Set-Cookie") == [
+        dump_cookie(key, value, secure=secure, httponly=httponly)
+    ]
+
+
+def test_oversized_plain_cookie_warns_as_werkzeug() -> None:
+    response = Response()
+    with pytest.warns(UserWarning, match="too large"):
+        response.set_cookie("big", "x" * 5000)

@@ -9,6 +9,7 @@ lazily, once, on first access.
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections.abc import AsyncIterator
 from io import BytesIO
@@ -88,6 +89,9 @@ class ImmutableMultiDict(_WerkzeugImmutableMultiDict[_K, _V]):
 
 
 _EMPTY_ARGS: ImmutableMultiDict[str, str] = ImmutableMultiDict()
+#: A Cookie header of plain ``name=value`` pairs joined by "; ", which Werkzeug's parser
+#: reads as a plain split (no quoted values, escapes or stray whitespace).
+_PLAIN_COOKIES = re.compile(r'[^ \t=";\\]+=[^ \t";\\]*(?:; [^ \t=";\\]+=[^ \t";\\]*)*')
 
 
 # Registered by werkzeug.urls (imported above): percent-encode what does not decode.
@@ -442,11 +446,25 @@ class Request:
         """The cookies the client sent."""
         cookies = self._cookies
         if cookies is None:
-            header = self.headers.get("Cookie")
+            header = self._content_header("HTTP_COOKIE", b"cookie", "Cookie")
             if not header:
                 cookies = _EMPTY_ARGS
+            elif self.dict_storage_class is ImmutableMultiDict and _PLAIN_COOKIES.fullmatch(header):
+                # PERF: "a=1; b=2" (no quoting, no stray spaces): split it as Werkzeug would.
+                grouped: dict[str, list[str]] = {}
+                for pair in header.split("; "):
+                    key, _, value = pair.partition("=")
+                    values = grouped.get(key)
+                    if values is None:
+                        grouped[key] = [value]
+                    else:
+                        values.append(value)
+                cookies = ImmutableMultiDict.__new__(ImmutableMultiDict)
+                dict.update(cookies, grouped)
             else:
-                from werkzeug.http import parse_cookie
+                # The parser Flask's request uses: the header as received (latin-1
+                # text under WSGI), never re-decoded, so no byte can make it fail.
+                from werkzeug.sansio.http import parse_cookie
 
                 cookies = parse_cookie(header, cls=self.dict_storage_class)  # type: ignore[assignment]
             self._cookies = cookies

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json as _json
+import re
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from http import HTTPStatus
@@ -82,6 +83,10 @@ class ResponseHeaders(Headers):
                 key = ""
         items[:] = kept
 
+
+#: A cookie value Werkzeug sends unquoted (its ``_cookie_no_quote_re``, RFC 6265 cookie-octets
+#: and a few more), with no ``;`` or ``,`` that would need escaping.
+_COOKIE_PLAIN_VALUE = re.compile(r"[\w!#$%&'()*+\-./:<=>?@\[\]^`{|}~]*", re.ASCII)
 
 _LENGTH_HEADER = frozenset(("content-length",))
 # Werkzeug's entity headers, removed from a 304 (``expires`` and ``content-location`` stay).
@@ -434,6 +439,24 @@ class Response:
         partitioned: bool = False,
     ) -> None:
         """Add a ``Set-Cookie`` header."""
+        if (
+            max_age is None
+            and expires is None
+            and domain is None
+            and path == "/"
+            and samesite is None
+            and not partitioned
+            and type(value) is str
+            and key.isascii()
+            and _COOKIE_PLAIN_VALUE.fullmatch(value) is not None
+        ):
+            # PERF: a browser-session cookie with a plain value (the session
+            # cookie): Werkzeug's exact output without its quoting and date work.
+            header = f"{key}={value}{'; Secure' if secure else ''}{'; HttpOnly' if httponly else ''}; Path=/"
+            max_size = self.max_cookie_size
+            if not max_size or len(header) <= max_size:
+                self.headers._list.append(("Set-Cookie", header))
+                return
         from werkzeug.http import dump_cookie
 
         self.headers.add(

@@ -504,3 +504,99 @@ def test_teardown_gets_error_raised_mid_stream_asgi(asgi_call: Any) -> None:
     with pytest.raises(ValueError):
         asyncio.run(asgi_call(app, "GET", "/"))
     assert len(seen) == 1 and isinstance(seen[0], ValueError)
+
+
+def _overriding_app(mod: ModuleType, cls: type) -> Any:
+    """A subclass overriding Flask's dispatch methods, as real apps sometimes do."""
+
+    class App(cls):  # type: ignore[misc, valid-type]
+        def dispatch_request(self) -> Any:
+            mod.g.trail = ["dispatch"]
+            return super().dispatch_request()
+
+        def preprocess_request(self) -> Any:
+            if mod.request.args.get("stop"):
+                return "stopped by preprocess"
+            return super().preprocess_request()
+
+        def process_response(self, response: Any) -> Any:
+            response = super().process_response(response)
+            response.headers["X-Trail"] = ",".join(mod.g.get("trail", []))
+            response.headers["X-Processed"] = "yes"
+            return response
+
+        def handle_http_exception(self, e: Any) -> Any:
+            if e.code == 404:
+                return "custom not found", 404
+            return super().handle_http_exception(e)
+
+        def handle_user_exception(self, e: Exception) -> Any:
+            if isinstance(e, KeyError):
+                return f"handled {e.args[0]}", 409
+            return super().handle_user_exception(e)
+
+        def handle_exception(self, e: Exception) -> Any:
+            return self.finalize_request(("custom 500: " + type(e).__name__, 500), True)
+
+        def finalize_request(self, rv: Any, from_error_handler: bool = False) -> Any:
+            response = super().finalize_request(rv, from_error_handler)
+            response.headers["X-Final"] = "1"
+            return response
+
+    app = App(__name__)
+
+    @app.after_request
+    def after(response: Any) -> Any:
+        response.headers["X-After"] = "1"
+        return response
+
+    @app.route("/")
+    def index() -> str:
+        mod.g.trail.append("view")
+        return "index"
+
+    @app.route("/key")
+    def key() -> str:
+        raise KeyError("k")
+
+    @app.route("/boom")
+    def boom() -> str:
+        raise RuntimeError("boom")
+
+    @app.route("/session")
+    def counter() -> str:
+        mod.session["n"] = mod.session.get("n", 0) + 1
+        return str(mod.session["n"])
+
+    app.secret_key = "override"
+    return app
+
+
+@pytest.mark.parametrize("path", ["/", "/?stop=1", "/missing", "/key", "/boom", "/session"])
+def test_overridden_dispatch_methods_are_used_like_flask(oracle: Any, path: str) -> None:
+    o = oracle(_overriding_app)
+    o.check(
+        "GET",
+        path,
+        headers_to_compare=(
+            "Content-Type",
+            "X-Trail",
+            "X-Processed",
+            "X-After",
+            "X-Final",
+            "Set-Cookie",
+        ),
+    )
+
+
+def test_overriding_is_detected_per_class() -> None:
+    class Plain(Erlen):
+        pass
+
+    class Custom(Erlen):
+        def process_response(self, response: Any) -> Any:
+            return response
+
+    assert not Erlen._flask_dispatch
+    assert not Plain._flask_dispatch
+    assert Custom._flask_dispatch

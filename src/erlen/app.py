@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 from urllib.parse import quote
 
 from werkzeug.exceptions import (
@@ -125,6 +125,16 @@ class Erlen(Scaffold):
     permanent_session_lifetime = ConfigAttribute[timedelta](
         "PERMANENT_SESSION_LIFETIME", get_converter=_make_timedelta
     )
+
+    #: True in a subclass that overrides one of Flask's dispatch methods: its requests
+    #: are then dispatched through those methods, composed as Flask composes them.
+    _flask_dispatch: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._flask_dispatch = any(
+            getattr(cls, name) is not getattr(Erlen, name) for name in _FLASK_DISPATCH_METHODS
+        )
 
     def __init__(
         self,
@@ -622,6 +632,8 @@ class Erlen(Scaffold):
         exception no handler deals with becomes a 500 response (or propagates,
         in testing and debug mode); without ``handle_errors`` it propagates.
         """
+        if self._flask_dispatch:
+            return self._dispatch_via_methods(ctx, handle_errors)
         request = ctx.request
         try:
             try:
@@ -731,21 +743,7 @@ class Erlen(Scaffold):
         """
         response = self.make_response(rv)
         try:
-            # Flask runs after_this_request functions in registration order.
-            if ctx._after_request_functions:
-                for func in ctx._after_request_functions:
-                    response = func(response)
-                    if inspect.isawaitable(response):
-                        response = run_coroutine_sync(_as_coroutine(response))
-            for after, after_is_async in plan.after:
-                response = after(response)
-                if after_is_async:
-                    response = run_coroutine_sync(_as_coroutine(response))
-            session = ctx._session
-            if session is not None:
-                interface = self.session_interface
-                if not interface.is_null_session(session):
-                    interface.save_session(self, session, response)
+            response = self._process_response_sync(ctx, plan, response)
             if signals.request_finished.receivers:
                 signals.request_finished.send(
                     self, _async_wrapper=self.ensure_sync, response=response
@@ -754,6 +752,26 @@ class Erlen(Scaffold):
             if not from_error_handler:
                 raise
             self.logger.exception("Request finalizing failed with an error while handling an error")
+        return response
+
+    def _process_response_sync(
+        self, ctx: RequestContext, plan: _Plan, response: Response
+    ) -> Response:
+        """After-request functions, then the session is saved (Flask's ``process_response``)."""
+        # Flask runs after_this_request functions in registration order.
+        if ctx._after_request_functions:
+            for func in ctx._after_request_functions:
+                response = func(response)
+                if inspect.isawaitable(response):
+                    response = run_coroutine_sync(_as_coroutine(response))
+        for after, after_is_async in plan.after:
+            rv: Any = after(response)
+            response = run_coroutine_sync(_as_coroutine(rv)) if after_is_async else rv
+        session = ctx._session
+        if session is not None:
+            interface = self.session_interface
+            if not interface.is_null_session(session):
+                interface.save_session(self, session, response)
         return response
 
     async def _finalize_async(
@@ -845,7 +863,18 @@ class Erlen(Scaffold):
     def full_dispatch_request(self) -> Response:
         """Dispatch the current request: hooks, view, error handlers, after-request."""
         ctx = _cv_request.get()
-        return self._dispatch_sync(ctx, self._plan(ctx.request.endpoint), False)
+        if not self._flask_dispatch:
+            return self._dispatch_sync(ctx, self._plan(ctx.request.endpoint), False)
+        # A subclass overrides one of these methods: compose them as Flask does.
+        try:
+            if signals.request_started.receivers:
+                signals.request_started.send(self, _async_wrapper=self.ensure_sync)
+            rv = self.preprocess_request()
+            if rv is None:
+                rv = self.dispatch_request()
+        except Exception as e:
+            rv = self.handle_user_exception(e)
+        return self.finalize_request(rv)
 
     def preprocess_request(self) -> Any:
         """Run URL value preprocessors and before-request hooks; return a response or None."""
@@ -870,23 +899,48 @@ class Erlen(Scaffold):
         return self.ensure_sync(self.view_functions[rule.endpoint])(**request.view_args)  # type: ignore[union-attr,arg-type]
 
     def process_response(self, response: Response) -> Response:
-        """Run after-request functions and save the session."""
+        """Run the after-request functions and save the session; return the response."""
         ctx = _cv_request.get()
-        return self._finalize_sync(ctx, self._plan(ctx.request.endpoint), response, False)
+        return self._process_response_sync(ctx, self._plan(ctx.request.endpoint), response)
 
     def finalize_request(self, rv: Any, from_error_handler: bool = False) -> Response:
         """Make a response from a view's return value and run after-request processing."""
-        ctx = _cv_request.get()
-        plan = self._plan(ctx.request.endpoint)
-        return self._finalize_sync(ctx, plan, rv, from_error_handler)
+        response = self.make_response(rv)
+        try:
+            response = self.process_response(response)
+            if signals.request_finished.receivers:
+                signals.request_finished.send(
+                    self, _async_wrapper=self.ensure_sync, response=response
+                )
+        except Exception:
+            if not from_error_handler:
+                raise
+            self.logger.exception("Request finalizing failed with an error while handling an error")
+        return response
 
     def handle_user_exception(self, e: Exception) -> Any:
         """Find and call the error handler for an exception raised by a view or hook."""
+        if isinstance(e, BadRequestKeyError) and (
+            self.debug or self.config["TRAP_BAD_REQUEST_ERRORS"]
+        ):
+            e.show_exception = True
+        if isinstance(e, HTTPException) and not self.trap_http_exception(e):
+            return self.handle_http_exception(e)
         ctx = _cv_request.get(None)
         blueprints = tuple(ctx.request.blueprints) if ctx is not None else ()
-        plan = _Plan()
-        plan.blueprints = blueprints
-        return self._drive_sync(self._handle_user_exception_steps(e, plan))
+        handler = self._find_error_handler(e, blueprints)
+        if handler is None:
+            raise e
+        return self.ensure_sync(handler)(e)
+
+    def _dispatch_via_methods(self, ctx: RequestContext, handle_errors: bool) -> Response:
+        """Dispatch through Flask's public methods (a subclass overrides one of them)."""
+        try:
+            return self.full_dispatch_request()
+        except Exception as e:
+            if not handle_errors:
+                raise
+            return self.handle_exception(e)
 
     def handle_http_exception(self, e: HTTPException) -> Any:
         """Call the handler registered for an HTTP exception, or return the exception."""
@@ -904,7 +958,7 @@ class Erlen(Scaffold):
         ctx = _cv_request.get()
         plan = self._plan(ctx.request.endpoint)
         rv = self._drive_sync(self._handle_exception_steps(ctx, e, plan))
-        return self._finalize_sync(ctx, plan, rv, True)
+        return self.finalize_request(rv, True)
 
     def trap_http_exception(self, e: Exception) -> bool:
         """Tell whether an HTTP exception should propagate instead of being handled."""
@@ -1316,6 +1370,18 @@ class Erlen(Scaffold):
 
         run_app(self, host=host, port=port, debug=debug, load_dotenv=load_dotenv, **options)
 
+
+#: Flask's dispatch methods: overriding one in a subclass makes requests go through them.
+_FLASK_DISPATCH_METHODS = (
+    "full_dispatch_request",
+    "preprocess_request",
+    "dispatch_request",
+    "process_response",
+    "finalize_request",
+    "handle_user_exception",
+    "handle_http_exception",
+    "handle_exception",
+)
 
 #: Rendered Werkzeug error pages, by exception class and description.
 _error_page_cache: dict[tuple[type[HTTPException], str | None], str] = {}

@@ -219,7 +219,8 @@ async def handle_http(app: Erlen, scope: dict[str, Any], receive: Receive, send:
                 request.__dict__["_body_error"] = e
                 if request.routing_exception is None:
                     request.routing_exception = e
-        if view is not None and not plan.view_is_async:
+        if (view is not None and not plan.view_is_async) or app._flask_dispatch:
+            # Sync views (and an app overriding Flask's sync dispatch methods) run in a thread.
             response = await app._run_sync_dispatch(ctx, plan)
         else:
             response = await app._dispatch_async(ctx, plan)

@@ -580,16 +580,13 @@ class Erlen(Scaffold):
         else:
             subdomain = url_map.default_subdomain
         try:
-            rule, args = url_map.match(request.path, method, subdomain, host, websocket)
-        except NotFound as e:
-            if not websocket and self._is_websocket_url(request.path, subdomain, host):
-                request.routing_exception = BadRequest(
-                    "This URL is a WebSocket endpoint; open it with a WebSocket client."
-                    " WebSockets need the app's ASGI door (an ASGI server such as"
-                    " `uvicorn module:app`)."
-                )
+            if type(url_map).match is Map.match:
+                # PERF: a miss comes back as None; no NotFound raised and caught.
+                matched = url_map._match(request.path, method, subdomain, host, websocket)
             else:
-                request.routing_exception = e
+                matched = url_map.match(request.path, method, subdomain, host, websocket)
+        except NotFound as e:
+            request.routing_exception = self._not_found(request, e, subdomain, host, websocket)
         except RequestRedirect as e:
             new_url = e.new_url
             if "://" not in new_url:
@@ -604,8 +601,29 @@ class Erlen(Scaffold):
         except HTTPException as e:
             request.routing_exception = e
         else:
-            request.url_rule = rule
-            request.view_args = args
+            if matched is None:
+                request.routing_exception = self._not_found(
+                    request, None, subdomain, host, websocket
+                )
+            else:
+                request.url_rule, request.view_args = matched
+
+    def _not_found(
+        self,
+        request: Request,
+        e: NotFound | None,
+        subdomain: str | None,
+        host: str | None,
+        websocket: bool,
+    ) -> HTTPException:
+        """The routing error for a URL no rule matches (400 for an HTTP request to a WebSocket URL)."""
+        if not websocket and self._is_websocket_url(request.path, subdomain, host):
+            return BadRequest(
+                "This URL is a WebSocket endpoint; open it with a WebSocket client."
+                " WebSockets need the app's ASGI door (an ASGI server such as"
+                " `uvicorn module:app`)."
+            )
+        return e if e is not None else NotFound()
 
     def _is_websocket_url(self, path: str, subdomain: str | None, host: str | None) -> bool:
         if not self.url_map._has_websocket_rules():

@@ -1240,6 +1240,21 @@ class Map:
         :class:`RequestRedirect` (missing trailing slash, merged slashes, defaults, alias,
         ``redirect_to``).
         """
+        rv = self._match(path, method, subdomain, host, websocket)
+        if rv is None:
+            raise NotFound()
+        return rv
+
+    def _match(
+        self,
+        path: str,
+        method: str = "GET",
+        subdomain: str | None = None,
+        host: str | None = None,
+        websocket: bool = False,
+    ) -> tuple[Rule, dict[str, Any]] | None:
+        """:meth:`match`, returning None where it raises ``NotFound`` (no exception to raise
+        and catch for the app's common 404)."""
         if self._dirty:
             self._compile()
         if self._host_matching:
@@ -1283,7 +1298,7 @@ class Map:
                     raise RequestRedirect(quote(merged, safe=_PATH_SAFE))
             if allowed:
                 raise MethodNotAllowed(valid_methods=sorted(allowed))
-            raise NotFound()
+            return None
         if rv[0]._quick:
             return rv
         return self._finish(rv[0], rv[1], method)

@@ -465,3 +465,89 @@ def test_routing_errors_go_through_app_handlers(client: Any) -> None:
 
     r = client(app).post("/only-get")
     assert (r.status_code, r.text) == (405, "custom 405")
+
+
+@pytest.mark.parametrize("protocol_name", ["wsgi", "asgi"])
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_error_responses_leave_no_reference_cycles(protocol_name: str, asynchronous: bool) -> None:
+    """404s, aborts, 500s and handled errors are freed by reference counting alone.
+
+    A cycle (an error whose traceback holds the frames that hold it) would leave each
+    failed request's objects to the garbage collector, which under load means pauses.
+    The app is called directly: the test client keeps cycles of its own.
+    """
+    import gc
+    import io
+
+    app = erlen.Erlen(__name__)
+    app.logger.disabled = True
+
+    def boom() -> str:
+        raise RuntimeError("boom")
+
+    def gone() -> str:
+        erlen.abort(410)
+        return ""
+
+    def key() -> str:
+        raise KeyError("k")
+
+    async def aboom() -> str:
+        raise RuntimeError("boom")
+
+    async def agone() -> str:
+        erlen.abort(410)
+        return ""
+
+    app.add_url_rule("/boom", view_func=aboom if asynchronous else boom)
+    app.add_url_rule("/gone", view_func=agone if asynchronous else gone)
+    app.add_url_rule("/key", view_func=key)
+    app.register_error_handler(KeyError, lambda e: ("handled", 400))
+    paths = {"/missing": 404, "/gone": 410, "/boom": 500, "/key": 400}
+
+    def call_wsgi(path: str) -> int:
+        statuses: list[str] = []
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SERVER_NAME": "t",
+            "SERVER_PORT": "80",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(),
+        }
+        body = app(environ, lambda status, headers, exc_info=None: statuses.append(status))
+        b"".join(body)
+        return int(statuses[0].split()[0])
+
+    async def call_asgi(path: str) -> int:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": []}
+        await app(scope, receive, send)
+        return int(sent[0]["status"])
+
+    async def run_asgi(rounds: int) -> list[int]:
+        return [await call_asgi(path) for _ in range(rounds) for path in paths]
+
+    def run(rounds: int) -> list[int]:
+        if protocol_name == "wsgi":
+            return [call_wsgi(path) for _ in range(rounds) for path in paths]
+        return asyncio.run(run_asgi(rounds))
+
+    assert run(1) == list(paths.values())  # warms the caches up
+    gc.collect()
+    gc.disable()
+    try:
+        statuses = run(10)
+        found = gc.collect()
+    finally:
+        gc.enable()
+    assert statuses == list(paths.values()) * 10
+    assert found == 0

@@ -693,12 +693,21 @@ class Erlen(Scaffold):
                             rv = run_coroutine_sync(_as_coroutine(rv))
             except Exception as e:
                 rv = self._drive_sync(self._handle_user_exception_steps(e, plan))
+                if rv is _UNHANDLED:
+                    raise
+                if rv is e:
+                    # Rendered as its error page: its traceback (which holds this
+                    # frame, which holds it) is not needed, so leave no reference cycle.
+                    e.__traceback__ = None
             return self._finalize_sync(ctx, plan, rv, False)
         except Exception as e:
             if not handle_errors:
                 raise
             rv = self._drive_sync(self._handle_exception_steps(ctx, e, plan))
-            return self._finalize_sync(ctx, plan, rv, True)
+            response = self._finalize_sync(ctx, plan, rv, True)
+            # This frame lives on in e's traceback; the handler's value may hold e.
+            rv = None
+            return response
 
     async def _dispatch_async(self, ctx: RequestContext, plan: _Plan) -> Response:
         """Hooks, view, error handlers and response processing, from async code.
@@ -737,10 +746,16 @@ class Erlen(Scaffold):
                             rv = await rv
             except Exception as e:
                 rv = await self._drive_async(self._handle_user_exception_steps(e, plan))
+                if rv is _UNHANDLED:
+                    raise
+                if rv is e:
+                    e.__traceback__ = None  # as in _dispatch_sync: no reference cycle
             return await self._finalize_async(ctx, plan, rv, False)
         except Exception as e:
             rv = await self._drive_async(self._handle_exception_steps(ctx, e, plan))
-            return await self._finalize_async(ctx, plan, rv, True)
+            response = await self._finalize_async(ctx, plan, rv, True)
+            rv = None  # as in _dispatch_sync: no reference cycle through e's traceback
+            return response
 
     def _handle_user_exception_steps(self, e: Exception, plan: _Plan) -> Steps:
         if isinstance(e, BadRequestKeyError) and (
@@ -756,7 +771,9 @@ class Erlen(Scaffold):
         else:
             handler = self._find_error_handler(e, plan.blueprints)
             if handler is None:
-                raise e
+                # The caller re-raises with a bare ``raise``: raising ``e`` here would
+                # put this frame (which holds ``e``) in its traceback, a reference cycle.
+                return _UNHANDLED
         rv = handler(e)
         if _is_async(handler):
             rv = yield rv
@@ -1398,6 +1415,9 @@ class Erlen(Scaffold):
 
         run_app(self, host=host, port=port, debug=debug, load_dotenv=load_dotenv, **options)
 
+
+#: What the error-handler steps return for an exception no handler takes (re-raise it).
+_UNHANDLED: Any = object()
 
 #: Flask's dispatch methods: overriding one in a subclass makes requests go through them.
 _FLASK_DISPATCH_METHODS = (

@@ -207,6 +207,7 @@ class RequestContext:
     def pop(self, exc: BaseException | None = _sentinel) -> None:
         """Run teardown functions, close the request and unbind this context."""
         app = self.app
+        error = self.error
         try:
             if len(self._tokens) == 1:
                 if exc is _sentinel:
@@ -232,6 +233,10 @@ class RequestContext:
                     _cv_app.reset(app_ctx._tokens.pop())
                     if signals.appcontext_popped.receivers:
                         signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
+        if error is not None:
+            # The error's traceback holds frames that hold this context: with the
+            # teardown done, drop the link back so no reference cycle is left.
+            self.error = None
         if ctx is not self:
             raise AssertionError(f"Popped wrong request context. ({ctx!r} instead of {self!r})")
 
@@ -306,6 +311,7 @@ class RequestContext:
                     _cv_app.reset(app_ctx._tokens.pop())
                 if signals.appcontext_popped.receivers:
                     signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
+        self.error = None  # no reference cycle through the error's traceback (see pop)
 
     def __enter__(self) -> RequestContext:
         self.push()

@@ -958,6 +958,11 @@ class Request:
 
     def close(self) -> None:
         """Close uploaded files and the body (removing any temporary files)."""
+        error = self.routing_exception
+        if error is not None:
+            # Raised during dispatch, the error's traceback holds the frames that hold
+            # this request: drop it so a 404 leaves no reference cycle for the GC.
+            error.__traceback__ = None
         files = self._files
         if files:
             for _key, value in files.items(multi=True):

@@ -450,8 +450,12 @@ async def _error_response(
     app: Erlen, ctx: RequestContext, plan: _Plan, e: Exception
 ) -> Response | None:
     """Let the app's error handlers turn ``e`` into a response; None when none does."""
+    from .app import _UNHANDLED
+
     try:
         rv = await app._drive_async(app._handle_user_exception_steps(e, plan))
+        if rv is _UNHANDLED:
+            return None
         return await _response_for(app, ctx, plan, rv, True)
     except Exception:
         return None

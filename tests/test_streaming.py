@@ -505,3 +505,71 @@ def test_an_error_mid_stream_is_logged_by_the_app_on_both_doors(protocol: str) -
         app.logger.removeHandler(handler)
     assert [r.getMessage() for r in records] == ["Exception on request [GET /stream]"]
     assert records[0].exc_info is not None and records[0].exc_info[0] is ValueError
+
+
+def test_a_queued_thread_step_can_be_withdrawn_before_it_starts() -> None:
+    """A closer withdraws a next() still waiting for a worker; one already running stays."""
+    from erlen.concurrency import ThreadStep
+
+    calls: list[str] = []
+    queued = ThreadStep()
+    assert queued.withdraw()
+    assert queued.withdraw()  # still withdrawn
+    assert queued.run(calls.append, "never", "withdrawn") == "withdrawn"
+    assert calls == []
+
+    running = ThreadStep()
+    started = threading.Event()
+    release = threading.Event()
+
+    def step(value: str) -> str:
+        started.set()
+        release.wait(10)
+        calls.append(value)
+        return value
+
+    worker = threading.Thread(target=running.run, args=(step, "ran", "withdrawn"))
+    worker.start()
+    assert started.wait(10)
+    assert not running.withdraw()  # too late: the step runs to its end
+    release.set()
+    worker.join(10)
+    assert calls == ["ran"]
+
+
+def test_closing_a_stream_whose_next_step_waits_for_a_busy_pool() -> None:
+    """The step queued behind busy workers is withdrawn: the generator closes (its finally
+    runs before teardown) as soon as a worker is free, and next() is never called again."""
+    from erlen.concurrency import ThreadedIterator, _get_executor
+
+    events: list[str] = []
+
+    def gen() -> Iterator[int]:
+        try:
+            n = 0
+            while True:
+                n += 1
+                events.append(f"next {n}")
+                yield n
+        finally:
+            events.append("finally")
+
+    async def main() -> None:
+        it = ThreadedIterator(gen())
+        assert await it.__anext__() == 1
+        release = threading.Event()
+        pool = _get_executor(None)
+        blockers = [pool.submit(release.wait, 10) for _ in range(pool._max_workers)]
+        step = asyncio.ensure_future(it.__anext__())  # queued behind the blockers
+        await asyncio.sleep(0)
+        step.cancel()  # the consumer goes away (a disconnect)
+        closing = asyncio.ensure_future(it.aclose())
+        await asyncio.sleep(0)
+        release.set()  # workers free up only now
+        await closing
+        for b in blockers:
+            b.result(10)
+        events.append("teardown")
+
+    asyncio.run(main())
+    assert events == ["next 1", "finally", "teardown"]

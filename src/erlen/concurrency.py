@@ -147,6 +147,38 @@ def _close_quietly(it: Any) -> None:
             pass  # still executing in another thread; its owner closes it
 
 
+class ThreadStep:
+    """One call queued for a worker thread, which a closer can withdraw until it starts.
+
+    A busy pool may leave a step waiting its turn; closing the iterator then need not
+    wait for it (or give up waiting): a withdrawn step returns at once without
+    touching the iterator, and the close queued after it runs next.
+    """
+
+    __slots__ = ("_lock", "_state")
+
+    _QUEUED, _RUNNING, _WITHDRAWN = 0, 1, 2
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state = self._QUEUED
+
+    def run(self, func: Callable[[Any], T], arg: Any, withdrawn: T) -> T:
+        """Call ``func(arg)`` in the worker, or return ``withdrawn`` if it was withdrawn."""
+        with self._lock:
+            if self._state == self._WITHDRAWN:
+                return withdrawn
+            self._state = self._RUNNING
+        return func(arg)
+
+    def withdraw(self) -> bool:
+        """Keep the step from running if it has not started; True when it will not run."""
+        with self._lock:
+            if self._state == self._QUEUED:
+                self._state = self._WITHDRAWN
+            return self._state == self._WITHDRAWN
+
+
 class ThreadedIterator:
     """Iterate a blocking iterator from async code, one worker-thread hop per item.
 
@@ -157,18 +189,22 @@ class ThreadedIterator:
     stays blocked closes the iterator as soon as it returns.
     """
 
-    __slots__ = ("_close_wait", "_it", "_step")
+    __slots__ = ("_close_wait", "_guard", "_it", "_step")
 
     def __init__(self, it: Iterator[T], close_wait: float = 0.5) -> None:
         self._it = it
         self._step: asyncio.Future[Any] | None = None
+        self._guard: ThreadStep | None = None
         self._close_wait = close_wait
 
     def __aiter__(self) -> ThreadedIterator:
         return self
 
     async def __anext__(self) -> Any:
-        step = self._step = asyncio.ensure_future(run_in_threadpool(_next_or_stop, self._it))
+        guard = self._guard = ThreadStep()
+        step = self._step = asyncio.ensure_future(
+            run_in_threadpool(guard.run, _next_or_stop, self._it, _STOP)
+        )
         # Shielded: a cancelled consumer must not lose track of the running step.
         item = await asyncio.shield(step)
         self._step = None
@@ -180,12 +216,15 @@ class ThreadedIterator:
         """Close the iterator once no step of it is running."""
         step = self._step
         try:
-            if step is not None and not step.done():
+            guard = self._guard
+            if step is not None and not step.done() and not (guard and guard.withdraw()):
+                # Running in a worker: give it a moment to finish.
                 try:
                     await asyncio.wait_for(asyncio.shield(step), self._close_wait)
                 except Exception:
                     pass  # the step's own error, or still blocked
-            if step is None or step.done():
+            if step is None or step.done() or (guard and guard.withdraw()):
+                # (A withdrawn step never touches the iterator; the close queues behind it.)
                 await run_in_threadpool(_close_quietly, self._it)
                 return
         except BaseException:

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from .concurrency import run_coroutine_sync, run_in_threadpool
+from .concurrency import ThreadStep, run_coroutine_sync, run_in_threadpool
 from .globals import _cv_app, _cv_request
 from .response import Response
 
@@ -173,6 +173,7 @@ class _EventStream:
         "_producer",
         "_source",
         "_space",
+        "_sync_guard",
         "_sync_step",
         "_waiter",
     )
@@ -192,6 +193,7 @@ class _EventStream:
         self._waiter: asyncio.Future[bytes | None] | None = None
         self._space: asyncio.Future[None] | None = None
         self._sync_step: asyncio.Future[Any] | None = None
+        self._sync_guard: ThreadStep | None = None
         self._ended = False
         self._error: BaseException | None = None
 
@@ -203,7 +205,10 @@ class _EventStream:
             except StopAsyncIteration:
                 return _END
         # Shielded: a disconnect must not lose track of a next() still running in a thread.
-        step = self._sync_step = asyncio.ensure_future(run_in_threadpool(_next_or_end, self._it))
+        guard = self._sync_guard = ThreadStep()
+        step = self._sync_step = asyncio.ensure_future(
+            run_in_threadpool(guard.run, _next_or_end, self._it, _END)
+        )
         return await asyncio.shield(step)
 
     async def _produce(self) -> None:
@@ -301,9 +306,11 @@ class _EventStream:
                 await aclose()
             return
         step = self._sync_step
-        if step is not None and not step.done():
+        guard = self._sync_guard
+        if step is not None and not step.done() and not (guard and guard.withdraw()):
             # A worker thread is inside next(): give it a moment, so that the usual
             # quick step ends and the generator closes before teardown, in its context.
+            # (A step still queued is withdrawn instead, and the close queues behind it.)
             await asyncio.wait((step,), timeout=_SYNC_CLOSE_WAIT)
             if not step.done():
                 # Blocked: close the generator as soon as next() returns.

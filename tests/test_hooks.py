@@ -600,3 +600,32 @@ def test_overriding_is_detected_per_class() -> None:
     assert not Erlen._flask_dispatch
     assert not Plain._flask_dispatch
     assert Custom._flask_dispatch
+
+
+def test_sync_view_with_async_hooks_runs_off_the_event_loop(client: Any, protocol: str) -> None:
+    """Under ASGI a sync view runs in a worker thread even when its hooks are coroutines
+    (they run on the event loop); under WSGI everything runs in the request's thread."""
+    import threading
+
+    app = Erlen(__name__)
+    seen: dict[str, int] = {}
+
+    @app.before_request
+    async def before() -> None:
+        seen["hook"] = threading.get_ident()
+
+    @app.after_request
+    async def after(response: Response) -> Response:
+        seen["after"] = threading.get_ident()
+        return response
+
+    @app.route("/")
+    def view() -> str:
+        seen["view"] = threading.get_ident()
+        return "ok"
+
+    c = client(app)
+    assert c.get("/").data == b"ok"
+    assert seen["hook"] == seen["after"]
+    if protocol == "asgi":
+        assert seen["view"] != seen["hook"]  # the blocking view never runs on the loop

@@ -85,7 +85,6 @@ class _Plan:
 
     __slots__ = (
         "after",
-        "any_async",
         "before",
         "blueprints",
         "url_preprocessors",
@@ -96,8 +95,6 @@ class _Plan:
     def __init__(self) -> None:
         self.view: Callable[..., Any] | None = None
         self.view_is_async = False
-        #: A hook or the view is a coroutine function.
-        self.any_async = False
         self.blueprints: tuple[str, ...] = ()
         self.url_preprocessors: list[Callable[..., Any]] = []
         self.before: list[tuple[Callable[[], Any], bool]] = []
@@ -548,9 +545,6 @@ class Erlen(Scaffold):
             if view is not None:
                 plan.view = view
                 plan.view_is_async = _is_async(view)
-        plan.any_async = plan.view_is_async or any(
-            is_async for _, is_async in (*plan.before, *plan.after)
-        )
         return plan
 
     # -- dispatch ---------------------------------------------------------------------------------
@@ -658,9 +652,11 @@ class Erlen(Scaffold):
         """
         if self._flask_dispatch:
             return self._dispatch_via_methods(ctx, handle_errors)
-        if plan.any_async and handle_errors:
-            # One trip to the thread's event loop for the whole dispatch, rather than
-            # one per coroutine (sync hooks then run on the loop, in this same thread).
+        if plan.view_is_async and handle_errors:
+            # An async view through the WSGI door: one trip to the thread's event loop
+            # for the whole dispatch, rather than one per coroutine (sync hooks then run
+            # on that loop, in this same thread). A sync view keeps running here: under
+            # ASGI this is a worker thread, and it must not run on the server's loop.
             return run_coroutine_sync(self._dispatch_async(ctx, plan))
         request = ctx.request
         try:

@@ -854,7 +854,9 @@ def test_forged_and_expired_tokens(protocol: str, monkeypatch: pytest.MonkeyPatc
         other_key = TokenAuth("someone else's key").issue({"uid": 1, "v": 0})
     payload = good.split(".")[0]
     forged = base64.urlsafe_b64encode(b'{"uid":2,"v":0}').decode().rstrip("=")
-    for token in (other_key, good.replace(payload, forged), good[:-3] + "abc", "abc.def.ghi"):
+    head, stamp, sig = good.split(".")
+    tampered = f"{head}.{stamp}.{'B' if sig[0] == 'A' else 'A'}{sig[1:]}"
+    for token in (other_key, good.replace(payload, forged), tampered, "abc.def.ghi"):
         r = client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 401, token
         assert r.headers["WWW-Authenticate"] == 'Bearer realm="api", error="invalid_token"'

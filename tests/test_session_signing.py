@@ -232,7 +232,8 @@ def tampered() -> dict[str, str]:
     payload, stamp, sig = good.split(".")
     return {
         "payload": b64(b'{"who":"admin"}').decode() + "." + stamp + "." + sig,
-        "signature": payload + "." + stamp + "." + sig[:-1] + ("A" if sig[-1] != "A" else "B"),
+        # (The first character: the last one carries bits base64 ignores.)
+        "signature": payload + "." + stamp + "." + ("A" if sig[0] != "A" else "B") + sig[1:],
         "timestamp": payload + "." + b64((NOW + 1).to_bytes(4, "big")).decode() + "." + sig,
         "missing signature": payload + "." + stamp,
         "empty signature": payload + "." + stamp + ".",

@@ -503,7 +503,10 @@ def test_error_responses_leave_no_reference_cycles(protocol_name: str, asynchron
     app.add_url_rule("/gone", view_func=agone if asynchronous else gone)
     app.add_url_rule("/key", view_func=key)
     app.register_error_handler(KeyError, lambda e: ("handled", 400))
-    paths = {"/missing": 404, "/gone": 410, "/boom": 500, "/key": 400}
+    # A routing error an error handler takes (the error stays on the request).
+    app.add_url_rule("/post-only", view_func=key, endpoint="post_only", methods=["POST"])
+    app.register_error_handler(405, lambda e: ("use POST", 405))
+    paths = {"/missing": 404, "/gone": 410, "/boom": 500, "/key": 400, "/post-only": 405}
 
     def call_wsgi(path: str) -> int:
         statuses: list[str] = []

@@ -691,9 +691,10 @@ class Erlen(Scaffold):
                 rv = self._drive_sync(self._handle_user_exception_steps(e, plan))
                 if rv is _UNHANDLED:
                     raise
-                if rv is e:
-                    # Rendered as its error page: its traceback (which holds this
-                    # frame, which holds it) is not needed, so leave no reference cycle.
+                if rv is e or e is request.routing_exception:
+                    # Rendered as its error page, or kept on the request: its traceback
+                    # holds this frame, which holds it (or the request), a reference
+                    # cycle; the handler has run, so the traceback is not needed.
                     e.__traceback__ = None
             return self._finalize_sync(ctx, plan, rv, False)
         except Exception as e:
@@ -744,7 +745,7 @@ class Erlen(Scaffold):
                 rv = await self._drive_async(self._handle_user_exception_steps(e, plan))
                 if rv is _UNHANDLED:
                     raise
-                if rv is e:
+                if rv is e or e is request.routing_exception:
                     e.__traceback__ = None  # as in _dispatch_sync: no reference cycle
             return await self._finalize_async(ctx, plan, rv, False)
         except Exception as e:
@@ -784,7 +785,10 @@ class Erlen(Scaffold):
         """
         response = self.make_response(rv)
         try:
-            response = self._process_response_sync(ctx, plan, response)
+            if self._flask_dispatch:
+                response = self.process_response(response)  # may be overridden
+            else:
+                response = self._process_response_sync(ctx, plan, response)
             if signals.request_finished.receivers:
                 signals.request_finished.send(
                     self, _async_wrapper=self.ensure_sync, response=response
@@ -946,18 +950,8 @@ class Erlen(Scaffold):
 
     def finalize_request(self, rv: Any, from_error_handler: bool = False) -> Response:
         """Make a response from a view's return value and run after-request processing."""
-        response = self.make_response(rv)
-        try:
-            response = self.process_response(response)
-            if signals.request_finished.receivers:
-                signals.request_finished.send(
-                    self, _async_wrapper=self.ensure_sync, response=response
-                )
-        except Exception:
-            if not from_error_handler:
-                raise
-            self.logger.exception("Request finalizing failed with an error while handling an error")
-        return response
+        ctx = _cv_request.get()
+        return self._finalize_sync(ctx, self._plan(ctx.request.endpoint), rv, from_error_handler)
 
     def handle_user_exception(self, e: Exception) -> Any:
         """Find and call the error handler for an exception raised by a view or hook."""

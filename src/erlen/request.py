@@ -125,26 +125,36 @@ def _parse_query(query_string: bytes) -> ImmutableMultiDict[str, str]:
         text = query_string.decode("utf-8", _URL_QUOTE_ERRORS)
     # PERF: parse_qsl unquotes every key and value; plain ones (the usual case)
     # need no unquoting. Same result as parse_qsl(keep_blank_values=True).
+    pairs = [part.partition("=") for part in text.split("&") if part]
+    if "%" in text or "+" in text:
+        pairs = [
+            (
+                unquote_plus(key, "utf-8", _URL_QUOTE_ERRORS) if "%" in key or "+" in key else key,
+                sep,
+                unquote_plus(value, "utf-8", _URL_QUOTE_ERRORS)
+                if "%" in value or "+" in value
+                else value,
+            )
+            for key, sep, value in pairs
+        ]
+    return _params(pairs)
+
+
+def _params(pairs: list[tuple[str, str, str]]) -> ImmutableMultiDict[str, str]:
+    """An ImmutableMultiDict of ``(key, _, value)`` triples (``str.partition``'s), in order.
+
+    PERF: a MultiDict is a dict of value lists; filled here without its per-pair __init__.
+    """
     grouped: dict[str, list[str]] = {}
-    quoted = "%" in text or "+" in text
-    for part in text.split("&"):
-        if not part:
-            continue
-        key, _, value = part.partition("=")
-        if quoted:
-            if "%" in key or "+" in key:
-                key = unquote_plus(key, "utf-8", _URL_QUOTE_ERRORS)
-            if "%" in value or "+" in value:
-                value = unquote_plus(value, "utf-8", _URL_QUOTE_ERRORS)
+    for key, _, value in pairs:
         values = grouped.get(key)
         if values is None:
             grouped[key] = [value]
         else:
             values.append(value)
-    # PERF: a MultiDict is a dict of value lists; fill it without its per-pair __init__.
-    args: ImmutableMultiDict[str, str] = ImmutableMultiDict.__new__(ImmutableMultiDict)
-    dict.update(args, grouped)
-    return args
+    params: ImmutableMultiDict[str, str] = ImmutableMultiDict.__new__(ImmutableMultiDict)
+    dict.update(params, grouped)
+    return params
 
 
 def _get_host(scheme: str, header: str | None, server: tuple[str, int | None] | None) -> str:
@@ -451,16 +461,7 @@ class Request:
                 cookies = _EMPTY_ARGS
             elif self.dict_storage_class is ImmutableMultiDict and _PLAIN_COOKIES.fullmatch(header):
                 # PERF: "a=1; b=2" (no quoting, no stray spaces): split it as Werkzeug would.
-                grouped: dict[str, list[str]] = {}
-                for pair in header.split("; "):
-                    key, _, value = pair.partition("=")
-                    values = grouped.get(key)
-                    if values is None:
-                        grouped[key] = [value]
-                    else:
-                        values.append(value)
-                cookies = ImmutableMultiDict.__new__(ImmutableMultiDict)
-                dict.update(cookies, grouped)
+                cookies = _params([pair.partition("=") for pair in header.split("; ")])
             else:
                 # The parser Flask's request uses: the header as received (latin-1
                 # text under WSGI), never re-decoded, so no byte can make it fail.
@@ -958,11 +959,6 @@ class Request:
 
     def close(self) -> None:
         """Close uploaded files and the body (removing any temporary files)."""
-        error = self.routing_exception
-        if error is not None:
-            # Raised during dispatch, the error's traceback holds the frames that hold
-            # this request: drop it so a 404 leaves no reference cycle for the GC.
-            error.__traceback__ = None
         files = self._files
         if files:
             for _key, value in files.items(multi=True):

@@ -75,12 +75,13 @@ class ResponseHeaders(Headers):
             return
         # Replace the first value in place and drop any further ones.
         kept: list[tuple[str, str]] = []
+        replaced = False
         for kv in items:
             if kv[0].lower() != ikey:
                 kept.append(kv)
-            elif key:
+            elif not replaced:
                 kept.append((key, value))
-                key = ""
+                replaced = True
         items[:] = kept
 
 
@@ -178,11 +179,6 @@ class Response:
         else:
             self._body = None
             self._iter = response
-
-    @classmethod
-    def _from_text(cls, body: str) -> Response:
-        """Build a 200 response for a view that returned a string (see :meth:`_complete`)."""
-        return cls._complete(body, cls.default_mimetype)
 
     @classmethod
     def _complete(cls, body: str | bytes, mimetype: str | None) -> Response:

@@ -439,14 +439,21 @@ class SecureCookieSessionInterface(SessionInterface):
         self._serializer_cache = (cache_key, serializer)
         return serializer
 
-    def _uses_itsdangerous(self) -> bool:
-        """True when a customisation needs the serializer of ``get_signing_serializer``."""
-        return (
+    def _codec(self, app: Erlen) -> _CookieSigner | _SerializerCodec | None:
+        """What signs and reads the cookie, or None without a ``SECRET_KEY``.
+
+        Erlen's own signer, unless a subclass overrides ``get_signing_serializer`` or
+        sets another ``key_derivation``: then the serializer that method returns.
+        """
+        if (
             type(self).get_signing_serializer is not _default_get_signing_serializer
             or self.key_derivation != "hmac"
-        )
-
-    def _signer(self, secret_key: str | bytes, app: Erlen) -> _CookieSigner:
+        ):
+            serializer = self.get_signing_serializer(app)
+            return None if serializer is None else _SerializerCodec(serializer)
+        secret_key = app.secret_key
+        if not secret_key:
+            return None
         fallbacks = app.config["SECRET_KEY_FALLBACKS"]
         cache_key = (
             secret_key,
@@ -467,34 +474,13 @@ class SecureCookieSessionInterface(SessionInterface):
 
     def open_session(self, app: Erlen, request: Request) -> SecureCookieSession | None:
         """Load the session from the signed cookie (empty when missing or invalid)."""
-        if self._uses_itsdangerous():
-            return self._open_with_serializer(app, request)
-        secret_key = app.secret_key
-        if not secret_key:
-            return None
-        signer = self._signer(secret_key, app)
-        value = request.cookies.get(self.get_cookie_name(app))
-        if not value:
-            return self.session_class()
-        data = signer.loads(value, int(app.permanent_session_lifetime.total_seconds()))
-        if not isinstance(data, dict):
-            return self.session_class()
-        return self.session_class(data)
-
-    def _open_with_serializer(self, app: Erlen, request: Request) -> SecureCookieSession | None:
-        serializer = self.get_signing_serializer(app)
-        if serializer is None:
+        codec = self._codec(app)
+        if codec is None:
             return None
         value = request.cookies.get(self.get_cookie_name(app))
         if not value:
             return self.session_class()
-        max_age = int(app.permanent_session_lifetime.total_seconds())
-        from itsdangerous import BadData
-
-        try:
-            data = serializer.loads(value, max_age=max_age)
-        except (BadData, ValueError, TypeError, KeyError, RecursionError, OverflowError):
-            return self.session_class()
+        data = codec.loads(value, int(app.permanent_session_lifetime.total_seconds()))
         if not isinstance(data, dict):
             return self.session_class()
         return self.session_class(data)
@@ -509,15 +495,29 @@ class SecureCookieSessionInterface(SessionInterface):
             return
         if not self.should_set_cookie(app, session):
             return
-        if self._uses_itsdangerous():
-            serializer = self.get_signing_serializer(app)
-            assert serializer is not None
-            value = serializer.dumps(dict(session))
-        else:
-            secret_key = app.secret_key
-            assert secret_key
-            value = self._signer(secret_key, app).dumps(dict(session))
-        self.set_session_cookie(app, session, response, value)
+        codec = self._codec(app)
+        assert codec is not None
+        self.set_session_cookie(app, session, response, codec.dumps(dict(session)))
+
+
+class _SerializerCodec:
+    """An itsdangerous serializer behind the signer's interface (a bad cookie is ``_missing``)."""
+
+    __slots__ = ("_serializer",)
+
+    def __init__(self, serializer: URLSafeTimedSerializer) -> None:
+        self._serializer = serializer
+
+    def dumps(self, obj: Any) -> Any:
+        return self._serializer.dumps(obj)
+
+    def loads(self, value: str, max_age: int) -> Any:
+        from itsdangerous import BadData
+
+        try:
+            return self._serializer.loads(value, max_age=max_age)
+        except (BadData, ValueError, TypeError, KeyError, RecursionError, OverflowError):
+            return _missing
 
 
 _default_get_signing_serializer = SecureCookieSessionInterface.get_signing_serializer

@@ -83,9 +83,7 @@ def handle(
     app: Erlen, environ: dict[str, Any], start_response: Callable[..., Any]
 ) -> Iterable[bytes]:
     """Serve one WSGI request."""
-    cls = app.request_class
-    request = cls.__new__(cls)
-    init_from_environ(request, environ)
+    request = request_from_environ(app, environ)
     ctx = RequestContext(app, request)
     app._got_first_request = True
     ctx.push()

@@ -392,6 +392,13 @@ def test_orjson_not_tried_beyond_its_depth(orjson_calls: OrjsonCalls) -> None:
         ({"u": uuid.UUID(int=1), "sub": LoudFloat(math.inf)}, True),
         ({"big": 2**64}, True),
         ({1: "non-str key"}, True),
+        # Small containers are settled by a direct loop, larger or deeper ones by the walk.
+        ({"a": [1, {"b": [None, True, ("x",)]}]}, True),
+        ({"a": [1, {"b": [None, Color.RED]}]}, False),
+        ([*range(100), [Level.HIGH]], False),
+        ({"k": [*range(100), 1e-7]}, False),
+        ({"d": [[[[[[[[[[[1e300]]]]]]]]]]]}, False),
+        ([LoudStr("x"), {"n": 2**64}], True),
     ],
     ids=repr,
 )

@@ -540,7 +540,7 @@ def test_a_queued_thread_step_can_be_withdrawn_before_it_starts() -> None:
 def test_closing_a_stream_whose_next_step_waits_for_a_busy_pool() -> None:
     """The step queued behind busy workers is withdrawn: the generator closes (its finally
     runs before teardown) as soon as a worker is free, and next() is never called again."""
-    from erlen.concurrency import ThreadedIterator, _get_executor
+    from erlen.concurrency import ThreadedIterator, _get_pool
 
     events: list[str] = []
 
@@ -558,8 +558,8 @@ def test_closing_a_stream_whose_next_step_waits_for_a_busy_pool() -> None:
         it = ThreadedIterator(gen())
         assert await it.__anext__() == 1
         release = threading.Event()
-        pool = _get_executor(None)
-        blockers = [pool.submit(release.wait, 10) for _ in range(pool._max_workers)]
+        pool = _get_pool(None)
+        blockers = [pool.submit(release.wait, 10) for _ in range(pool.max_workers)]
         step = asyncio.ensure_future(it.__anext__())  # queued behind the blockers
         await asyncio.sleep(0)
         step.cancel()  # the consumer goes away (a disconnect)

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextvars
+import os
+import queue
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -27,8 +29,6 @@ _local = threading.local()
 _server_loop: contextvars.ContextVar[asyncio.AbstractEventLoop] = contextvars.ContextVar(
     "erlen.server_loop"
 )
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
 
 
 class _LoopHolder:
@@ -84,8 +84,7 @@ def run_coroutine_sync(coro: Coroutine[Any, Any, T]) -> T:
         # signal receiver called from an async view) can't block on that loop:
         # run the coroutine on a worker thread's loop instead. The loop waits
         # meanwhile, as it would for any blocking call; prefer awaiting.
-        ctx = contextvars.copy_context()
-        future = _get_executor(None).submit(ctx.run, _run_on_thread_loop, coro)
+        future: concurrent.futures.Future[T] = _get_pool(None).submit(_run_on_thread_loop, coro)
         return future.result()
     return thread_loop().run_until_complete(coro)
 
@@ -106,16 +105,167 @@ def async_to_sync(func: Callable[..., Awaitable[T]]) -> Callable[..., T]:
     return wrapper
 
 
-def _get_executor(max_workers: int | None) -> ThreadPoolExecutor:
-    global _executor
-    if _executor is None:
-        with _executor_lock:
-            if _executor is None:
+class _Job:
+    """One call for a worker thread, and where its outcome goes."""
+
+    __slots__ = ("args", "context", "func", "future", "loop")
+
+    def __init__(
+        self,
+        context: contextvars.Context,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        future: asyncio.Future[Any] | concurrent.futures.Future[Any],
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        self.context = context
+        self.func = func
+        self.args = args
+        self.future = future
+        self.loop = loop
+
+    def run(self) -> None:
+        future = self.future
+        loop = self.loop
+        if loop is None:
+            cfuture: concurrent.futures.Future[Any] = future  # type: ignore[assignment]
+            if not cfuture.set_running_or_notify_cancel():
+                return
+            try:
+                result = self.context.run(self.func, *self.args)
+            except BaseException as e:
+                cfuture.set_exception(e)
+            else:
+                cfuture.set_result(result)
+            return
+        if future.cancelled():
+            return  # the caller went away before the call started
+        try:
+            result = self.context.run(self.func, *self.args)
+        except BaseException as e:
+            outcome: tuple[Any, ...] = (future, None, e)
+        else:
+            outcome = (future, result, None)
+        try:
+            loop.call_soon_threadsafe(_settle, *outcome)
+        except RuntimeError:
+            pass  # the loop is closed: nobody waits for the outcome any more
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
+
+
+class _WorkerPool:
+    """Worker threads for blocking calls made from async code.
+
+    PERF: a job goes through one queue to an idle thread and its outcome comes
+    back with one ``call_soon_threadsafe``: about half the cost of
+    ``loop.run_in_executor``, which wraps a ``concurrent.futures`` future (and its
+    locks) in an asyncio future. A ``def`` view under an ASGI server pays this
+    hop on every request.
+
+    Threads start when no idle one is left, up to ``max_workers``; beyond that,
+    jobs wait their turn. A thread idle for ``idle_timeout`` seconds ends. They
+    are daemon threads: a call still blocked at exit does not hold the process.
+    """
+
+    def __init__(self, max_workers: int, idle_timeout: float = 10.0) -> None:
+        self.max_workers = max_workers
+        self._idle_timeout = idle_timeout
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        # Guarded by the lock: live threads, threads waiting for a job, jobs not yet taken.
+        self._threads = 0
+        self._waiting = 0
+        self._pending = 0
+
+    def submit_async(
+        self, loop: asyncio.AbstractEventLoop, context: contextvars.Context, func: Any, args: Any
+    ) -> asyncio.Future[Any]:
+        """Queue ``context.run(func, *args)``; the returned future (on ``loop``) gets its outcome."""
+        future = loop.create_future()
+        self._put(_Job(context, func, args, future, loop))
+        return future
+
+    def submit(self, func: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
+        """Queue ``func(*args)`` in a copy of the current context; block on the returned future."""
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._put(_Job(contextvars.copy_context(), func, args, future, None))
+        return future
+
+    def _put(self, job: _Job) -> None:
+        with self._lock:
+            self._jobs.put(job)
+            self._pending += 1
+            # A new thread only when the waiting ones are all spoken for.
+            if self._pending <= self._waiting or self._threads >= self.max_workers:
+                return
+            self._threads += 1
+            self._waiting += 1  # the new thread waits for a job from the start
+        try:
+            threading.Thread(target=self._work, name="erlen-worker", daemon=True).start()
+        except BaseException:
+            with self._lock:
+                self._threads -= 1
+                self._waiting -= 1
+            raise
+
+    def _work(self) -> None:
+        jobs = self._jobs
+        lock = self._lock
+        while True:
+            try:
+                job = jobs.get(timeout=self._idle_timeout)
+            except queue.Empty:
+                with lock:
+                    if self._pending < self._waiting:
+                        # More threads wait than there are jobs for them: leave.
+                        self._waiting -= 1
+                        self._threads -= 1
+                        return
+                continue
+            with lock:
+                self._waiting -= 1
+                self._pending -= 1
+            job.run()
+            del job  # drop the job's references while idle
+            with lock:
+                self._waiting += 1
+
+
+_pool: _WorkerPool | None = None
+_pool_lock = threading.Lock()
+
+
+def _get_pool(max_workers: int | None) -> _WorkerPool:
+    """The process's worker pool; the first caller's ``max_workers`` (default 40) sizes it."""
+    global _pool
+    pool = _pool
+    if pool is None:
+        with _pool_lock:
+            pool = _pool
+            if pool is None:
                 # Like anyio (Starlette), 40 threads by default: sync views block in them.
-                _executor = ThreadPoolExecutor(
-                    max_workers=max_workers or 40, thread_name_prefix="erlen"
-                )
-    return _executor
+                pool = _pool = _WorkerPool(max_workers or 40)
+    return pool
+
+
+def _forget_pool_after_fork() -> None:
+    # The parent's threads do not exist in a forked child (a preforking server):
+    # the child starts its own pool when it first needs one.
+    global _pool, _pool_lock
+    _pool = None
+    _pool_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 async def run_in_threadpool(
@@ -125,7 +275,7 @@ async def run_in_threadpool(
     loop = asyncio.get_running_loop()
     ctx = contextvars.copy_context()
     ctx.run(_server_loop.set, loop)
-    return await loop.run_in_executor(_get_executor(max_workers), ctx.run, func, *args)
+    return await _get_pool(max_workers).submit_async(loop, ctx, func, args)  # type: ignore[no-any-return]
 
 
 _STOP = object()

@@ -99,20 +99,37 @@ def _float_ok(x: float) -> bool:
     return (1e-4 <= a < 1e16) or a == 0.0
 
 
+def _plain(obj: dict[Any, Any] | list[Any] | tuple[Any, ...], depth: int) -> bool:
+    """Tell whether a small container holds only strings, ints, bools, None and such containers.
+
+    PERF: a direct loop for what responses usually are; anything else (floats,
+    other types, deep nesting) answers False and is left to the level walk.
+    """
+    for v in obj.values() if type(obj) is dict else obj:
+        t = type(v)
+        if t is str or t is int or t is bool or v is None:
+            continue
+        if (
+            (t is dict or t is list or t is tuple)
+            and depth < 8
+            and len(v) <= 64
+            and _plain(v, depth + 1)
+        ):
+            continue
+        return False
+    return True
+
+
 def _scan(obj: Any, uuid_ok: bool) -> bool:
     """Tell whether orjson encodes the natively handled parts of ``obj`` as json does.
 
     Values orjson hands to the ``default`` hook are checked by the hook instead.
     """
-    # PERF: the common response is a flat dict of strings, ints, bools and None;
-    # settle it with one tight loop.
+    # PERF: the common response is a small dict or list of strings, ints, bools,
+    # None and such containers; settle it with a direct loop.
     t = type(obj)
-    if t is dict:
-        for v in obj.values():
-            t = type(v)
-            if not (t is str or t is int or t is bool or v is None):
-                break
-        else:
+    if t is dict or t is list or t is tuple:
+        if len(obj) <= 64 and _plain(obj, 0):
             return True
     elif t is str or t is int or t is bool or obj is None:
         return True

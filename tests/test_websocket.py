@@ -800,3 +800,32 @@ def test_before_websocket_decorator_runs_and_can_refuse() -> None:
     with pytest.raises(WebSocketDenied) as info, client.websocket_connect("/ws?deny=1"):
         pass
     assert info.value.status_code == 403
+
+
+def test_a_refusal_goes_through_an_overridden_process_response() -> None:
+    """An app overriding Flask's ``process_response`` sees WebSocket refusals too, as it sees
+    every HTTP response."""
+    seen: list[int] = []
+
+    class Audited(Erlen):
+        def process_response(self, response: Any) -> Any:
+            response = super().process_response(response)
+            seen.append(response.status_code)
+            response.headers["X-Audited"] = "yes"
+            return response
+
+    app = Audited(__name__)
+
+    @app.before_request
+    def gate() -> Any:
+        return "Forbidden here", 403
+
+    @app.websocket("/guarded")
+    async def guarded() -> None:  # pragma: no cover - refused before
+        await websocket.accept()
+
+    with pytest.raises(WebSocketDenied) as info:
+        app.test_client().websocket_connect("/guarded").__enter__()
+    assert info.value.status_code == 403
+    assert info.value.headers["X-Audited"] == "yes"
+    assert seen == [403]

@@ -443,6 +443,10 @@ async def _response_for(
     app: Erlen, ctx: RequestContext, plan: _Plan, rv: Any, from_error: bool
 ) -> Response:
     """Make a response from a hook's or handler's value, with after-request processing."""
+    if app._flask_dispatch:
+        # A subclass overriding Flask's (sync) dispatch methods: its process_response
+        # runs, off the event loop, as it does for HTTP requests.
+        return await run_in_threadpool(app._finalize_sync, ctx, plan, rv, from_error)
     return await app._finalize_async(ctx, plan, rv, from_error)
 
 

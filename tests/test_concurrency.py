@@ -31,6 +31,21 @@ def test_result_exception_and_context_reach_the_caller() -> None:
     asyncio.run(main())
 
 
+def test_stop_iteration_in_the_thread_reaches_the_caller_as_runtime_error() -> None:
+    """An asyncio future cannot hold StopIteration; the caller gets a RuntimeError (as from a
+    coroutine) instead of waiting forever."""
+
+    def exhausted() -> None:
+        next(iter(()))
+
+    async def main() -> None:
+        with pytest.raises(RuntimeError, match="StopIteration") as info:
+            await asyncio.wait_for(run_in_threadpool(exhausted), 10)
+        assert isinstance(info.value.__cause__, StopIteration)
+
+    asyncio.run(main())
+
+
 def test_a_change_to_the_context_in_the_thread_stays_there() -> None:
     async def main() -> None:
         var.set("caller")

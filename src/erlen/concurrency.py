@@ -157,8 +157,14 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         return
     if error is None:
         future.set_result(result)
-    else:
-        future.set_exception(error)
+        return
+    if isinstance(error, StopIteration):
+        # An asyncio future refuses StopIteration; turn it into the RuntimeError a
+        # coroutine would raise for it (PEP 479), so the caller is not left waiting.
+        wrapped = RuntimeError(f"{type(error).__name__} raised in a worker thread")
+        wrapped.__cause__ = error
+        error = wrapped
+    future.set_exception(error)
 
 
 class _WorkerPool:

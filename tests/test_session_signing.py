@@ -133,6 +133,43 @@ def test_signs_with_bytes_key_and_other_digest(clock: Any) -> None:
     assert read_with(ours, write_cookie(theirs, SMALL)) == (200, repr(SMALL))
 
 
+class _Sha256CalledSha1:
+    """A digest that names itself ``sha1`` but computes SHA-256."""
+
+    name = "sha1"
+    digest_size = 32
+    block_size = 64
+
+    def __init__(self, data: bytes = b"") -> None:
+        self._h = hashlib.sha256(data)
+
+    def update(self, data: bytes) -> None:
+        self._h.update(data)
+
+    def digest(self) -> bytes:
+        return self._h.digest()
+
+    def copy(self) -> _Sha256CalledSha1:
+        other = _Sha256CalledSha1()
+        other._h = self._h.copy()
+        return other
+
+
+@pytest.mark.parametrize(
+    "digest",
+    [hashlib.sha1, hashlib.sha256, hashlib.blake2b, "sha512", _Sha256CalledSha1],
+    ids=["sha1", "sha256", "blake2b", "name", "misnamed"],
+)
+def test_hmac_template_gives_hmac_digests(digest: Any) -> None:
+    # The signer may use OpenSSL's HMAC object directly; only when it agrees with hmac.new.
+    import hmac
+
+    template = sessions._hmac_template(b"key", digest)
+    mac = template.copy()
+    mac.update(b"payload.stamp")
+    assert mac.digest() == hmac.new(b"key", b"payload.stamp", digest).digest()
+
+
 def test_fallback_key_accepted_and_resigned(clock: Any, protocol: str) -> None:
     old_cookie = write_cookie(make_app(flask, "old"), {"who": "me"})
     rotated = make_app(erlen, "new", SECRET_KEY_FALLBACKS=["older", "old"])

@@ -474,3 +474,70 @@ def test_stream_with_context(root: Path, protocol: str) -> None:
 def test_stream_with_context_needs_request() -> None:
     with pytest.raises(RuntimeError, match="request context"):
         erlen.stream_with_context(iter(()))
+
+
+class _Row(dict):  # type: ignore[type-arg]
+    """A dict subclass with an attribute of its own (Jinja's lookup finds the attribute)."""
+
+    name = "class attribute"
+
+
+DICT_LOOKUPS = (
+    "{{ row.name }}|{{ row.missing }}|{{ row.items is defined }}|{{ row.get('name') }}"
+    "|{{ row.nested.deep }}|{{ row.nested.gone is defined }}|{{ sub.name }}|{{ sub.other }}"
+    "|{% for k, v in row.items() %}{{ k }}={{ v }};{% endfor %}|{{ row['items'] }}"
+)
+
+
+@pytest.mark.parametrize("undefined", ["default", "chainable", "strict"])
+def test_dict_attribute_lookup_as_flask(undefined: str, protocol: str) -> None:
+    # Item access on a plain dict skips Jinja's failing getattr; the output must not change:
+    # keys, missing keys (each kind of Undefined), keys named like dict methods, subclasses.
+    kinds = {"default": jinja2.Undefined, "chainable": jinja2.ChainableUndefined}
+    kinds["strict"] = jinja2.StrictUndefined
+    rows = {"name": "<ann>", "items": "shadowed", "nested": {"deep": 1}}
+
+    def build(mod: ModuleType, root: Path) -> Any:
+        app = app_class(mod)(__name__, root_path=str(root))
+        app.jinja_options = {**app.jinja_options, "undefined": kinds[undefined]}
+
+        @app.route("/")
+        def index() -> str:
+            row = dict(rows)
+            sub = _Row(other=2)
+            try:
+                return mod.render_template_string(DICT_LOOKUPS, row=row, sub=sub)
+            except jinja2.UndefinedError as e:
+                return f"undefined: {e}"
+
+        return app
+
+    [(status, body)] = observe(build, Path("."), ["/"], protocol)
+    assert status == 200
+    if undefined == "strict":
+        assert body == "undefined: 'dict object' has no attribute 'missing'"
+    else:
+        assert body.startswith("&lt;ann&gt;||True|&lt;ann&gt;|1|False|class attribute|2|")
+
+
+@pytest.mark.parametrize(
+    ("obj", "attribute"),
+    [
+        ({"a": 1}, "a"),
+        ({"a": 1}, "b"),
+        ({"keys": 1}, "keys"),
+        ({"__class__": 1}, "__class__"),
+        (_Row(name="key"), "name"),
+        ({1: "int key"}, "real"),
+        ([1, 2], "append"),
+    ],
+)
+def test_environment_getattr_is_jinjas(obj: Any, attribute: str) -> None:
+    ours = Erlen(__name__).jinja_env
+    theirs = jinja2.Environment()
+    mine, expected = ours.getattr(obj, attribute), theirs.getattr(obj, attribute)
+    if isinstance(expected, jinja2.Undefined):
+        assert type(mine) is type(expected)
+        assert mine._undefined_message == expected._undefined_message  # type: ignore[attr-defined]
+    else:
+        assert mine == expected

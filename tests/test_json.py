@@ -64,6 +64,7 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         pytest.importorskip("orjson")
     else:
         monkeypatch.setattr(provider_module, "_orjson_dumps", None)
+        monkeypatch.setattr(provider_module, "_orjson_loads", None)
     return str(request.param)
 
 
@@ -580,14 +581,48 @@ def test_other_dumps_arguments_are_passed_to_json(backend: str) -> None:
 # -- loads -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "doc",
-    ['{"a": [1, 2.5, null, true]}', b'{"a": "\\u00e9"}', "123456789012345678901234567890", "NaN"],
-)
-def test_loads_matches_json(doc: str | bytes) -> None:
+LOADS_DOCS: list[str | bytes] = [
+    '{"a": [1, 2.5, null, true]}',
+    b'{"a": "\\u00e9"}',
+    "123456789012345678901234567890",  # beyond 64 bits: orjson would make a float
+    b"[18446744073709551616, -9223372036854775809]",
+    '{"n": 1.5e300, "m": -0.0, "k": 1e999}',  # 1e999: inf for json, refused by orjson
+    "NaN",
+    '["\\ud800 lone surrogate"]',
+    "\ufeff[1]",  # a byte-order mark json.loads rejects in text
+    b"\xef\xbb\xbf[1]",  # and accepts in bytes
+    '{"a": 1, "a": 2}',
+    ' \t\n[ "é\U0001f600" , {} ]\r\n',
+    "[1,]",
+    '"raw \x01 control"',
+    b'"\xff not utf-8"',
+    "[" * 500 + "]" * 500,
+]
+
+
+@pytest.mark.parametrize("doc", LOADS_DOCS, ids=lambda d: repr(d)[:40])
+def test_loads_matches_json(doc: str | bytes, backend: str) -> None:
     p = erlen_provider()
-    assert repr(p.loads(doc)) == repr(json.loads(doc))
-    assert repr(erlen.json.loads(doc)) == repr(json.loads(doc))
+    expected = outcome(lambda: json.loads(doc))
+    assert repr(outcome(lambda: p.loads(doc))) == repr(expected)
+    assert repr(outcome(lambda: erlen.json.loads(doc))) == repr(expected)
+
+
+def test_loads_takes_orjsons_result_for_plain_documents(monkeypatch: pytest.MonkeyPatch) -> None:
+    orjson = pytest.importorskip("orjson")
+    seen: list[str | bytes] = []
+
+    def spy(doc: str | bytes) -> Any:
+        seen.append(doc)
+        return orjson.loads(doc)
+
+    monkeypatch.setattr(provider_module, "_orjson_loads", spy)
+    assert erlen_provider().loads(b'{"name": "erlen", "count": 41}') == {
+        "name": "erlen",
+        "count": 41,
+    }
+    assert erlen_provider().loads("[12345678901234567890]") == [12345678901234567890]
+    assert seen == [b'{"name": "erlen", "count": 41}']
 
 
 @pytest.mark.parametrize("as_bytes", [False, True])

@@ -8,6 +8,8 @@ import threading
 
 import pytest
 
+import erlen.concurrency as concurrency
+from erlen import Erlen
 from erlen.concurrency import _WorkerPool, run_coroutine_sync, run_in_threadpool
 
 var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
@@ -155,3 +157,29 @@ def test_a_pool_that_queued_jobs_and_went_idle_still_starts_threads() -> None:
         worker.join(5)  # they end once idle
     assert (pool._threads, pool._waiting, pool._pending) == (0, 0, 0)
     assert pool.submit(lambda: "served").result(10) == "served"
+
+
+def test_the_first_given_size_sizes_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    # run_coroutine_sync may create the pool first, with no size: an app's
+    # ASGI_THREADPOOL_SIZE must still apply when it first uses the pool.
+    monkeypatch.setattr(concurrency, "_pool", None)
+    pool = concurrency._get_pool(None)
+    assert (pool.max_workers, pool.sized) == (40, False)
+    assert concurrency._get_pool(3) is pool and pool.max_workers == 3
+    assert concurrency._get_pool(7) is pool and pool.max_workers == 3  # the first size stays
+    assert concurrency._get_pool(None).max_workers == 3
+
+
+def test_asgi_threadpool_size_applies_after_an_unsized_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(concurrency, "_pool", None)
+    concurrency._get_pool(None)  # as run_coroutine_sync does from code on a loop
+    app = Erlen(__name__)
+    app.config["ASGI_THREADPOOL_SIZE"] = 2
+
+    @app.route("/")
+    def index() -> str:
+        return "ok"
+
+    response = app.test_client(asgi=True).get("/")
+    assert response.status_code == 200 and response.get_data(as_text=True) == "ok"
+    assert concurrency._pool is not None and concurrency._pool.max_workers == 2

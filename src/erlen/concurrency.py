@@ -183,6 +183,8 @@ class _WorkerPool:
 
     def __init__(self, max_workers: int, idle_timeout: float = 10.0) -> None:
         self.max_workers = max_workers
+        #: Whether a caller chose ``max_workers`` (False: the default, until one does).
+        self.sized = True
         self._idle_timeout = idle_timeout
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -250,15 +252,24 @@ _pool_lock = threading.Lock()
 
 
 def _get_pool(max_workers: int | None) -> _WorkerPool:
-    """The process's worker pool; the first caller's ``max_workers`` (default 40) sizes it."""
+    """The process's worker pool, sized by the first caller that gives ``max_workers``.
+
+    Until one does (``run_coroutine_sync`` passes none), it has the default of 40
+    threads. A smaller size takes effect as busy threads finish.
+    """
     global _pool
     pool = _pool
-    if pool is None:
+    if pool is None or (max_workers is not None and not pool.sized):
         with _pool_lock:
             pool = _pool
             if pool is None:
                 # Like anyio (Starlette), 40 threads by default: sync views block in them.
                 pool = _pool = _WorkerPool(max_workers or 40)
+                pool.sized = max_workers is not None
+            elif max_workers is not None and not pool.sized:
+                with pool._lock:
+                    pool.max_workers = max_workers
+                    pool.sized = True
     return pool
 
 

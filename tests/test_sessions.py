@@ -473,17 +473,80 @@ def test_session_loads_lazily(protocol: str) -> None:
     def template_session() -> str:
         return erlen.render_template_string("{{ session.a }}")
 
+    # Without a session cookie, a view that does not use the session never opens it.
     client = app.test_client(asgi=protocol == "asgi")
-    client.get("/twice")
-    assert (counting.opened, counting.saved) == (1, 1)
     for path in ("/plain", "/template"):
         resp = client.get(path)
-        assert "Vary" not in resp.headers
+        assert "Vary" not in resp.headers and "Set-Cookie" not in resp.headers
+    assert (counting.opened, counting.saved) == (0, 0)
+    client.get("/twice")
     assert (counting.opened, counting.saved) == (1, 1)
     resp = client.get("/template-session")
     assert resp.text == "1"
     assert resp.headers["Vary"] == "Cookie"
     assert (counting.opened, counting.saved) == (2, 2)
+    # With the cookie, an untouched session is opened after the view, for a refresh
+    # (as Flask, which opens every request's session): not marked accessed, not re-sent.
+    for path in ("/plain", "/template"):
+        resp = client.get(path)
+        assert "Vary" not in resp.headers and "Set-Cookie" not in resp.headers
+    assert (counting.opened, counting.saved) == (4, 4)
+    # No refresh configured: nothing to do for an untouched session.
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False
+    client.get("/plain")
+    assert (counting.opened, counting.saved) == (4, 4)
+
+
+def build_permanent(mod: ModuleType) -> Any:
+    app = app_class(mod)(__name__)
+    app.secret_key = "permanent"
+    sess = mod.session
+
+    @app.route("/login")
+    def login() -> str:
+        sess["user"] = "ann"
+        sess.permanent = True
+        return "in"
+
+    @app.route("/change-user")
+    def change_user() -> str:
+        sess["user"] = "bob"
+        return "in"
+
+    @app.route("/untouched")
+    def untouched() -> str:
+        return "untouched"
+
+    @app.route("/hook-only")
+    def hook_only() -> str:
+        return "hook"
+
+    @app.after_request
+    def header(response: Any) -> Any:
+        response.headers["X-Seen"] = "1"
+        return response
+
+    return app
+
+
+@pytest.mark.parametrize("refresh", [True, False])
+def test_untouched_permanent_session_is_refreshed_as_flask(refresh: bool, protocol: str) -> None:
+    # A permanent session's cookie gets a later expiry on every request, whether the
+    # view reads the session or not (SESSION_REFRESH_EACH_REQUEST, the default).
+    def build(mod: ModuleType) -> Any:
+        app = build_permanent(mod)
+        app.config["SESSION_REFRESH_EACH_REQUEST"] = refresh
+        return app
+
+    rows = observe(
+        build,
+        ["/untouched", "/login", "/untouched", "/hook-only", "/change-user", "/untouched"],
+        protocol,
+    )
+    assert rows[0][3] == []  # no cookie yet: nothing to refresh
+    assert bool(rows[2][3]) is refresh and bool(rows[3][3]) is refresh
+    assert rows[2][2] == ("Cookie" if refresh else None)
+    assert rows[4][3]  # modified: always written (still permanent: the flag is in the session)
 
 
 class MemoryInterface(SessionInterface):

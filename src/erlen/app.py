@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
     from .blueprints import Blueprint
     from .json.provider import JSONProvider
-    from .sessions import SessionInterface
+    from .sessions import SessionInterface, SessionMixin
     from .testing import ErlenClient, ErlenCliRunner
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -813,11 +813,34 @@ class Erlen(Scaffold):
             rv: Any = after(response)
             response = run_coroutine_sync(_as_coroutine(rv)) if after_is_async else rv
         session = ctx._session
+        if session is None and ctx.request._sent_cookies():
+            session = self._session_to_refresh(ctx)
         if session is not None:
             interface = self.session_interface
             if not interface.is_null_session(session):
                 interface.save_session(self, session, response)
         return response
+
+    def _session_to_refresh(self, ctx: RequestContext) -> SessionMixin | None:
+        """Open the session of a request that never touched it, when its cookie came along.
+
+        Flask opens every request's session, so with ``SESSION_REFRESH_EACH_REQUEST``
+        a permanent session's cookie is sent again (a later expiry) on every request,
+        whether the view used the session or not. Erlen opens the session on first
+        use; this opens it before saving instead, only when the request carries the
+        session cookie (without one there is nothing to refresh). It is not marked
+        accessed, so no ``Vary: Cookie`` unless the cookie is sent.
+        """
+        if not self.config["SESSION_REFRESH_EACH_REQUEST"]:
+            return None
+        interface = self.session_interface
+        request = ctx.request
+        if interface.get_cookie_name(self) not in request.cookies:
+            return None
+        session = interface.open_session(self, request)
+        if session is not None:
+            ctx._session = session
+        return session
 
     async def _finalize_async(
         self, ctx: RequestContext, plan: _Plan, rv: Any, from_error_handler: bool
@@ -838,6 +861,8 @@ class Erlen(Scaffold):
                 if after_is_async:
                     response = await response
             session = ctx._session
+            if session is None and ctx.request._sent_cookies():
+                session = self._session_to_refresh(ctx)
             if session is not None:
                 interface = self.session_interface
                 if not interface.is_null_session(session):

@@ -112,11 +112,14 @@ def request_from_scope(app: Erlen, scope: dict[str, Any], receive: Receive) -> R
     has_body = scope.get("http_version", "1.1")[:1] in ("2", "3")
     # PERF: one pass over the raw headers finds what dispatch needs up front (the
     # Host header is read from the headers when asked for).
+    has_cookie = False
     for key, value in raw_headers:
         if key == b"content-length":
             has_body = value != b"0"
         elif key == b"transfer-encoding":
             has_body = True
+        elif key == b"cookie":
+            has_cookie = True
     client = scope.get("client")
     root_path = scope.get("root_path", "")
     path = scope["path"]
@@ -143,6 +146,7 @@ def request_from_scope(app: Erlen, scope: dict[str, Any], receive: Receive) -> R
         None,
         scope,
     )
+    request._has_cookie_header = has_cookie
     if has_body:
         request._asgi_body = ASGIBody(receive)
     return request

@@ -222,6 +222,7 @@ class Request:
     __slots__ = (
         "__dict__",
         "_environ",
+        "_has_cookie_header",
         "_headers",
         "_host",
         "_input",
@@ -327,6 +328,8 @@ class Request:
         self._input_terminated = body_terminated
         self._environ = environ
         self._scope = scope
+        #: Whether a Cookie header came, when the door noted it (None: look at the headers).
+        self._has_cookie_header: bool | None = None
         self.url_rule: Rule | None = None
         self.view_args: dict[str, Any] | None = None
         self.routing_exception: Exception | None = None
@@ -470,6 +473,16 @@ class Request:
                 cookies = parse_cookie(header, cls=self.dict_storage_class)  # type: ignore[assignment]
             self._cookies = cookies
         return cookies  # type: ignore[return-value]
+
+    def _sent_cookies(self) -> bool:
+        """Tell cheaply whether the client may have sent cookies (a Cookie header came)."""
+        # PERF: asked after every request that did not use its session; most send none.
+        known = self._has_cookie_header
+        if known is not None:
+            return known
+        if self._cookies is None and self._headers is None and self._environ is not None:
+            return "HTTP_COOKIE" in self._environ
+        return bool(self.cookies)
 
     # -- content headers ------------------------------------------------------
 

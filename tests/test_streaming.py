@@ -503,7 +503,7 @@ def test_an_error_mid_stream_is_logged_by_the_app_on_both_doors(protocol: str) -
             app.test_client(asgi=protocol == "asgi").get("/stream")
     finally:
         app.logger.removeHandler(handler)
-    assert [r.getMessage() for r in records] == ["Exception on request [GET /stream]"]
+    assert [r.getMessage() for r in records] == ["Exception on /stream [GET]"]
     assert records[0].exc_info is not None and records[0].exc_info[0] is ValueError
 
 

@@ -287,3 +287,36 @@ def test_url_for_in_request_uses_request_scheme_and_host() -> None:
     with app.test_request_context("/", base_url="https://secure.test:9000"):
         assert erlen.url_for("index", _external=True) == "https://secure.test:9000/"
         assert erlen.url_for("index", _scheme="http", _external=True) == "http://secure.test:9000/"
+
+
+def test_build_errors_are_werkzeugs_for_flask_code(protocol: str) -> None:
+    # Flask apps catch ``werkzeug.routing.BuildError`` around url_for, and the 308 for a
+    # missing trailing slash is Werkzeug's RequestRedirect: Erlen's are subclasses.
+    import werkzeug.routing
+
+    app = Erlen(__name__)
+
+    @app.route("/folder/")
+    def folder() -> str:
+        return "folder"
+
+    @app.route("/link")
+    def link() -> str:
+        try:
+            return erlen.url_for("missing")
+        except werkzeug.routing.BuildError as e:
+            return f"no url for {e.endpoint}"
+
+    seen: list[Any] = []
+
+    @app.before_request
+    def note_routing_exception() -> None:
+        seen.append(erlen.request.routing_exception)
+
+    client = app.test_client(asgi=protocol == "asgi")
+    assert client.get("/link").get_data(as_text=True) == "no url for missing"
+    moved = client.get("/folder")
+    assert (moved.status_code, moved.headers["Location"]) == (308, "http://localhost/folder/")
+    assert isinstance(seen[-1], werkzeug.routing.RequestRedirect)
+    with app.test_request_context(), pytest.raises(werkzeug.routing.RoutingException):
+        erlen.url_for("missing")

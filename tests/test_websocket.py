@@ -404,7 +404,7 @@ def test_handler_error_closes_1011_logs_and_reaches_teardown(
         with pytest.raises(WebSocketDisconnect) as info:
             ws.receive()
     assert info.value.code == 1011
-    assert "kaput" in caplog.text and "GET /boom" in caplog.text
+    assert "kaput" in caplog.text and "Exception on /boom [GET]" in caplog.text
     assert len(torn) == 1 and isinstance(torn[0], ValueError)
 
 

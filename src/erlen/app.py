@@ -1041,10 +1041,13 @@ class Erlen(Scaffold):
         self,
         exc_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None] | Any,
     ) -> None:
-        """Log an unhandled exception with the request's method and path."""
+        """Log an unhandled exception with the request's path and method (Flask's message)."""
         ctx = _cv_request.get(None)
-        where = f" [{ctx.request.method} {ctx.request.path}]" if ctx is not None else ""
-        self.logger.error(f"Exception on request{where}", exc_info=exc_info)
+        if ctx is None:
+            self.logger.error("Exception outside a request", exc_info=exc_info)
+            return
+        request = ctx.request
+        self.logger.error(f"Exception on {request.path} [{request.method}]", exc_info=exc_info)
 
     def raise_routing_exception(self, request: Request) -> Any:
         """Raise the routing error stored on the request (404, 405 or a redirect)."""

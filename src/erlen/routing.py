@@ -25,7 +25,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import BuildError as _WerkzeugBuildError
+from werkzeug.routing import RequestRedirect as _WerkzeugRequestRedirect
+from werkzeug.routing import RoutingException as _WerkzeugRoutingException
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -60,11 +63,15 @@ _PATH_SAFE_RE = re.compile(r"[A-Za-z0-9_.~!$&'()*+,/:;=@-]*")
 # -- exceptions ------------------------------------------------------------------------------
 
 
-class RoutingException(Exception):
+# The routing exceptions subclass Werkzeug's, so that code written for Flask
+# (``except werkzeug.routing.BuildError``) catches them.
+
+
+class RoutingException(_WerkzeugRoutingException):
     """Base class for exceptions that routing raises to steer the request, not to report bugs."""
 
 
-class RequestRedirect(HTTPException, RoutingException):
+class RequestRedirect(_WerkzeugRequestRedirect, RoutingException):
     """Redirect the client to the canonical URL of the matched rule (308, method preserved).
 
     ``new_url`` is a percent-encoded path starting with ``/`` relative to the application root
@@ -89,7 +96,7 @@ class RequestRedirect(HTTPException, RoutingException):
         return headers
 
 
-class BuildError(RoutingException, LookupError):
+class BuildError(RoutingException, _WerkzeugBuildError):
     """Report that no rule of ``endpoint`` can build a URL from ``values`` (and ``method``)."""
 
     def __init__(
@@ -99,11 +106,12 @@ class BuildError(RoutingException, LookupError):
         method: str | None,
         map: Map | None = None,
     ) -> None:
-        super().__init__(endpoint, values, method)
+        Exception.__init__(self, endpoint, values, method)
         self.endpoint = endpoint
         self.values = values
         self.method = method
         self.map = map
+        self.adapter = None  # Werkzeug's attribute (its suggestions); the message uses ``map``
 
     def __str__(self) -> str:
         msg = [f"Could not build url for endpoint {self.endpoint!r}"]

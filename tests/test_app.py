@@ -119,6 +119,21 @@ def test_app_logger_named_after_app() -> None:
     assert app.logger.name == "logger_app"
 
 
+def test_wsgi_errors_stream_is_the_requests() -> None:
+    import io
+    import sys
+
+    from erlen.logging import wsgi_errors_stream
+
+    app = Erlen(__name__)
+    errors = io.StringIO()
+    assert wsgi_errors_stream._get_current_object() is sys.stderr
+    with app.test_request_context(environ_overrides={"wsgi.errors": errors}):
+        assert wsgi_errors_stream._get_current_object() is errors
+        wsgi_errors_stream.write("logged")
+    assert errors.getvalue() == "logged"
+
+
 def test_app_is_both_wsgi_and_asgi_callable() -> None:
     app = Erlen(__name__)
     with pytest.raises(TypeError):

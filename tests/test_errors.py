@@ -151,6 +151,14 @@ def test_custom_aborter() -> None:
     with app.app_context(), pytest.raises(TeapotError):
         abort(404)
 
+    class ByClass(Erlen):
+        aborter_class = MyAborter  # Flask's attribute for the same thing
+
+    app = ByClass(__name__)
+    assert isinstance(app.aborter, MyAborter)
+    with app.app_context(), pytest.raises(TeapotError):
+        abort(404)
+
 
 def test_handler_resolved_by_mro(client: Any) -> None:
     app = Erlen(__name__)

@@ -424,6 +424,18 @@ def test_remote_addr(client: Any) -> None:
     c = client(app)
     assert c.get("/").text == "127.0.0.1"
     assert c.get("/", environ_base={"REMOTE_ADDR": "10.1.2.3"}).text == "10.1.2.3"
+    # A builder or an environ the caller made gets the client's defaults, as in Flask.
+    from werkzeug.test import EnvironBuilder
+
+    builder = EnvironBuilder(path="/")
+    try:
+        assert c.open(builder).text == "127.0.0.1"
+        environ = builder.get_environ()
+        environ.pop("REMOTE_ADDR", None)
+        c.environ_base["REMOTE_ADDR"] = "127.0.0.2"
+        assert c.open(environ).text == "127.0.0.2"
+    finally:
+        builder.close()
 
 
 def test_headers_are_case_insensitive_and_multi(client: Any) -> None:
@@ -712,3 +724,21 @@ def test_cookies_like_flask(oracle: Any, header: str) -> None:
     """Plain and quirky Cookie headers parse as in Flask; no byte makes one fail."""
     o = oracle(_cookie_app)
     o.check("GET", "/", environ_base={"HTTP_COOKIE": header})
+
+
+def test_body_limits_outside_an_app_context_are_werkzeugs() -> None:
+    # A request used without an app (Request(environ) in a script or a test) keeps
+    # Werkzeug's form limits instead of none; in an app context the config applies.
+    from werkzeug.wrappers import Request as WerkzeugRequest
+
+    from erlen import Request
+
+    ours, theirs = Request({}), WerkzeugRequest({})
+    for name in ("max_content_length", "max_form_memory_size", "max_form_parts"):
+        assert getattr(ours, name) == getattr(theirs, name)
+    app = Erlen(__name__)
+    app.config["MAX_FORM_PARTS"] = 3
+    with app.app_context():
+        assert ours.max_form_parts == 3
+    ours.max_form_parts = 4
+    assert ours.max_form_parts == 4

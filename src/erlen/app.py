@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 from urllib.parse import quote
 
 from werkzeug.exceptions import (
+    Aborter,
     BadRequest,
     BadRequestKeyError,
     HTTPException,
@@ -110,6 +111,8 @@ class Erlen(Scaffold):
 
     request_class: type[Request] = Request
     response_class: type[Response] = Response
+    #: The class of :attr:`aborter`, which ``abort()`` calls (Werkzeug's ``Aborter``).
+    aborter_class: type[Aborter] = Aborter
     config_class: type[Config] = Config
     url_map_class: type[Map] = Map
     url_rule_class: type[Rule] = Rule
@@ -298,10 +301,8 @@ class Erlen(Scaffold):
         return aborter
 
     def make_aborter(self) -> Any:
-        """Create the aborter (Werkzeug's, raising its HTTP exceptions)."""
-        from werkzeug.exceptions import Aborter
-
-        return Aborter()
+        """Create the aborter: an instance of :attr:`aborter_class`."""
+        return self.aborter_class()
 
     # -- templates (see erlen.templating) ----------------------------------------------------
 

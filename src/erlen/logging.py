@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 class _ErrorsStream:
     """Write to the request's ``wsgi.errors`` stream, or to stderr outside a request."""
 
+    def _get_current_object(self) -> TextIO:
+        """The stream written to now (the name of Flask's proxy method)."""
+        return self._target()
+
     def _target(self) -> TextIO:
         ctx = _cv_request.get(None)
         if ctx is not None and ctx.request._environ is not None:

@@ -89,6 +89,12 @@ class ImmutableMultiDict(_WerkzeugImmutableMultiDict[_K, _V]):
 
 
 _EMPTY_ARGS: ImmutableMultiDict[str, str] = ImmutableMultiDict()
+#: The body limits of a request outside an app context (Werkzeug's request's defaults).
+_LIMIT_DEFAULTS: dict[str, int | None] = {
+    "max_content_length": None,
+    "max_form_memory_size": 500_000,
+    "max_form_parts": 1_000,
+}
 #: A Cookie header of plain ``name=value`` pairs joined by "; ", which Werkzeug's parser
 #: reads as a plain split (no quoted values, escapes or stray whitespace).
 _PLAIN_COOKIES = re.compile(r'[^ \t=";\\]+=[^ \t";\\]*(?:; [^ \t=";\\]+=[^ \t";\\]*)*')
@@ -563,7 +569,8 @@ class Request:
             return override  # type: ignore[no-any-return]
         ctx = _cv_app.get(None)
         if ctx is None:
-            return None
+            # No app to configure it: Werkzeug's defaults, as Flask's request has.
+            return _LIMIT_DEFAULTS[name]
         return ctx.app.config[name.upper()]  # type: ignore[no-any-return]
 
     @property

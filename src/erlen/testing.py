@@ -600,11 +600,16 @@ class ErlenClient(werkzeug.test.Client):
         door streams lazily and the ASGI door waits for the whole response.
         """
         if args and isinstance(args[0], (werkzeug.test.EnvironBuilder, dict, _WerkzeugRequest)):
+            # The client's environ_base fills what the caller's builder or environ
+            # leaves out (REMOTE_ADDR, User-Agent), as with Flask's client.
             if isinstance(args[0], werkzeug.test.EnvironBuilder):
                 builder = args[0]
+                builder.environ_base = {**self.environ_base, **(builder.environ_base or {})}
                 request = builder.get_request()
             elif isinstance(args[0], dict):
-                request = werkzeug.test.EnvironBuilder.from_environ(args[0]).get_request()
+                request = werkzeug.test.EnvironBuilder.from_environ(
+                    args[0], environ_base=dict(self.environ_base)
+                ).get_request()
             else:
                 request = args[0]
         else:

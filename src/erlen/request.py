@@ -33,6 +33,7 @@ from werkzeug.exceptions import (
     RequestEntityTooLarge,
     UnsupportedMediaType,
 )
+from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wsgi import LimitedStream
 
 from .globals import _cv_app
@@ -89,11 +90,10 @@ class ImmutableMultiDict(_WerkzeugImmutableMultiDict[_K, _V]):
 
 
 _EMPTY_ARGS: ImmutableMultiDict[str, str] = ImmutableMultiDict()
-#: The body limits of a request outside an app context (Werkzeug's request's defaults).
+#: The body limits of a request outside an app context: Werkzeug's request's defaults.
 _LIMIT_DEFAULTS: dict[str, int | None] = {
-    "max_content_length": None,
-    "max_form_memory_size": 500_000,
-    "max_form_parts": 1_000,
+    name: getattr(_WerkzeugRequest, name)
+    for name in ("max_content_length", "max_form_memory_size", "max_form_parts")
 }
 #: A Cookie header of plain ``name=value`` pairs joined by "; ", which Werkzeug's parser
 #: reads as a plain split (no quoted values, escapes or stray whitespace).

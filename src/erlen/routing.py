@@ -81,10 +81,6 @@ class RequestRedirect(_WerkzeugRequestRedirect, RoutingException):
 
     code = 308
 
-    def __init__(self, new_url: str) -> None:
-        super().__init__(new_url)
-        self.new_url = new_url
-
     def get_headers(
         self,
         environ: WSGIEnvironment | None = None,

@@ -758,7 +758,7 @@ def _serve_in_process(
     uvicorn = _uvicorn()
     target: Any = app
     if debug:
-        from .debug import DebugMiddleware
+        from .middleware.debug import DebugMiddleware
 
         target = DebugMiddleware(app, allow=debug_allow)
     options.setdefault("log_level", "debug" if debug else "info")
@@ -818,7 +818,7 @@ def _load_app_for_server() -> Any:
     app = ScriptInfo(app_import_path=os.environ.get("ERLEN_APP") or None).load_app()
     if not app.debug:
         return app
-    from .debug import DebugMiddleware
+    from .middleware.debug import DebugMiddleware
 
     return DebugMiddleware(app)
 

@@ -130,7 +130,7 @@ def _use_redis(app: Erlen) -> None:
         return
     import redis
 
-    from erlen.auth import RedisRevocationStore
+    from erlen.contrib.auth import RedisRevocationStore
     from erlen.contrib.redis_session import RedisSessionInterface
 
     prefix = app.config["REDIS_PREFIX"]

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from erlen import Blueprint, abort, current_app, jsonify, request, url_for
-from erlen.auth import current_user
+from erlen.contrib.auth import current_user
 from erlen.views import MethodView
 
 from . import posts

@@ -17,8 +17,8 @@ from erlen import (
     request,
     url_for,
 )
-from erlen.auth import current_user, is_safe_url, login_required, login_user, logout_user
-from erlen.security import check_password_hash, generate_password_hash
+from erlen.contrib.auth import current_user, is_safe_url, login_required, login_user, logout_user
+from erlen.contrib.passwords import check_password_hash, generate_password_hash
 
 from .extensions import db, limiter, login_manager, token_auth
 from .models import Post, User

@@ -18,7 +18,7 @@ from erlen import (
     session,
     url_for,
 )
-from erlen.auth import current_user, login_required
+from erlen.contrib.auth import current_user, login_required
 
 from . import posts
 from .extensions import cache, db

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from erlen import Blueprint, current_app, render_template, request
-from erlen.auth import aload_current_user, login_required
+from erlen.contrib.auth import aload_current_user, login_required
 from erlen.websocket import websocket
 
 from .extensions import db

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from erlen.auth import LoginManager, TokenAuth
-from erlen.caching import Cache
+from erlen.contrib.auth import LoginManager, TokenAuth
+from erlen.contrib.caching import Cache
+from erlen.contrib.csrf import CSRFProtect
+from erlen.contrib.ratelimit import Limiter
 from erlen.contrib.sqlalchemy import SQLAlchemy
-from erlen.csrf import CSRFProtect
-from erlen.ratelimit import Limiter
-from erlen.security import SecurityHeaders
+from erlen.middleware.security_headers import SecurityHeaders
 
 db = SQLAlchemy()
 login_manager = LoginManager()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from erlen.auth import UserMixin
+from erlen.contrib.auth import UserMixin
 
 from .extensions import db
 

@@ -1,9 +1,15 @@
 """First-party integrations, each behind an optional extra.
 
+* :mod:`erlen.contrib.auth` -- login sessions, remember-me, bearer tokens, ``login_required``.
+* :mod:`erlen.contrib.passwords` -- password hashing (argon2id with ``erlen[auth]``, else scrypt).
+* :mod:`erlen.contrib.csrf` -- CSRF protection for forms.
+* :mod:`erlen.contrib.ratelimit` -- rate limits in memory or Redis (``erlen[redis]``).
+* :mod:`erlen.contrib.caching` -- view and function caching in memory or Redis (``erlen[redis]``).
 * :mod:`erlen.contrib.sqlalchemy` -- SQLAlchemy 2.x (``pip install erlen[sqlalchemy]``).
 * :mod:`erlen.contrib.redis_session` -- server-side sessions in Redis (``erlen[redis]``).
 
-:mod:`erlen.caching` lives at the top level because its default backend needs nothing.
+They use Erlen's public API only, as a third-party extension would (the linter checks it).
+This module holds what several of them share: one client per event loop.
 """
 
 from __future__ import annotations

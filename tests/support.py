@@ -1,0 +1,165 @@
+"""Helpers that test modules import: free ports, real servers, an in-process ASGI call."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+# -- real servers --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(
+    proc: subprocess.Popen[bytes], port: int, log: IO[bytes], timeout: float = 20.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            out = log.read().decode(errors="replace")
+            raise RuntimeError(f"server exited early with {proc.returncode}:\n{out}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)  # readiness polling of an external process: no event to wait on
+    raise RuntimeError(f"server on port {port} not ready after {timeout}s")
+
+
+@contextmanager
+def serve(kind: str, app_dir: Path, target: str, *extra: str) -> Iterator[str]:
+    """Serve ``target`` (``module:app``) with a real gunicorn or uvicorn; yield its base URL."""
+    port = free_port()
+    if kind == "gunicorn":
+        cmd = [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--threads",
+            "4",
+            "--graceful-timeout",
+            "1",
+            "--log-level",
+            "warning",
+            *extra,
+            target,
+        ]
+    elif kind == "uvicorn":
+        cmd = [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--lifespan",
+            "on",
+            *extra,
+            target,
+        ]
+    else:  # pragma: no cover
+        raise ValueError(kind)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(app_dir), str(ROOT / "src")])}
+    # Output goes to a file, not a pipe nobody drains (a full pipe would block the server).
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
+    proc = subprocess.Popen(cmd, cwd=app_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_ready(proc, port, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        # SIGINT: a quick shutdown for gunicorn (SIGTERM waits out the graceful timeout).
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        log.close()
+
+
+async def asgi_request(
+    app: Any,
+    method: str = "GET",
+    path: str = "/",
+    *,
+    query_string: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    body_chunks: Iterable[bytes] = (),
+    root_path: str = "",
+) -> tuple[int, dict[str, str], bytes]:
+    """Call an ASGI app in-process; return status, headers (last value wins) and body.
+
+    The body is sent in the given chunks; after it, ``receive`` waits until the response
+    has ended and then reports a disconnect, as servers do.
+    """
+    import asyncio
+
+    chunks = list(body_chunks) or [b""]
+    finished = asyncio.Event()
+    status = 0
+    out_headers: dict[str, str] = {}
+    body: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        if chunks:
+            chunk = chunks.pop(0)
+            return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+        await finished.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            for k, v in message.get("headers", []):
+                out_headers[k.decode("latin-1").lower()] = v.decode("latin-1")
+        elif message["type"] == "http.response.body":
+            body.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                finished.set()
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": root_path + path,
+        "raw_path": (root_path + path).encode(),
+        "root_path": root_path,
+        "query_string": query_string,
+        "headers": [(b"host", b"testserver"), *(headers or [])],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    try:
+        await app(scope, receive, send)
+    finally:
+        finished.set()
+    return status, out_headers, b"".join(body)

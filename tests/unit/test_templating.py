@@ -1,0 +1,543 @@
+"""Templates, checked against Flask: the same app on both renders the same text."""
+
+from __future__ import annotations
+
+import doctest
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import flask
+import jinja2
+import pytest
+from markupsafe import Markup
+
+import erlen
+from erlen import Erlen, get_template_attribute, render_template, render_template_string
+from erlen.templating import DispatchingJinjaLoader, Environment
+
+Build = Callable[[ModuleType, Path], Any]
+
+
+def app_class(mod: ModuleType) -> Any:
+    return mod.Flask if mod is flask else mod.Erlen
+
+
+def observe(build: Build, root: Path, requests: list[str], protocol: str) -> list[tuple[int, str]]:
+    """Send the same GET requests to the app built on Flask and on Erlen; compare answers."""
+    seen: dict[str, list[tuple[int, str]]] = {}
+    for mod in (flask, erlen):
+        app = build(mod, root)
+        if mod is flask:
+            client = app.test_client()
+        else:
+            client = app.test_client(asgi=protocol == "asgi")
+        rows = []
+        for path in requests:
+            resp = client.get(path)
+            rows.append((resp.status_code, resp.get_data(as_text=True)))
+        seen[mod.__name__] = rows
+    assert seen["erlen"] == seen["flask"]
+    return seen["erlen"]
+
+
+TEMPLATES = {
+    "page.html": "<p>{{ value }}</p>",
+    "page.htm": "{{ value }}",
+    "page.xml": "{{ value }}",
+    "page.xhtml": "{{ value }}",
+    "page.svg": "{{ value }}",
+    "page.txt": "{{ value }}",
+    "layout.html": "<main>{% block body %}{% endblock %}</main>",
+    "child.html": '{% extends "layout.html" %}{% block body %}child {{ value }}{% endblock %}',
+    "macros.html": (
+        "{% macro hello(name) %}Hello {{ name }} from {{ request.path }}"
+        " {{ g.get('who', '-') }} {{ session.get('user', '-') }}{% endmacro %}"
+    ),
+    "uses_macro.html": '{% from "macros.html" import hello %}{{ hello("x") }}',
+    "globals.html": (
+        "{{ request.method }} {{ request.path }} {{ g.who }} {{ session.user }}"
+        " {{ config.THE_SETTING }} {{ url_for('index', q=1) }} {{ get_flashed_messages() }}"
+    ),
+    "stream.html": "{% for i in range(3) %}<{{ i }} {{ request.path }}>{% endfor %}",
+    "json.html": "<script>var data = {{ data|tojson }};</script>",
+}
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    for name, text in TEMPLATES.items():
+        path = tmp_path / "templates" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return tmp_path
+
+
+def build_render(mod: ModuleType, root: Path) -> Any:
+    app = app_class(mod)(__name__, root_path=str(root))
+    app.secret_key = "templating"
+    app.config["THE_SETTING"] = "configured"
+
+    @app.route("/")
+    def index() -> str:
+        return "index"
+
+    @app.route("/render/<path:name>")
+    def render(name: str) -> str:
+        return mod.render_template(name, value="<b>&</b>")
+
+    @app.route("/list")
+    def render_list() -> str:
+        return mod.render_template(["missing.html", "child.html"], value=Markup("<i>ok</i>"))
+
+    @app.route("/string")
+    def string() -> str:
+        return mod.render_template_string("{{ value }} {{ safe }}", value="<x>", safe=Markup("<y>"))
+
+    @app.route("/no-escape")
+    def no_escape() -> str:
+        return mod.render_template_string(
+            "{% autoescape false %}{{ value }}{% endautoescape %}", value="<x>"
+        )
+
+    @app.route("/globals")
+    def globals_view() -> str:
+        mod.g.who = "me"
+        mod.session["user"] = "ann"
+        mod.flash("flashed")
+        return mod.render_template("globals.html")
+
+    @app.route("/macro")
+    def macro() -> str:
+        mod.g.who = "macro-g"
+        return mod.render_template("uses_macro.html")
+
+    @app.route("/attribute")
+    def attribute() -> str:
+        hello = mod.get_template_attribute("macros.html", "hello")
+        return str(hello("attr"))
+
+    @app.route("/stream")
+    def stream() -> Any:
+        return mod.stream_template("stream.html")
+
+    @app.route("/stream-string")
+    def stream_string() -> Any:
+        return mod.stream_template_string(
+            "{{ a }}{% for i in range(2) %}-{{ i }}{% endfor %}", a="<"
+        )
+
+    @app.route("/json")
+    def json_view() -> str:
+        return mod.render_template("json.html", data={"a": "</script>", "b": [1, 2]})
+
+    @app.route("/missing")
+    def missing() -> str:
+        try:
+            return mod.render_template("nope.html")
+        except jinja2.TemplateNotFound as e:
+            return f"not found: {e.name}"
+
+    return app
+
+
+def test_render_functions_and_autoescape(root: Path, protocol: str) -> None:
+    names = ["page.html", "page.htm", "page.xml", "page.xhtml", "page.svg", "page.txt"]
+    paths = [f"/render/{n}" for n in names]
+    paths += ["/list", "/string", "/no-escape", "/render/child.html", "/missing"]
+    rows = observe(build_render, root, paths, protocol)
+    bodies = [body for _, body in rows]
+    escaped = "&lt;b&gt;&amp;&lt;/b&gt;"
+    assert bodies[:6] == [f"<p>{escaped}</p>", escaped, escaped, escaped, escaped, "<b>&</b>"]
+    assert bodies[6:] == [
+        "<main>child <i>ok</i></main>",
+        "&lt;x&gt; <y>",
+        "<x>",
+        f"<main>child {escaped}</main>",
+        "not found: nope.html",
+    ]
+
+
+def test_template_globals_and_context(root: Path, protocol: str) -> None:
+    rows = observe(build_render, root, ["/globals", "/macro", "/attribute", "/json"], protocol)
+    assert rows[0][1] == "GET /globals me ann configured /?q=1 [&#39;flashed&#39;]"
+    # Imported macros see request, g and session through the environment's globals.
+    assert rows[1][1] == "Hello x from /macro macro-g ann"
+    assert rows[2][1] == "Hello attr from /attribute - ann"
+    assert rows[3][1] == (
+        '<script>var data = {"a": "\\u003c/script\\u003e", "b": [1, 2]};</script>'
+    )
+
+
+def test_stream_template(root: Path, protocol: str) -> None:
+    rows = observe(build_render, root, ["/stream", "/stream-string"], protocol)
+    assert rows == [(200, "<0 /stream><1 /stream><2 /stream>"), (200, "&lt;-0-1")]
+
+
+def test_render_in_async_views(root: Path, protocol: str) -> None:
+    def build(mod: ModuleType, root: Path) -> Any:
+        app = app_class(mod)(__name__, root_path=str(root))
+        app.secret_key = "s"
+        app.context_processor(lambda: {"extra": "processed"})
+
+        @app.route("/")
+        async def index() -> str:
+            mod.g.who = "async-g"
+            mod.session["user"] = "async-user"
+            return mod.render_template("globals.html") + mod.render_template_string(
+                " {{ extra }} {{ request.endpoint }}"
+            )
+
+        @app.route("/stream")
+        async def stream() -> Any:
+            return mod.stream_template("stream.html")
+
+        app.config["THE_SETTING"] = 1
+        return app
+
+    rows = observe(build, root, ["/", "/stream"], protocol)
+    assert rows[0][1] == "GET / async-g async-user 1 /?q=1 [] processed index"
+    assert rows[1][1] == "<0 /stream><1 /stream><2 /stream>"
+
+
+def test_context_processors_order_and_precedence(root: Path, protocol: str) -> None:
+    def build(mod: ModuleType, root: Path) -> Any:
+        app = app_class(mod)(__name__, root_path=str(root))
+
+        @app.context_processor
+        def first() -> dict[str, Any]:
+            return {"a": "first", "b": "first", "request": "processor request"}
+
+        @app.context_processor
+        def second() -> dict[str, Any]:
+            return {"b": "second", "c": "second"}
+
+        @app.route("/")
+        def index() -> str:
+            return mod.render_template_string("{{ a }} {{ b }} {{ c }} {{ request }}", c="explicit")
+
+        return app
+
+    rows = observe(build, root, ["/"], protocol)
+    assert rows[0][1] == "first second explicit processor request"
+
+
+def test_filters_tests_globals(root: Path, protocol: str) -> None:
+    def build(mod: ModuleType, root: Path) -> Any:
+        app = app_class(mod)(__name__, root_path=str(root))
+
+        @app.template_filter()
+        def reverse(s: str) -> str:
+            return s[::-1]
+
+        @app.template_filter("shout")
+        def upper(s: str) -> str:
+            return s.upper()
+
+        @app.template_test()
+        def even(n: int) -> bool:
+            return n % 2 == 0
+
+        @app.template_test("big")
+        def is_big(n: int) -> bool:
+            return n > 100
+
+        @app.template_global()
+        def site() -> str:
+            return "Site"
+
+        @app.template_global("answer")
+        def the_answer() -> int:
+            return 42
+
+        app.add_template_filter(lambda s: f"({s})", "paren")
+        app.add_template_test(lambda n: n == 0, "zero")
+        app.add_template_global(lambda: "added", "added")
+
+        @app.route("/")
+        def index() -> str:
+            return mod.render_template_string(
+                "{{ 'ab'|reverse }} {{ 'ab'|shout }} {{ 2 is even }} {{ 200 is big }}"
+                " {{ site() }} {{ answer() }} {{ 'x'|paren }} {{ 0 is zero }} {{ added() }}"
+            )
+
+        return app
+
+    rows = observe(build, root, ["/"], protocol)
+    assert rows[0][1] == "ba AB True True Site 42 (x) True added"
+
+
+def test_render_with_app_context_only(root: Path) -> None:
+    outputs = []
+    for mod in (flask, erlen):
+        app = app_class(mod)(__name__, root_path=str(root))
+        app.config["THE_SETTING"] = "cfg"
+        with app.app_context():
+            mod.g.who = "ctx"
+            outputs.append(
+                mod.render_template_string(
+                    "{{ g.who }} {{ config.THE_SETTING }} {{ request is defined }}"
+                )
+            )
+    # ``request`` is a (unbound) global proxy, so it is "defined" in both.
+    assert outputs[0] == outputs[1] == "ctx cfg True"
+
+
+def test_render_needs_app_context() -> None:
+    with pytest.raises(RuntimeError, match="application context"):
+        render_template_string("x")
+
+
+def test_environment_setup(root: Path) -> None:
+    app = Erlen(__name__, root_path=str(root))
+    env = app.jinja_env
+    assert isinstance(env, Environment)
+    assert env is app.jinja_env
+    assert env.app is app
+    assert isinstance(env.loader, DispatchingJinjaLoader)
+    assert env.globals["config"] is app.config
+    assert env.autoescape == app.select_jinja_autoescape
+    assert app.select_jinja_autoescape(None) is True
+    assert app.select_jinja_autoescape("a.SVG") is False  # Flask compares case-sensitively
+    assert env.policies["json.dumps_function"] == app.json.dumps
+    assert env.list_templates() == sorted(TEMPLATES)
+
+
+def test_jinja_options(root: Path) -> None:
+    outputs = []
+    for mod in (flask, erlen):
+        app = app_class(mod)(__name__, root_path=str(root))
+        app.jinja_options = {
+            "trim_blocks": True,
+            "line_statement_prefix": "%",
+            "extensions": ["jinja2.ext.do"],
+        }
+        with app.test_request_context():
+            outputs.append(
+                mod.render_template_string(
+                    "% set xs = []\n% for i in range(3)\n{% do xs.append(i) %}\n% endfor\n{{ xs }}"
+                )
+            )
+    assert outputs[0] == outputs[1] == "[0, 1, 2]"
+
+
+def test_custom_environment_class(root: Path) -> None:
+    class MyEnvironment(Environment):
+        pass
+
+    class MyApp(Erlen):
+        jinja_environment = MyEnvironment
+
+    app = MyApp(__name__, root_path=str(root))
+    assert type(app.jinja_env) is MyEnvironment
+
+
+@pytest.mark.parametrize(
+    ("setting", "debug", "expected"),
+    [(None, False, False), (None, True, True), (True, False, True), (False, True, False)],
+)
+def test_templates_auto_reload(
+    root: Path, setting: bool | None, debug: bool, expected: bool
+) -> None:
+    results = []
+    for mod in (flask, erlen):
+        app = app_class(mod)(__name__, root_path=str(root))
+        app.config["TEMPLATES_AUTO_RELOAD"] = setting
+        app.debug = debug
+        path = root / "templates" / "reload.html"
+        path.write_text("one")
+        with app.test_request_context():
+            first = mod.render_template("reload.html")
+            path.write_text("two")
+            # Make sure the file's mtime moves on even on coarse file systems.
+            mtime = time.time() + 5
+            os.utime(path, (mtime, mtime))
+            second = mod.render_template("reload.html")
+        results.append((app.jinja_env.auto_reload, first, second))
+    assert results[0] == results[1] == (expected, "one", "two" if expected else "one")
+
+
+def test_debug_switch_after_environment_created(root: Path) -> None:
+    app = Erlen(__name__, root_path=str(root))
+    assert app.jinja_env.auto_reload is False
+    app.debug = True
+    assert app.jinja_env.auto_reload is True
+
+
+def test_explain_template_loading(root: Path, caplog: pytest.LogCaptureFixture) -> None:
+    app = Erlen(__name__, root_path=str(root))
+    app.config["EXPLAIN_TEMPLATE_LOADING"] = True
+    with app.test_request_context(), caplog.at_level(logging.INFO):
+        assert render_template("page.txt", value=1) == "1"
+        with pytest.raises(jinja2.TemplateNotFound):
+            render_template("absent.html")
+    assert "Locating template 'page.txt'" in caplog.text
+    assert "found" in caplog.text and "no match" in caplog.text
+
+
+def test_get_template_attribute_outside_request(root: Path) -> None:
+    app = Erlen(__name__, root_path=str(root))
+    (root / "templates" / "m.html").write_text("{% macro twice(x) %}{{ x }}{{ x }}{% endmacro %}")
+    with app.app_context():
+        assert get_template_attribute("m.html", "twice")(3) == "33"
+
+
+def test_no_template_folder() -> None:
+    app = Erlen(__name__, template_folder=None)
+    with app.app_context(), pytest.raises(jinja2.TemplateNotFound):
+        render_template("anything.html")
+
+
+# -- docs/templates.md runs as written ----------------------------------------------------
+
+
+def run_markdown(path: Path) -> int:
+    """Run a page's ```python blocks and doctest its ```pycon blocks, in page order."""
+    text = path.read_text("utf8")
+    globs: dict[str, Any] = {"__name__": "docs_example"}
+    attempted = 0
+    for language, body in re.findall(r"^```(python|pycon)\n(.*?)^```$", text, re.S | re.M):
+        if language == "python":
+            exec(compile(body, str(path), "exec"), globs)
+            continue
+        test = doctest.DocTestParser().get_doctest(body, globs, path.name, str(path), 0)
+        runner = doctest.DocTestRunner()
+        runner.run(test, clear_globs=False)
+        globs.update(test.globs)  # DocTest copies its globals; keep what the session defined
+        failed, tried = runner.summarize(verbose=False)
+        assert failed == 0, f"{path.name}: {failed} example(s) failed (see captured stdout)"
+        attempted += tried
+    return attempted
+
+
+def test_templates_doc_runs() -> None:
+    assert run_markdown(Path(__file__).resolve().parents[2] / "docs" / "templates.md") >= 6
+
+
+def test_async_context_processor() -> None:
+    app = Erlen(__name__)
+    app.testing = True
+
+    @app.context_processor
+    async def processor() -> dict[str, Any]:
+        return {"x": "from async processor"}
+
+    @app.route("/sync")
+    def sync_view() -> str:
+        return render_template_string("{{ x }}")
+
+    @app.route("/async")
+    async def async_view() -> str:
+        return render_template_string("{{ x }}")
+
+    for asgi in (False, True):
+        client = app.test_client(asgi=asgi)
+        assert client.get("/sync").text == "from async processor"
+        # Rendering is sync; from an async view the processor runs on a worker
+        # thread's loop (as Flask runs async code from sync code).
+        assert client.get("/async").text == "from async processor"
+
+
+def test_stream_with_context(root: Path, protocol: str) -> None:
+    def build(mod: ModuleType, root: Path) -> Any:
+        app = app_class(mod)(__name__, root_path=str(root))
+
+        @app.route("/wrapped")
+        def wrapped() -> Any:
+            def generate() -> Any:
+                yield "path="
+                yield mod.request.path
+                yield f" arg={mod.request.args['x']}"
+
+            return mod.Response(mod.stream_with_context(generate()))
+
+        @app.route("/decorated")
+        def decorated() -> Any:
+            @mod.stream_with_context
+            def generate() -> Any:
+                yield mod.request.method
+                yield mod.render_template_string(" {{ request.path }}")
+
+            return mod.Response(generate())
+
+        return app
+
+    rows = observe(build, root, ["/wrapped?x=1", "/decorated"], protocol)
+    assert rows == [(200, "path=/wrapped arg=1"), (200, "GET /decorated")]
+
+
+def test_stream_with_context_needs_request() -> None:
+    with pytest.raises(RuntimeError, match="request context"):
+        erlen.stream_with_context(iter(()))
+
+
+class _Row(dict):  # type: ignore[type-arg]
+    """A dict subclass with an attribute of its own (Jinja's lookup finds the attribute)."""
+
+    name = "class attribute"
+
+
+DICT_LOOKUPS = (
+    "{{ row.name }}|{{ row.missing }}|{{ row.items is defined }}|{{ row.get('name') }}"
+    "|{{ row.nested.deep }}|{{ row.nested.gone is defined }}|{{ sub.name }}|{{ sub.other }}"
+    "|{% for k, v in row.items() %}{{ k }}={{ v }};{% endfor %}|{{ row['items'] }}"
+)
+
+
+@pytest.mark.parametrize("undefined", ["default", "chainable", "strict"])
+def test_dict_attribute_lookup_as_flask(undefined: str, protocol: str) -> None:
+    # Item access on a plain dict skips Jinja's failing getattr; the output must not change:
+    # keys, missing keys (each kind of Undefined), keys named like dict methods, subclasses.
+    kinds = {"default": jinja2.Undefined, "chainable": jinja2.ChainableUndefined}
+    kinds["strict"] = jinja2.StrictUndefined
+    rows = {"name": "<ann>", "items": "shadowed", "nested": {"deep": 1}}
+
+    def build(mod: ModuleType, root: Path) -> Any:
+        app = app_class(mod)(__name__, root_path=str(root))
+        app.jinja_options = {**app.jinja_options, "undefined": kinds[undefined]}
+
+        @app.route("/")
+        def index() -> str:
+            row = dict(rows)
+            sub = _Row(other=2)
+            try:
+                return mod.render_template_string(DICT_LOOKUPS, row=row, sub=sub)
+            except jinja2.UndefinedError as e:
+                return f"undefined: {e}"
+
+        return app
+
+    [(status, body)] = observe(build, Path("."), ["/"], protocol)
+    assert status == 200
+    if undefined == "strict":
+        assert body == "undefined: 'dict object' has no attribute 'missing'"
+    else:
+        assert body.startswith("&lt;ann&gt;||True|&lt;ann&gt;|1|False|class attribute|2|")
+
+
+@pytest.mark.parametrize(
+    ("obj", "attribute"),
+    [
+        ({"a": 1}, "a"),
+        ({"a": 1}, "b"),
+        ({"keys": 1}, "keys"),
+        ({"__class__": 1}, "__class__"),
+        (_Row(name="key"), "name"),
+        ({1: "int key"}, "real"),
+        ([1, 2], "append"),
+    ],
+)
+def test_environment_getattr_is_jinjas(obj: Any, attribute: str) -> None:
+    ours = Erlen(__name__).jinja_env
+    theirs = jinja2.Environment()
+    mine, expected = ours.getattr(obj, attribute), theirs.getattr(obj, attribute)
+    if isinstance(expected, jinja2.Undefined):
+        assert type(mine) is type(expected)
+        assert mine._undefined_message == expected._undefined_message  # type: ignore[attr-defined]
+    else:
+        assert mine == expected

@@ -163,3 +163,51 @@ async def asgi_request(
     finally:
         finished.set()
     return status, out_headers, b"".join(body)
+
+
+# -- a headless browser ---------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+#: What Chromium needs on this machine (root, no display, a closed network).
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
+
+
+def chromium_missing() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    if missing:
+        return (
+            f"needs Debian's chromium and chromium-driver ({', '.join(missing)} missing):"
+            " apt-get install chromium chromium-driver"
+        )
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "needs selenium (pip install selenium)"
+    return None
+
+
+def launch_chromium(profile: Path, *flags: str, wait: float = 20.0) -> Any:
+    """Start a headless Chromium with its own profile; page loads and scripts bounded by ``wait``."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*CHROMIUM_FLAGS, *flags, f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    driver.set_page_load_timeout(wait)
+    driver.set_script_timeout(wait)
+    return driver

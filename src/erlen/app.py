@@ -1,13 +1,14 @@
 """The application object: registries, configuration and protocol-neutral dispatch.
 
-A request's dispatch (hooks, view, error handlers, response processing) has two
-twins: ``_dispatch_sync`` runs it from sync code (the WSGI door, and sync views
-in the ASGI door's thread pool), running any coroutine a hook or view returns on
-the thread's event loop; ``_dispatch_async`` runs it from async code, awaiting
-them. Each protocol pays only for the machinery it uses. Rarer paths (error
-handlers, teardown) are written once, as generator "steps" that yield an
-awaitable whenever a function is a coroutine, driven by ``_drive_sync`` or
-``_drive_async``.
+The doors (:mod:`erlen.wsgi`, :mod:`erlen.asgi`, :mod:`erlen.websocket`) use a small API
+of the app: :meth:`Erlen.begin_request` opens a request, then :meth:`Erlen.respond` (sync
+code), :meth:`Erlen.respond_async` (async code) or :meth:`Erlen.respond_in_thread` (a sync
+view under ASGI) makes its response. ``respond`` and ``respond_async`` are twins, kept
+in step by a test that compares their syntax trees; each door pays only for the machinery
+it uses. Rarer paths (error handlers, teardown) are written once, as generator "steps"
+that yield an awaitable whenever a function is a coroutine, driven by ``_drive_sync`` or
+``_drive_async``. Flask's public dispatch methods, for apps that call or override them,
+live in :mod:`erlen._flask_dispatch`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 import os
 import sys
 import weakref
-from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
@@ -33,15 +34,34 @@ from werkzeug.exceptions import (
     NotFound,
 )
 
-from . import signals
-from .concurrency import async_to_sync, run_coroutine_sync, run_in_threadpool
+from . import _flask_dispatch, signals
+from ._flask_dispatch import FLASK_DISPATCH_METHODS, dispatch_via_methods
+from .asgi import handle as _asgi_handle
+from .asgi import handle_http as _asgi_http
+from .concurrency import (
+    Steps,
+    as_coroutine,
+    async_to_sync,
+    drive_async,
+    drive_sync,
+    is_async_callable,
+    mark_coroutine_function,
+    run_coroutine_sync,
+    run_in_threadpool,
+)
 from .config import DEFAULT_CONFIG, Config, ConfigAttribute
-from .ctx import AppContext, RequestContext, _AppCtxGlobals
+from .ctx import (
+    AppContext,
+    RequestContext,
+    _AppCtxGlobals,
+    teardown_pending,
+)
 from .globals import _cv_request
 from .request import Request
 from .response import Response
 from .routing import BuildError, Map, RequestRedirect, Rule
 from .scaffold import Scaffold, endpoint_from_view_func, exc_class_and_code, find_package
+from .wsgi import handle as _wsgi_handle
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -52,7 +72,6 @@ if TYPE_CHECKING:
     from .testing import ErlenClient, ErlenCliRunner
 
 F = TypeVar("F", bound=Callable[..., Any])
-Steps = Generator[Awaitable[Any], Any, Any]
 
 _sentinel: Any = object()
 
@@ -63,31 +82,21 @@ def _make_timedelta(value: timedelta | int) -> timedelta:
     return timedelta(seconds=value)
 
 
-def _is_async(f: Callable[..., Any]) -> bool:
-    if inspect.iscoroutinefunction(f):
-        return True
-    call = getattr(f, "__call__", None)  # noqa: B004 - callable objects with async __call__
-    return call is not None and not inspect.isfunction(f) and inspect.iscoroutinefunction(call)
+class EndpointPlan:
+    """What serving one endpoint takes, compiled once from the registries.
 
-
-def _mark_coroutine_function(func: Any) -> Any:
-    """Let ASGI servers that auto-detect the interface see a coroutine function."""
-    if hasattr(inspect, "markcoroutinefunction"):  # Python 3.12+
-        inspect.markcoroutinefunction(func)
-    else:  # pragma: no cover - Python < 3.12
-        import asyncio.coroutines
-
-        func._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
-    return func
-
-
-class _Plan:
-    """The flattened hooks and view of one endpoint, compiled once."""
+    The hooks that apply to the endpoint flattened in Flask's order, its view, and
+    two answers the doors need before dispatch: ``in_thread`` (a sync view, or an app
+    overriding Flask's sync dispatch methods: under ASGI it runs in the worker pool)
+    and ``streams_body`` (the view reads the body itself, ``@stream_request_body``).
+    """
 
     __slots__ = (
         "after",
         "before",
         "blueprints",
+        "in_thread",
+        "streams_body",
         "url_preprocessors",
         "view",
         "view_is_async",
@@ -96,6 +105,8 @@ class _Plan:
     def __init__(self) -> None:
         self.view: Callable[..., Any] | None = None
         self.view_is_async = False
+        self.in_thread = False
+        self.streams_body = False
         self.blueprints: tuple[str, ...] = ()
         self.url_preprocessors: list[Callable[..., Any]] = []
         self.before: list[tuple[Callable[[], Any], bool]] = []
@@ -133,11 +144,20 @@ class Erlen(Scaffold):
     #: are then dispatched through those methods, composed as Flask composes them.
     _flask_dispatch: ClassVar[bool] = False
 
+    #: False in a subclass that overrides ``wsgi_app`` or ``asgi_app``: ``__call__`` then
+    #: always goes through them.
+    _doors_as_defined: ClassVar[bool] = True
+    #: False in a subclass that overrides ``app_context``: pushing a request context then
+    #: calls it to make the app context.
+    _app_context_as_defined: ClassVar[bool] = True
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._flask_dispatch = any(
-            getattr(cls, name) is not getattr(Erlen, name) for name in _FLASK_DISPATCH_METHODS
+            getattr(cls, name) is not getattr(Erlen, name) for name in FLASK_DISPATCH_METHODS
         )
+        cls._doors_as_defined = cls.wsgi_app is Erlen.wsgi_app and cls.asgi_app is Erlen.asgi_app
+        cls._app_context_as_defined = cls.app_context is Erlen.app_context
 
     def __init__(
         self,
@@ -184,7 +204,7 @@ class Erlen(Scaffold):
         self.url_map = self.url_map_class(host_matching=host_matching)
         self.subdomain_matching = subdomain_matching
         self._got_first_request = False
-        self._plans: dict[str | None, _Plan] = {}
+        self._plans: dict[str | None, EndpointPlan] = {}
         self._error_handler_cache: dict[tuple[type[BaseException], tuple[str, ...]], Any] = {}
         self._jinja_env: Environment | None = None
         self._session_interface: SessionInterface | None = None
@@ -478,7 +498,7 @@ class Erlen(Scaffold):
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         """Return a sync callable for ``func`` (coroutine functions run on a thread loop)."""
-        if _is_async(func):
+        if is_async_callable(func):
             return self.async_to_sync(func)
         return func
 
@@ -486,47 +506,17 @@ class Erlen(Scaffold):
         """Wrap an async function to run on the thread's persistent event loop."""
         return async_to_sync(func)
 
-    @staticmethod
-    def _drive_sync(steps: Steps) -> Any:
-        """Run dispatch steps from sync code (awaitables on the thread's loop)."""
-        try:
-            awaitable = steps.send(None)
-            while True:
-                try:
-                    result = run_coroutine_sync(_as_coroutine(awaitable))
-                except Exception as e:
-                    awaitable = steps.throw(e)
-                else:
-                    awaitable = steps.send(result)
-        except StopIteration as stop:
-            return stop.value
-
-    @staticmethod
-    async def _drive_async(steps: Steps) -> Any:
-        """Run dispatch steps from async code (awaitables awaited on the running loop)."""
-        try:
-            awaitable = steps.send(None)
-            while True:
-                try:
-                    result = await awaitable
-                except Exception as e:
-                    awaitable = steps.throw(e)
-                else:
-                    awaitable = steps.send(result)
-        except StopIteration as stop:
-            return stop.value
-
     # -- plans --------------------------------------------------------------------------------
 
-    def _plan(self, endpoint: str | None) -> _Plan:
+    def _plan(self, endpoint: str | None) -> EndpointPlan:
         plan = self._plans.get(endpoint)
         if plan is None:
             plan = self._plans[endpoint] = self._compile_plan(endpoint)
         return plan
 
-    def _compile_plan(self, endpoint: str | None) -> _Plan:
+    def _compile_plan(self, endpoint: str | None) -> EndpointPlan:
         """Flatten the hooks that apply to an endpoint, in Flask's order."""
-        plan = _Plan()
+        plan = EndpointPlan()
         blueprints: tuple[str, ...] = ()
         if endpoint is not None and "." in endpoint:
             parts = endpoint.rpartition(".")[0].split(".")
@@ -537,15 +527,19 @@ class Erlen(Scaffold):
         for name in outer_first:
             plan.url_preprocessors.extend(self.url_value_preprocessors.get(name, ()))
             for f in self.before_request_funcs.get(name, ()):
-                plan.before.append((f, _is_async(f)))
+                plan.before.append((f, is_async_callable(f)))
         for name in inner_first:
             for af in reversed(self.after_request_funcs.get(name, ())):
-                plan.after.append((af, _is_async(af)))
+                plan.after.append((af, is_async_callable(af)))
         if endpoint is not None:
             view = self.view_functions.get(endpoint)
             if view is not None:
                 plan.view = view
-                plan.view_is_async = _is_async(view)
+                plan.view_is_async = is_async_callable(view)
+                plan.in_thread = not plan.view_is_async
+                plan.streams_body = bool(getattr(view, "_erlen_stream_body", False))
+        if self._flask_dispatch:
+            plan.in_thread = True  # Flask's dispatch methods are sync
         return plan
 
     # -- dispatch ---------------------------------------------------------------------------------
@@ -641,24 +635,50 @@ class Erlen(Scaffold):
             return host[: -len(suffix)]
         return "<invalid>"
 
-    def _dispatch_sync(
-        self, ctx: RequestContext, plan: _Plan, handle_errors: bool = True
-    ) -> Response:
-        """Hooks, view, error handlers and response processing, from sync code.
+    # -- the doors' API ------------------------------------------------------------------------
+    #
+    # What erlen.wsgi, erlen.asgi and erlen.websocket call, and nothing else of the app's:
+    # begin_request() opens a request (context pushed, URL matched, plan picked), then
+    # respond() from sync code, respond_async() from async code or respond_in_thread()
+    # (a sync view under ASGI) makes its response; the door writes the response out and
+    # pops the context (RequestContext.pop / apop). See docs/architecture.md.
 
-        The twin of :meth:`_dispatch_async` (keep the two in step): a coroutine
-        returned by an async hook or view runs on the thread's event loop. An
-        exception no handler deals with becomes a 500 response (or propagates,
-        in testing and debug mode); without ``handle_errors`` it propagates.
+    def begin_request(self, request: Request, websocket: bool = False) -> RequestContext:
+        """Open a request: push its context, match its URL, and pick its plan (``ctx.plan``).
+
+        A routing error (404, 405, a redirect) is kept on the request and raised in
+        dispatch, where hooks and error handlers see it, as in Flask.
         """
+        ctx = RequestContext(self, request)
+        self._got_first_request = True
+        ctx.push()
+        try:
+            self._match_request(request, websocket)
+            rule = request.url_rule
+            endpoint = rule.endpoint if rule is not None else None
+            ctx.plan = self._plans.get(endpoint) or self._plan(endpoint)
+        except BaseException as e:
+            ctx.pop(e)
+            raise
+        return ctx
+
+    def respond(self, ctx: RequestContext, handle_errors: bool = True) -> Response:
+        """Hooks, view, error handlers and after-request processing, from sync code.
+
+        The twin of :meth:`respond_async` (tests/unit/test_dispatch_twins.py keeps the two
+        in step): a coroutine returned by an async hook or view runs on the thread's
+        event loop. An exception no handler deals with becomes a 500 response (or
+        propagates, in testing and debug mode); without ``handle_errors`` it propagates.
+        """
+        plan: EndpointPlan = ctx.plan  # type: ignore[assignment]
         if self._flask_dispatch:
-            return self._dispatch_via_methods(ctx, handle_errors)
+            return dispatch_via_methods(self, ctx, handle_errors)
         if plan.view_is_async and handle_errors:
             # An async view through the WSGI door: one trip to the thread's event loop
             # for the whole dispatch, rather than one per coroutine (sync hooks then run
             # on that loop, in this same thread). A sync view keeps running here: under
             # ASGI this is a worker thread, and it must not run on the server's loop.
-            return run_coroutine_sync(self._dispatch_async(ctx, plan))
+            return run_coroutine_sync(self.respond_async(ctx))
         request = ctx.request
         try:
             try:
@@ -671,7 +691,7 @@ class Erlen(Scaffold):
                 for before, before_is_async in plan.before:
                     rv = before()
                     if before_is_async:
-                        rv = run_coroutine_sync(_as_coroutine(rv))
+                        rv = run_coroutine_sync(as_coroutine(rv))
                     if rv is not None:
                         break
                 else:
@@ -687,9 +707,9 @@ class Erlen(Scaffold):
                             )
                         rv = view(**request.view_args)  # type: ignore[arg-type]
                         if plan.view_is_async:
-                            rv = run_coroutine_sync(_as_coroutine(rv))
+                            rv = run_coroutine_sync(as_coroutine(rv))
             except Exception as e:
-                rv = self._drive_sync(self._handle_user_exception_steps(e, plan))
+                rv = drive_sync(self._handle_user_exception_steps(e, plan))
                 if rv is _UNHANDLED:
                     raise
                 if rv is e or e is request.routing_exception:
@@ -701,18 +721,19 @@ class Erlen(Scaffold):
         except Exception as e:
             if not handle_errors:
                 raise
-            rv = self._drive_sync(self._handle_exception_steps(ctx, e, plan))
+            rv = drive_sync(self._handle_exception_steps(ctx, e, plan))
             response = self._finalize_sync(ctx, plan, rv, True)
             # This frame lives on in e's traceback; the handler's value may hold e.
             rv = None
             return response
 
-    async def _dispatch_async(self, ctx: RequestContext, plan: _Plan) -> Response:
-        """Hooks, view, error handlers and response processing, from async code.
+    async def respond_async(self, ctx: RequestContext) -> Response:
+        """Hooks, view, error handlers and after-request processing, from async code.
 
-        The twin of :meth:`_dispatch_sync` (keep the two in step): coroutines
-        returned by hooks and views are awaited on the running loop.
+        The twin of :meth:`respond`: coroutines returned by hooks and views are awaited
+        on the running loop.
         """
+        plan: EndpointPlan = ctx.plan  # type: ignore[assignment]
         request = ctx.request
         try:
             try:
@@ -743,53 +764,145 @@ class Erlen(Scaffold):
                         if plan.view_is_async:
                             rv = await rv
             except Exception as e:
-                rv = await self._drive_async(self._handle_user_exception_steps(e, plan))
+                rv = await drive_async(self._handle_user_exception_steps(e, plan))
                 if rv is _UNHANDLED:
                     raise
                 if rv is e or e is request.routing_exception:
-                    e.__traceback__ = None  # as in _dispatch_sync: no reference cycle
+                    # Rendered as its error page, or kept on the request: its traceback
+                    # holds this frame, which holds it (or the request), a reference
+                    # cycle; the handler has run, so the traceback is not needed.
+                    e.__traceback__ = None
             return await self._finalize_async(ctx, plan, rv, False)
         except Exception as e:
-            rv = await self._drive_async(self._handle_exception_steps(ctx, e, plan))
+            rv = await drive_async(self._handle_exception_steps(ctx, e, plan))
             response = await self._finalize_async(ctx, plan, rv, True)
-            rv = None  # as in _dispatch_sync: no reference cycle through e's traceback
+            # This frame lives on in e's traceback; the handler's value may hold e.
+            rv = None
             return response
 
-    def _handle_user_exception_steps(self, e: Exception, plan: _Plan) -> Steps:
+    async def respond_in_thread(self, ctx: RequestContext) -> Response:
+        """Run :meth:`respond` in the worker pool (a sync view, or Flask's dispatch methods, under ASGI)."""
+        return await run_in_threadpool(
+            self._respond_in_worker, ctx, max_workers=self.config.get("ASGI_THREADPOOL_SIZE")
+        )
+
+    def _respond_in_worker(self, ctx: RequestContext) -> Response:
+        response = self.respond(ctx)
+        # A body that needs no context while it is sent (complete, or a file) lets us
+        # tear down here, in the view's thread, as Flask does before the body goes out:
+        # thread-bound resources (a sqlite3 connection on g) close where they were opened.
+        body = response.body_iterable
+        if body is not None and not isinstance(body, (list, tuple)):
+            from .files import FileStream
+
+            if not isinstance(body, FileStream):
+                return response  # a generator may use the context while it runs
+        ctx.teardown_in_thread(ctx.error)
+        return response
+
+    async def finish_async(
+        self, ctx: RequestContext, rv: Any, from_error_handler: bool = False
+    ) -> Response:
+        """Make a response from a hook's or handler's value, with after-request processing.
+
+        From async code (a refused WebSocket handshake). An app that overrides Flask's
+        dispatch methods has its ``finalize_request`` run in the worker pool.
+        """
+        if self._flask_dispatch:
+            return await run_in_threadpool(self.finalize_request, rv, from_error_handler)
+        return await self._finalize_async(ctx, ctx.plan, rv, from_error_handler)  # type: ignore[arg-type]
+
+    async def handle_user_exception_async(self, ctx: RequestContext, e: Exception) -> Any:
+        """Run the error handler for an exception a hook or handler raised, from async code.
+
+        Returns the handler's value (an HTTP exception without a handler is its own
+        value); re-raises ``e`` when nothing handles it.
+        """
+        rv = await drive_async(self._handle_user_exception_steps(e, ctx.plan))  # type: ignore[arg-type]
+        if rv is _UNHANDLED:
+            raise e
+        return rv
+
+    # -- dispatch: the steps both twins share ------------------------------------------------
+
+    def _user_error_handler(self, e: Exception, blueprints: tuple[str, ...]) -> Any:
+        """Find the handler for an exception a hook or view raised.
+
+        Returns the handler; None when ``e`` is an HTTP exception with no handler (it
+        is its own response); ``_UNHANDLED`` when nothing handles it (re-raise it).
+        """
+        self._note_key_error(e)
+        if isinstance(e, HTTPException) and not self.trap_http_exception(e):
+            return self._http_error_handler(e, blueprints)
+        handler = self._find_error_handler(e, blueprints)
+        return _UNHANDLED if handler is None else handler
+
+    def _note_key_error(self, e: Exception) -> None:
+        """Show a missing form or query key in the 400 page, in debug or when trapping it."""
         if isinstance(e, BadRequestKeyError) and (
             self.debug or self.config["TRAP_BAD_REQUEST_ERRORS"]
         ):
             e.show_exception = True
-        if isinstance(e, HTTPException) and not self.trap_http_exception(e):
-            if e.code is None or isinstance(e, RequestRedirect):
-                return e
-            handler = self._find_error_handler(e, plan.blueprints)
-            if handler is None:
-                return e
-        else:
-            handler = self._find_error_handler(e, plan.blueprints)
-            if handler is None:
-                # The caller re-raises with a bare ``raise``: raising ``e`` here would
-                # put this frame (which holds ``e``) in its traceback, a reference cycle.
-                return _UNHANDLED
+
+    def _http_error_handler(self, e: HTTPException, blueprints: tuple[str, ...]) -> Any:
+        """The handler for an HTTP exception; None when it has none or is a redirect."""
+        if e.code is None or isinstance(e, RequestRedirect):
+            return None
+        return self._find_error_handler(e, blueprints)
+
+    def _handle_user_exception_steps(self, e: Exception, plan: EndpointPlan) -> Steps[Any]:
+        handler = self._user_error_handler(e, plan.blueprints)
+        if handler is None:
+            return e
+        if handler is _UNHANDLED:
+            # The caller re-raises with a bare ``raise``: raising ``e`` here would
+            # put this frame (which holds ``e``) in its traceback, a reference cycle.
+            return _UNHANDLED
         rv = handler(e)
-        if _is_async(handler):
+        if is_async_callable(handler):
             rv = yield rv
         return rv
 
     def _finalize_sync(
-        self, ctx: RequestContext, plan: _Plan, rv: Any, from_error_handler: bool
+        self, ctx: RequestContext, plan: EndpointPlan, rv: Any, from_error_handler: bool
     ) -> Response:
         """Make the response and run after-request processing, from sync code.
 
-        The twin of :meth:`_finalize_async` (keep the two in step).
+        The twin of :meth:`_finalize_async`.
         """
         response = self.make_response(rv)
         try:
-            if self._flask_dispatch:
-                response = self.process_response(response)  # may be overridden
-            else:
-                response = self._process_response_sync(ctx, plan, response)
+            response = self._process_response_sync(ctx, plan, response)
+            if signals.request_finished.receivers:
+                signals.request_finished.send(
+                    self, _async_wrapper=self.ensure_sync, response=response
+                )
+        except Exception:
+            if not from_error_handler:
+                raise
+            self.logger.exception("Request finalizing failed with an error while handling an error")
+        return response
+
+    async def _finalize_async(
+        self, ctx: RequestContext, plan: EndpointPlan, rv: Any, from_error_handler: bool
+    ) -> Response:
+        """Make the response and run after-request processing, from async code.
+
+        The twin of :meth:`_finalize_sync`.
+        """
+        response = self.make_response(rv)
+        try:
+            # PERF: _process_response_sync's twin, inlined (a coroutine per request saved).
+            if ctx._after_request_functions:
+                for func in ctx._after_request_functions:
+                    response = func(response)
+                    if inspect.isawaitable(response):
+                        response = await response
+            for after, after_is_async in plan.after:
+                response = after(response)
+                if after_is_async:
+                    response = await response
+            self._save_session(ctx, response)
             if signals.request_finished.receivers:
                 signals.request_finished.send(
                     self, _async_wrapper=self.ensure_sync, response=response
@@ -801,26 +914,40 @@ class Erlen(Scaffold):
         return response
 
     def _process_response_sync(
-        self, ctx: RequestContext, plan: _Plan, response: Response
+        self, ctx: RequestContext, plan: EndpointPlan, response: Response
     ) -> Response:
-        """After-request functions, then the session is saved (Flask's ``process_response``)."""
+        """After-request functions, then the session is saved (Flask's ``process_response``).
+
+        Its async twin is inlined in :meth:`_finalize_async`.
+        """
         # Flask runs after_this_request functions in registration order.
         if ctx._after_request_functions:
             for func in ctx._after_request_functions:
                 response = func(response)
                 if inspect.isawaitable(response):
-                    response = run_coroutine_sync(_as_coroutine(response))
+                    response = run_coroutine_sync(as_coroutine(response))
         for after, after_is_async in plan.after:
-            rv: Any = after(response)
-            response = run_coroutine_sync(_as_coroutine(rv)) if after_is_async else rv
-        session = ctx._session
-        if session is None and ctx.request._sent_cookies():
-            session = self._session_to_refresh(ctx)
-        if session is not None:
-            interface = self.session_interface
-            if not interface.is_null_session(session):
-                interface.save_session(self, session, response)
+            response = after(response)
+            if after_is_async:
+                response = run_coroutine_sync(as_coroutine(response))  # type: ignore[arg-type]
+        self._save_session(ctx, response)
         return response
+
+    def _save_session(self, ctx: RequestContext, response: Response) -> None:
+        """Save the session into the response, if the request opened it (or must refresh it)."""
+        session = ctx._session
+        if session is None:
+            # PERF: the door noted whether a Cookie header came (most requests send none).
+            request = ctx.request
+            sent = request._has_cookie_header
+            if not (sent if sent is not None else request._sent_cookies()):
+                return
+            session = self._session_to_refresh(ctx)
+            if session is None:
+                return
+        interface = self.session_interface
+        if not interface.is_null_session(session):
+            interface.save_session(self, session, response)
 
     def _session_to_refresh(self, ctx: RequestContext) -> SessionMixin | None:
         """Open the session of a request that never touched it, when its cookie came along.
@@ -843,42 +970,9 @@ class Erlen(Scaffold):
             ctx._session = session
         return session
 
-    async def _finalize_async(
-        self, ctx: RequestContext, plan: _Plan, rv: Any, from_error_handler: bool
-    ) -> Response:
-        """Make the response and run after-request processing, from async code.
-
-        The twin of :meth:`_finalize_sync` (keep the two in step).
-        """
-        response = self.make_response(rv)
-        try:
-            if ctx._after_request_functions:
-                for func in ctx._after_request_functions:
-                    response = func(response)
-                    if inspect.isawaitable(response):
-                        response = await response
-            for after, after_is_async in plan.after:
-                response = after(response)
-                if after_is_async:
-                    response = await response
-            session = ctx._session
-            if session is None and ctx.request._sent_cookies():
-                session = self._session_to_refresh(ctx)
-            if session is not None:
-                interface = self.session_interface
-                if not interface.is_null_session(session):
-                    interface.save_session(self, session, response)
-            if signals.request_finished.receivers:
-                signals.request_finished.send(
-                    self, _async_wrapper=self.ensure_sync, response=response
-                )
-        except Exception:
-            if not from_error_handler:
-                raise
-            self.logger.exception("Request finalizing failed with an error while handling an error")
-        return response
-
-    def _handle_exception_steps(self, ctx: RequestContext, e: Exception, plan: _Plan) -> Steps:
+    def _handle_exception_steps(
+        self, ctx: RequestContext, e: Exception, plan: EndpointPlan
+    ) -> Steps[Any]:
         """Turn an unhandled exception into a 500 handler's value (or re-raise it).
 
         The caller finalizes the value (``from_error_handler=True``).
@@ -899,7 +993,7 @@ class Erlen(Scaffold):
         handler = self._find_error_handler(server_error, plan.blueprints)
         if handler is not None:
             server_error = handler(server_error)
-            if _is_async(handler):
+            if is_async_callable(handler):
                 server_error = yield server_error
         return server_error
 
@@ -929,97 +1023,39 @@ class Erlen(Scaffold):
             cache[key] = found
         return found
 
-    # Flask's public dispatch methods, for code that calls or overrides them.
+    # -- Flask's public dispatch methods (erlen._flask_dispatch), to call or override ------
 
     def full_dispatch_request(self) -> Response:
         """Dispatch the current request: hooks, view, error handlers, after-request."""
-        ctx = _cv_request.get()
-        if not self._flask_dispatch:
-            return self._dispatch_sync(ctx, self._plan(ctx.request.endpoint), False)
-        # A subclass overrides one of these methods: compose them as Flask does.
-        try:
-            if signals.request_started.receivers:
-                signals.request_started.send(self, _async_wrapper=self.ensure_sync)
-            rv = self.preprocess_request()
-            if rv is None:
-                rv = self.dispatch_request()
-        except Exception as e:
-            rv = self.handle_user_exception(e)
-        return self.finalize_request(rv)
+        return _flask_dispatch.full_dispatch_request(self)
 
     def preprocess_request(self) -> Any:
         """Run URL value preprocessors and before-request hooks; return a response or None."""
-        ctx = _cv_request.get()
-        plan = self._plan(ctx.request.endpoint)
-        for pre in plan.url_preprocessors:
-            pre(ctx.request.endpoint, ctx.request.view_args)
-        for before, _ in plan.before:
-            rv = self.ensure_sync(before)()
-            if rv is not None:
-                return rv
-        return None
+        return _flask_dispatch.preprocess_request(self)
 
     def dispatch_request(self) -> Any:
         """Call the view for the current request and return its return value."""
-        request = _cv_request.get().request
-        if request.routing_exception is not None:
-            self.raise_routing_exception(request)
-        rule = request.url_rule
-        if request.method == "OPTIONS" and rule is not None and rule.provide_automatic_options:
-            return self.make_default_options_response()
-        return self.ensure_sync(self.view_functions[rule.endpoint])(**request.view_args)  # type: ignore[union-attr,arg-type]
+        return _flask_dispatch.dispatch_request(self)
 
     def process_response(self, response: Response) -> Response:
         """Run the after-request functions and save the session; return the response."""
-        ctx = _cv_request.get()
-        return self._process_response_sync(ctx, self._plan(ctx.request.endpoint), response)
+        return _flask_dispatch.process_response(self, response)
 
     def finalize_request(self, rv: Any, from_error_handler: bool = False) -> Response:
         """Make a response from a view's return value and run after-request processing."""
-        ctx = _cv_request.get()
-        return self._finalize_sync(ctx, self._plan(ctx.request.endpoint), rv, from_error_handler)
+        return _flask_dispatch.finalize_request(self, rv, from_error_handler)
 
     def handle_user_exception(self, e: Exception) -> Any:
         """Find and call the error handler for an exception raised by a view or hook."""
-        if isinstance(e, BadRequestKeyError) and (
-            self.debug or self.config["TRAP_BAD_REQUEST_ERRORS"]
-        ):
-            e.show_exception = True
-        if isinstance(e, HTTPException) and not self.trap_http_exception(e):
-            return self.handle_http_exception(e)
-        ctx = _cv_request.get(None)
-        blueprints = tuple(ctx.request.blueprints) if ctx is not None else ()
-        handler = self._find_error_handler(e, blueprints)
-        if handler is None:
-            raise e
-        return self.ensure_sync(handler)(e)
-
-    def _dispatch_via_methods(self, ctx: RequestContext, handle_errors: bool) -> Response:
-        """Dispatch through Flask's public methods (a subclass overrides one of them)."""
-        try:
-            return self.full_dispatch_request()
-        except Exception as e:
-            if not handle_errors:
-                raise
-            return self.handle_exception(e)
+        return _flask_dispatch.handle_user_exception(self, e)
 
     def handle_http_exception(self, e: HTTPException) -> Any:
         """Call the handler registered for an HTTP exception, or return the exception."""
-        if e.code is None or isinstance(e, RequestRedirect):
-            return e
-        ctx = _cv_request.get(None)
-        blueprints = tuple(ctx.request.blueprints) if ctx is not None else ()
-        handler = self._find_error_handler(e, blueprints)
-        if handler is None:
-            return e
-        return self.ensure_sync(handler)(e)
+        return _flask_dispatch.handle_http_exception(self, e)
 
     def handle_exception(self, e: Exception) -> Response:
         """Handle an unhandled exception: propagate it in testing/debug, else a 500."""
-        ctx = _cv_request.get()
-        plan = self._plan(ctx.request.endpoint)
-        rv = self._drive_sync(self._handle_exception_steps(ctx, e, plan))
-        return self.finalize_request(rv, True)
+        return _flask_dispatch.handle_exception(self, e)
 
     def trap_http_exception(self, e: Exception) -> bool:
         """Tell whether an HTTP exception should propagate instead of being handled."""
@@ -1305,7 +1341,7 @@ class Erlen(Scaffold):
         """Create a request context for a WSGI environ."""
         from .wsgi import request_from_environ
 
-        request = request_from_environ(self, environ)
+        request = request_from_environ(self.request_class, environ)
         self._match_request(request)
         return RequestContext(self, request)
 
@@ -1323,11 +1359,10 @@ class Erlen(Scaffold):
         """Run the teardown-request functions (innermost blueprint first, then the app)."""
         if exc is _sentinel:
             exc = sys.exc_info()[1]
-        # PERF: most apps register no teardown function; skip the machinery then.
-        if self.teardown_request_funcs or signals.request_tearing_down.receivers:
-            self._drive_sync(self._teardown_request_steps(exc))
+        if teardown_pending(self):
+            drive_sync(self._teardown_request_steps(exc))
 
-    def _teardown_request_steps(self, exc: BaseException | None) -> Steps:
+    def _teardown_request_steps(self, exc: BaseException | None) -> Steps[Any]:
         ctx = _cv_request.get(None)
         blueprints = ctx.request.blueprints if ctx is not None else []
         for name in (*blueprints, None):
@@ -1342,10 +1377,10 @@ class Erlen(Scaffold):
         """Run the teardown-appcontext functions, last registered first."""
         if exc is _sentinel:
             exc = sys.exc_info()[1]
-        if self.teardown_appcontext_funcs or signals.appcontext_tearing_down.receivers:
-            self._drive_sync(self._teardown_appcontext_steps(exc))
+        if teardown_pending(self):
+            drive_sync(self._teardown_appcontext_steps(exc))
 
-    def _teardown_appcontext_steps(self, exc: BaseException | None) -> Steps:
+    def _teardown_appcontext_steps(self, exc: BaseException | None) -> Steps[Any]:
         for func in reversed(self.teardown_appcontext_funcs):
             rv = func(exc)
             if inspect.isawaitable(rv):
@@ -1374,32 +1409,19 @@ class Erlen(Scaffold):
         self, environ_or_scope: Any, start_response_or_receive: Any, send: Any = None
     ) -> Any:
         """Serve WSGI (``app(environ, start_response)``) or ASGI (``await app(scope, receive, send)``)."""
+        # PERF: when wsgi_app / asgi_app are neither wrapped (an instance attribute, as
+        # middleware is installed) nor overridden, go to the door directly: one call less.
         if send is None:
+            if self._doors_as_defined and "wsgi_app" not in self.__dict__:
+                return _wsgi_handle(self, environ_or_scope, start_response_or_receive)
             return self.wsgi_app(environ_or_scope, start_response_or_receive)
+        if (
+            self._doors_as_defined
+            and environ_or_scope["type"] == "http"
+            and "asgi_app" not in self.__dict__
+        ):
+            return _asgi_http(self, environ_or_scope, start_response_or_receive, send)
         return self.asgi_app(environ_or_scope, start_response_or_receive, send)
-
-    async def _run_sync_dispatch(self, ctx: RequestContext, plan: _Plan) -> Any:
-        """Run a sync dispatch in the thread pool (for sync views under ASGI)."""
-        return await run_in_threadpool(
-            self._sync_dispatch_in_thread,
-            ctx,
-            plan,
-            max_workers=self.config.get("ASGI_THREADPOOL_SIZE"),
-        )
-
-    def _sync_dispatch_in_thread(self, ctx: RequestContext, plan: _Plan) -> Any:
-        response = self._dispatch_sync(ctx, plan)
-        # A body that needs no context while it is sent (complete, or a file) lets us
-        # tear down here, in the view's thread, as Flask does before the body goes out:
-        # thread-bound resources (a sqlite3 connection on g) close where they were opened.
-        body = response._iter
-        if response._body is None and not isinstance(body, (list, tuple)):
-            from .files import FileStream
-
-            if not isinstance(body, FileStream):
-                return response  # a generator may use the context while it runs
-        ctx.teardown_in_thread(ctx.error)
-        return response
 
     # -- testing and running ------------------------------------------------------------------------------
 
@@ -1438,18 +1460,6 @@ class Erlen(Scaffold):
 #: What the error-handler steps return for an exception no handler takes (re-raise it).
 _UNHANDLED: Any = object()
 
-#: Flask's dispatch methods: overriding one in a subclass makes requests go through them.
-_FLASK_DISPATCH_METHODS = (
-    "full_dispatch_request",
-    "preprocess_request",
-    "dispatch_request",
-    "process_response",
-    "finalize_request",
-    "handle_user_exception",
-    "handle_http_exception",
-    "handle_exception",
-)
-
 #: Rendered Werkzeug error pages, by exception class and description.
 _error_page_cache: dict[tuple[type[HTTPException], str | None], str] = {}
 
@@ -1472,17 +1482,7 @@ def _is_foreign_response(value: Any) -> bool:
     )
 
 
-async def _await(awaitable: Awaitable[Any]) -> Any:
-    return await awaitable
-
-
-def _as_coroutine(awaitable: Awaitable[Any]) -> Any:
-    if inspect.iscoroutine(awaitable):
-        return awaitable
-    return _await(awaitable)
-
-
-_mark_coroutine_function(Erlen.__call__)
+mark_coroutine_function(Erlen.__call__)
 
 if sys.version_info < (3, 12):  # pragma: no cover - 3.12+ reads the mark set above
 
@@ -1495,9 +1495,5 @@ if sys.version_info < (3, 12):  # pragma: no cover - 3.12+ reads the mark set ab
     Erlen.__code__ = _asgi_entry.__code__  # type: ignore[attr-defined]
     Erlen.__defaults__ = None  # type: ignore[attr-defined]
     Erlen.__kwdefaults__ = None  # type: ignore[attr-defined]
-
-from .asgi import handle as _asgi_handle  # noqa: E402
-from .asgi import handle_http as _asgi_http  # noqa: E402 - the doors import this module's types
-from .wsgi import handle as _wsgi_handle  # noqa: E402
 
 __all__ = ["Erlen"]

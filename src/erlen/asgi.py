@@ -14,18 +14,18 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from io import BytesIO
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
-from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
-from . import signals
 from .concurrency import ThreadedIterator
-from .ctx import RequestContext
+from .request import Request
 
 if TYPE_CHECKING:
     from .app import Erlen
-    from .request import Request
     from .response import Response
+
+R = TypeVar("R", bound=Request)
 
 Receive = Callable[[], Any]
 Send = Callable[[dict[str, Any]], Any]
@@ -104,8 +104,12 @@ class ASGIBody:
                 yield chunk
 
 
-def request_from_scope(app: Erlen, scope: dict[str, Any], receive: Receive) -> Request:
-    """Build the app's request class from an ASGI HTTP scope."""
+def request_from_scope(request_class: type[R], scope: dict[str, Any], receive: Receive | None) -> R:
+    """Build a request of ``request_class`` from an ASGI HTTP or WebSocket scope.
+
+    The body stays with the server until :meth:`Request.receive_body`; without
+    ``receive`` (a WebSocket handshake) there is none.
+    """
     raw_headers = scope["headers"]
     # HTTP/1.1 announces a body with Content-Length or Transfer-Encoding; HTTP/2 and 3 may
     # send one with neither, so there the body is received unless it is declared empty.
@@ -127,33 +131,24 @@ def request_from_scope(app: Erlen, scope: dict[str, Any], receive: Receive) -> R
         # ASGI puts the mount prefix in both root_path and path.
         path = path[len(root_path) :] or "/"
     server = scope.get("server")
-    cls = app.request_class
-    request = cls.__new__(cls)
-    # PERF: positional _init() rather than from_values(**kwargs).
-    request._init(
-        scope["method"],
+    return request_class.from_values(
+        scope.get("method", "GET"),
         path,
         scope.get("query_string", b""),
-        scope.get("scheme", "http"),
-        root_path.rstrip("/") if root_path else "",
-        None,
-        raw_headers,
-        None,
-        tuple(server) if server else None,
-        client[0] if client else None,
-        None,
-        True,
-        None,
-        scope,
+        scheme=scope.get("scheme", "http"),
+        root_path=root_path.rstrip("/") if root_path else "",
+        raw_headers=raw_headers,
+        server=tuple(server) if server else None,
+        remote_addr=client[0] if client else None,
+        body_terminated=True,
+        body_receiver=ASGIBody(receive) if has_body and receive is not None else None,
+        has_cookie_header=has_cookie,
+        scope=scope,
     )
-    request._has_cookie_header = has_cookie
-    if has_body:
-        request._asgi_body = ASGIBody(receive)
-    return request
 
 
-def environ_from_request(request: Request) -> dict[str, Any]:
-    """Synthesize a WSGI environ for a request that came through ASGI."""
+def environ_from_request(request: Request, body: IO[bytes] | None) -> dict[str, Any]:
+    """Synthesize a WSGI environ for a request that came through ASGI (``body``: its input)."""
     scope = request.scope or {}
     server = request.server or ("localhost", 80)
     environ: dict[str, Any] = {
@@ -167,7 +162,7 @@ def environ_from_request(request: Request) -> dict[str, Any]:
         "REMOTE_ADDR": request.remote_addr or "",
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": request.scheme,
-        "wsgi.input": request._input or BytesIO(),
+        "wsgi.input": body or BytesIO(),
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": True,
         "wsgi.multiprocess": True,
@@ -201,44 +196,45 @@ async def handle(app: Erlen, scope: dict[str, Any], receive: Receive, send: Send
 
 async def handle_http(app: Erlen, scope: dict[str, Any], receive: Receive, send: Send) -> None:
     """Serve one ASGI HTTP request (``Erlen.asgi_app`` calls this directly for HTTP scopes)."""
-    request = request_from_scope(app, scope, receive)
-    ctx = RequestContext(app, request)
-    app._got_first_request = True
-    ctx.push()
+    ctx = app.begin_request(request_from_scope(app.request_class, scope, receive))
+    request = ctx.request
+    plan = ctx.plan
+    assert plan is not None
     error: BaseException | None = None
     try:
-        app._match_request(request)
-        rule = request.url_rule
-        endpoint = rule.endpoint if rule is not None else None
-        plan = app._plans.get(endpoint) or app._plan(endpoint)
-        view = plan.view
-        if request._asgi_body is not None and not getattr(view, "_erlen_stream_body", False):
+        if request.body_pending and not plan.streams_body:
             try:
-                await _receive_body(app, request)
+                await request.receive_body(app.config.get("ASGI_BODY_SPOOL_SIZE") or 1024 * 1024)
             except ClientDisconnected:
                 return
-            except HTTPException as e:
-                # Hooks that read the body (a CSRF check reading the form) get the 413 too,
-                # as under WSGI, instead of an empty body.
-                request.__dict__["_body_error"] = e
-                if request.routing_exception is None:
-                    request.routing_exception = e
-        if (view is not None and not plan.view_is_async) or app._flask_dispatch:
-            # Sync views (and an app overriding Flask's sync dispatch methods) run in a thread.
-            response = await app._run_sync_dispatch(ctx, plan)
+        if plan.in_thread:
+            response = await app.respond_in_thread(ctx)
         else:
-            response = await app._dispatch_async(ctx, plan)
+            response = await app.respond_async(ctx)
         error = ctx.error
         extensions = scope.get("extensions")
         if extensions:
             preserve = extensions.get("erlen.preserve_context")
             if preserve is not None:
                 preserve(ctx)
-        code = response._status_code
-        # PERF: body_allowed() inlined (no body for HEAD, 1xx, 204, 304).
-        head = request.method == "HEAD" or code < 200 or code == 204 or code == 304
+        body, close_pending = response.outgoing(request.method)
         try:
-            await send_response(response, head, receive, send)
+            if body is None:
+                await send_stream(response, receive, send)
+            else:
+                # PERF: a complete body is sent here, without another coroutine.
+                try:
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": response.status_code,
+                            "headers": _encode_headers(response),
+                        }
+                    )
+                    await send({"type": "http.response.body", "body": body})
+                finally:
+                    if close_pending:
+                        await _close_response(response)
         except Exception as e:
             # The status line is out: log through the app (as the WSGI door does)
             # and let the server abort the connection.
@@ -248,52 +244,21 @@ async def handle_http(app: Erlen, scope: dict[str, Any], receive: Receive, send:
         error = e
         raise
     finally:
-        if (
-            app.teardown_request_funcs
-            or app.teardown_appcontext_funcs
-            or signals.request_tearing_down.receivers
-            or signals.appcontext_tearing_down.receivers
-        ):
-            await ctx.apop(error)
-        else:
-            # PERF: nothing can need awaiting, so the sync pop is enough.
-            ctx.pop(error)
-
-
-async def _receive_body(app: Erlen, request: Request) -> None:
-    body = request._asgi_body
-    assert body is not None
-    request._asgi_body = None
-    config = app.config
-    request._input = await body.read_all(
-        request.max_content_length,
-        config.get("ASGI_BODY_SPOOL_SIZE") or 1024 * 1024,
-        request.content_length,
-    )
+        await ctx.apop(error)
 
 
 def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
-    code = response._status_code
-    body = response._body
-    if body is None or code < 200 or code == 204 or code == 304:
-        return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.header_list()]
-    # PERF: header_list() and the encoding in one pass for the common complete body;
-    # headers that recur (Content-Type, security headers) are encoded once.
+    # PERF: headers that recur (Content-Type, security headers) are encoded once.
     out: list[tuple[bytes, bytes]] = []
-    has_length = False
     cache = _encoded_headers
-    for kv in response.headers._list:
+    for kv in response.header_list():
         pair = cache.get(kv)
         if pair is None:
             k, v = kv
             pair = (k.encode("latin-1"), v.encode("latin-1"))
-            if len(k) == 14 and k.lower() == "content-length":
-                has_length = True
-            elif len(cache) < 512 and len(v) < 128:
+            if k != "Content-Length" and len(v) < 128 and len(cache) < 512:
                 cache[kv] = pair
         out.append(pair)
-    if not has_length:
-        out.append((b"content-length", str(len(body)).encode("ascii")))
     return out
 
 
@@ -302,25 +267,8 @@ def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
 _encoded_headers: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 
 
-async def send_response(response: Response, head: bool, receive: Receive, send: Send) -> None:
-    """Send a response; a streamed body stops early if the client disconnects."""
-    body = response._body
-    if body is not None or head:
-        try:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": response._status_code,
-                    "headers": _encode_headers(response),
-                }
-            )
-            await send({"type": "http.response.body", "body": b"" if head else body})
-        finally:
-            if response._iter is None:
-                response.close()  # call_on_close functions; nothing to await
-            else:
-                await _close_response(response)
-        return
+async def send_stream(response: Response, receive: Receive, send: Send) -> None:
+    """Send a streamed response; the stream stops if the client disconnects."""
     await send(
         {
             "type": "http.response.start",
@@ -352,7 +300,7 @@ async def _watch_disconnect(receive: Receive) -> None:
 
 
 async def _pump(response: Response, send: Send) -> None:
-    it = response._iter
+    it = response.body_iterable
     charset = response.charset
     chunks: AsyncIterator[Any]
     if hasattr(it, "__aiter__"):
@@ -386,7 +334,7 @@ async def _iterate_list(items: list[Any] | tuple[Any, ...]) -> AsyncIterator[Any
 
 
 async def _close_response(response: Response) -> None:
-    it = response._iter
+    it = response.body_iterable
     if it is not None and hasattr(it, "aclose"):
         try:
             await it.aclose()

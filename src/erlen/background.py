@@ -16,7 +16,13 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .concurrency import run_coroutine_sync, run_in_threadpool
+from .concurrency import (
+    as_coroutine,
+    drive_async,
+    is_async_callable,
+    run_coroutine_sync,
+    run_in_threadpool,
+)
 from .ctx import after_this_request
 from .globals import _cv_app, _cv_request
 
@@ -26,13 +32,6 @@ if TYPE_CHECKING:
     from .response import Response
 
 _tasks: set[asyncio.Future[Any]] = set()
-
-
-def _is_async(func: Callable[..., Any]) -> bool:
-    if inspect.iscoroutinefunction(func):
-        return True
-    call = getattr(func, "__call__", None)  # noqa: B004 - objects with an async __call__
-    return not inspect.isfunction(func) and inspect.iscoroutinefunction(call)
 
 
 class _Job:
@@ -57,7 +56,7 @@ class _Job:
         except RuntimeError:
             contextvars.Context().run(self._run_sync)
             return
-        if _is_async(self._func):
+        if is_async_callable(self._func):
             coro: Any = self._run_async()
         else:
             coro = run_in_threadpool(self._run_sync)
@@ -75,7 +74,7 @@ class _Job:
             try:
                 rv = self._func(*self._args, **self._kwargs)
                 if inspect.isawaitable(rv):
-                    run_coroutine_sync(_as_coroutine(rv))
+                    run_coroutine_sync(as_coroutine(rv))
             except Exception:
                 self._fail()
 
@@ -92,10 +91,6 @@ class _Job:
             await _apop_app(app_ctx, error)
 
 
-async def _as_coroutine(awaitable: Any) -> Any:
-    return await awaitable
-
-
 async def _apop_app(app_ctx: AppContext, exc: BaseException | None) -> None:
     # AppContext.pop() drives async teardown functions synchronously, which
     # cannot run on the loop; await them here instead.
@@ -103,7 +98,7 @@ async def _apop_app(app_ctx: AppContext, exc: BaseException | None) -> None:
     try:
         if len(app_ctx._tokens) == 1:
             try:
-                await app._drive_async(app._teardown_appcontext_steps(exc))
+                await drive_async(app._teardown_appcontext_steps(exc))
             except Exception:
                 app.logger.exception("A teardown_appcontext function failed after a job.")
     finally:

@@ -7,6 +7,8 @@
 * Async code that must run blocking sync code uses :func:`run_in_threadpool`,
   which carries the ``contextvars`` context into the worker thread, and
   :class:`ThreadedIterator` to iterate a blocking iterator.
+* Logic written once for both, as a generator of :data:`Steps`, runs with
+  :func:`drive_sync` or :func:`drive_async`.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextvars
+import inspect
 import os
 import queue
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -103,6 +106,79 @@ def async_to_sync(func: Callable[..., Awaitable[T]]) -> Callable[..., T]:
     wrapper.__name__ = getattr(func, "__name__", "wrapper")
     wrapper.__doc__ = getattr(func, "__doc__", None)
     return wrapper
+
+
+#: Code written once for sync and async callers: a generator that yields an awaitable
+#: whenever a callback it calls returns one, gets the awaitable's result sent back (or
+#: its exception thrown in), and returns its own result. Run it with :func:`drive_sync`
+#: or :func:`drive_async`.
+Steps = Generator[Awaitable[Any], Any, T]
+
+
+async def _await(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+def as_coroutine(awaitable: Awaitable[T]) -> Coroutine[Any, Any, T]:
+    """Return ``awaitable`` as a coroutine (what :func:`run_coroutine_sync` takes)."""
+    if inspect.iscoroutine(awaitable):
+        return awaitable
+    return _await(awaitable)
+
+
+def is_async_callable(func: Callable[..., Any]) -> bool:
+    """Tell whether calling ``func`` returns a coroutine: an ``async def`` function, or an
+    object whose ``__call__`` is one."""
+    if inspect.iscoroutinefunction(func):
+        return True
+    call = getattr(func, "__call__", None)  # noqa: B004 - objects with an async __call__
+    return call is not None and not inspect.isfunction(func) and inspect.iscoroutinefunction(call)
+
+
+def mark_coroutine_function(func: Any) -> Any:
+    """Mark ``func`` so that ``inspect.iscoroutinefunction`` says True; return it.
+
+    ASGI servers that guess the interface (uvicorn, hypercorn) look for a coroutine
+    function; a ``__call__`` that serves WSGI and ASGI alike cannot be ``async def``.
+    """
+    mark = getattr(inspect, "markcoroutinefunction", None)
+    if mark is not None:  # Python 3.12+
+        mark(func)
+    else:  # pragma: no cover - Python < 3.12
+        import asyncio.coroutines
+
+        func._is_coroutine = getattr(asyncio.coroutines, "_is_coroutine", None)
+    return func
+
+
+def drive_sync(steps: Steps[T]) -> T:
+    """Run ``steps`` from sync code, each awaitable it yields on the thread's event loop."""
+    try:
+        awaitable = steps.send(None)
+        while True:
+            try:
+                result = run_coroutine_sync(as_coroutine(awaitable))
+            except Exception as e:
+                awaitable = steps.throw(e)
+            else:
+                awaitable = steps.send(result)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+async def drive_async(steps: Steps[T]) -> T:
+    """Run ``steps`` from async code, awaiting each awaitable it yields on the running loop."""
+    try:
+        awaitable = steps.send(None)
+        while True:
+            try:
+                result = await awaitable
+            except Exception as e:
+                awaitable = steps.throw(e)
+            else:
+                awaitable = steps.send(result)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
 
 
 class _Job:
@@ -353,16 +429,18 @@ class ThreadedIterator:
     a step still running in a thread (a client that left mid-stream): it waits a
     little for that step, then closes the iterator in a worker thread, in the
     caller's context, so a generator's ``finally`` sees the request. A step that
-    stays blocked closes the iterator as soon as it returns.
+    stays blocked closes the iterator (in a worker thread too) as soon as it returns.
+    A closer that cannot await uses :meth:`close_soon`.
     """
 
-    __slots__ = ("_close_wait", "_guard", "_it", "_step")
+    __slots__ = ("_close_wait", "_closed", "_guard", "_it", "_step")
 
     def __init__(self, it: Iterator[T], close_wait: float = 0.5) -> None:
         self._it = it
         self._step: asyncio.Future[Any] | None = None
         self._guard: ThreadStep | None = None
         self._close_wait = close_wait
+        self._closed = False
 
     def __aiter__(self) -> ThreadedIterator:
         return self
@@ -380,7 +458,10 @@ class ThreadedIterator:
         return item
 
     async def aclose(self) -> None:
-        """Close the iterator once no step of it is running."""
+        """Close the iterator once no step of it is running; later calls do nothing."""
+        if self._closed:
+            return
+        self._closed = True
         step = self._step
         try:
             guard = self._guard
@@ -400,17 +481,46 @@ class ThreadedIterator:
             raise
         self._close_later(step)
 
+    def close_soon(self) -> None:
+        """Close the iterator without waiting: now if no step runs, else when it returns.
+
+        For a closer that cannot await, such as one whose own close was interrupted.
+        Does nothing once :meth:`aclose` has begun, which sees the close through itself.
+        """
+        if not self._closed:
+            self._closed = True
+            self._close_later(self._step)
+
     def _close_later(self, step: asyncio.Future[Any] | None) -> None:
         ctx = contextvars.copy_context()
         if step is not None and not step.done():
-            step.add_done_callback(lambda _: ctx.run(_close_quietly, self._it))
+            if self._guard is not None:
+                self._guard.withdraw()  # a step that has not started never will
+            # The close is sync code too: keep it off the loop, in the caller's context.
+            step.add_done_callback(self._close_in_worker, context=ctx)
         else:
+            # Nothing to wait for, and perhaps no loop turn left to wait with.
             ctx.run(_close_quietly, self._it)
+
+    def _close_in_worker(self, _: asyncio.Future[Any]) -> None:
+        task = asyncio.ensure_future(run_in_threadpool(_close_quietly, self._it))
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
+
+#: Closes started by a finished step, kept referenced until they end.
+_closing: set[asyncio.Future[None]] = set()
 
 
 __all__ = [
+    "Steps",
     "ThreadedIterator",
+    "as_coroutine",
     "async_to_sync",
+    "drive_async",
+    "drive_sync",
+    "is_async_callable",
+    "mark_coroutine_function",
     "run_coroutine_sync",
     "run_in_threadpool",
     "thread_loop",

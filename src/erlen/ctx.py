@@ -17,10 +17,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import signals
+from .concurrency import drive_async, drive_sync
 from .globals import _cv_app, _cv_request
 
 if TYPE_CHECKING:
-    from .app import Erlen
+    from .app import EndpointPlan, Erlen
     from .request import Request
     from .response import Response
     from .sessions import SessionMixin
@@ -28,6 +29,20 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 _sentinel: Any = object()
+
+
+def teardown_pending(app: Erlen) -> bool:
+    """Whether a teardown may run anything: teardown functions, or receivers of their signals.
+
+    PERF: asked once per request (most apps register no teardown function); when it is
+    False, popping a context only unbinds it, and no coroutine is needed to pop it.
+    """
+    return bool(
+        app.teardown_request_funcs
+        or app.teardown_appcontext_funcs
+        or signals.request_tearing_down.receivers
+        or signals.appcontext_tearing_down.receivers
+    )
 
 
 class _AppCtxGlobals:
@@ -123,10 +138,8 @@ class AppContext:
         """Pop from async code: async teardown functions are awaited on the running loop."""
         app = self.app
         try:
-            if len(self._tokens) == 1 and (
-                app.teardown_appcontext_funcs or signals.appcontext_tearing_down.receivers
-            ):
-                await app._drive_async(app._teardown_appcontext_steps(exc))
+            if len(self._tokens) == 1 and teardown_pending(app):
+                await drive_async(app._teardown_appcontext_steps(exc))
         finally:
             ctx = _cv_app.get(None)
             _cv_app.reset(self._tokens.pop())
@@ -152,6 +165,7 @@ class RequestContext:
         "app",
         "error",
         "flashes",
+        "plan",
         "request",
     )
 
@@ -166,6 +180,8 @@ class RequestContext:
         #: The unhandled exception of this request, passed to teardown functions.
         self.error: BaseException | None = None
         self._torn_down = False
+        #: The endpoint's compiled plan, set by ``Erlen.begin_request`` (None until then).
+        self.plan: EndpointPlan | None = None
 
     @property
     def session(self) -> SessionMixin:
@@ -196,7 +212,8 @@ class RequestContext:
         pushed: AppContext | None = None
         app = self.app
         if app_ctx is None or app_ctx.app is not app:
-            pushed = app.app_context()
+            # PERF: the AppContext built directly unless a subclass overrides app_context().
+            pushed = AppContext(app) if app._app_context_as_defined else app.app_context()
             # PERF: AppContext.push() inlined; it only adds the signal.
             pushed._tokens.append(_cv_app.set(pushed))
             if signals.appcontext_pushed.receivers:
@@ -208,13 +225,12 @@ class RequestContext:
         """Run teardown functions, close the request and unbind this context."""
         app = self.app
         error = self.error
+        pending = teardown_pending(app)
         try:
             if len(self._tokens) == 1:
                 if exc is _sentinel:
                     exc = sys.exc_info()[1]
-                # PERF: the checks of do_teardown_request() inlined: most apps
-                # register no teardown function.
-                if app.teardown_request_funcs or signals.request_tearing_down.receivers:
+                if pending:
                     app.do_teardown_request(exc)
                 self.request.close()
         finally:
@@ -224,9 +240,7 @@ class RequestContext:
             if app_ctx is not None:
                 if exc is _sentinel:
                     exc = sys.exc_info()[1]
-                if len(app_ctx._tokens) == 1 and (
-                    app.teardown_appcontext_funcs or signals.appcontext_tearing_down.receivers
-                ):
+                if pending and len(app_ctx._tokens) == 1:
                     app_ctx.pop(exc)
                 else:
                     # PERF: AppContext.pop() inlined for the common case.
@@ -272,41 +286,30 @@ class RequestContext:
         """
         app = self.app
         self._torn_down = True  # set first: a failing teardown must not run twice
-        if app.teardown_request_funcs or signals.request_tearing_down.receivers:
-            app._drive_sync(app._teardown_request_steps(exc))
+        if not teardown_pending(app):
+            return
+        drive_sync(app._teardown_request_steps(exc))
         app_ctx = self._app_ctx
-        if (
-            app_ctx is not None
-            and len(app_ctx._tokens) == 1
-            and (app.teardown_appcontext_funcs or signals.appcontext_tearing_down.receivers)
-        ):
-            app._drive_sync(app._teardown_appcontext_steps(exc))
+        if app_ctx is not None and len(app_ctx._tokens) == 1:
+            drive_sync(app._teardown_appcontext_steps(exc))
 
     async def apop(self, exc: BaseException | None = None) -> None:
         """Pop from async code: async teardown functions are awaited on the running loop."""
         app = self.app
         clear = len(self._tokens) == 1
+        pending = not self._torn_down and teardown_pending(app)
         try:
             if clear:
-                if not self._torn_down and (
-                    app.teardown_request_funcs or signals.request_tearing_down.receivers
-                ):
-                    await app._drive_async(app._teardown_request_steps(exc))
+                if pending:
+                    await drive_async(app._teardown_request_steps(exc))
                 self.request.close()
         finally:
             token, app_ctx = self._tokens.pop()
             _cv_request.reset(token)
             if app_ctx is not None:
                 try:
-                    if (
-                        len(app_ctx._tokens) == 1
-                        and not self._torn_down
-                        and (
-                            app.teardown_appcontext_funcs
-                            or signals.appcontext_tearing_down.receivers
-                        )
-                    ):
-                        await app._drive_async(app._teardown_appcontext_steps(exc))
+                    if pending and len(app_ctx._tokens) == 1:
+                        await drive_async(app._teardown_appcontext_steps(exc))
                 finally:
                     _cv_app.reset(app_ctx._tokens.pop())
                 if signals.appcontext_popped.receivers:

@@ -2,7 +2,9 @@
 
 Each proxy reads one ``ContextVar``, so the objects are correct per thread and
 per asyncio task. ``request_ctx`` and ``app_ctx`` are the context objects
-themselves, which extensions written for Flask reach for.
+themselves, which extensions written for Flask reach for;
+:func:`get_app_context` and :func:`get_request_context` return them, or ``None``
+outside one, without raising.
 """
 
 from __future__ import annotations
@@ -227,4 +229,24 @@ request: Request = cast("Request", _bound_proxy(_cv_request, "request", _no_req_
 session: SessionMixin = cast("SessionMixin", _bound_proxy(_cv_request, "session", _no_req_msg))
 request_ctx: RequestContext = cast("RequestContext", _bound_proxy(_cv_request, None, _no_req_msg))
 
-__all__ = ["app_ctx", "current_app", "g", "request", "request_ctx", "session"]
+
+def get_app_context() -> AppContext | None:
+    """Return the active application context, or ``None`` outside one."""
+    return _cv_app.get(None)
+
+
+def get_request_context() -> RequestContext | None:
+    """Return the active request context, or ``None`` outside one."""
+    return _cv_request.get(None)
+
+
+__all__ = [
+    "app_ctx",
+    "current_app",
+    "g",
+    "get_app_context",
+    "get_request_context",
+    "request",
+    "request_ctx",
+    "session",
+]

@@ -24,6 +24,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 _LOCATION_SAFE = "/:@&$!'()*+,;=~%?#[]-._"
 # A path (and query and fragment) that Werkzeug's iri_to_uri leaves unchanged.
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9\-._~%!$&'()*+,/:;=?@#]*")
+# Where Werkzeug's encoding (urlsplit, then urlunsplit) would name a host that neither
+# urlsplit nor a browser saw, or a host the two read differently, Erlen's does not:
+# - "///x", "////x", "https:////x": urlsplit finds no host, and urlunsplit would send
+#   "//x" for "////x"; the slashes collapse to one ("/x"), as Werkzeug does for "///x".
+_NO_HOST_SLASHES = re.compile(r"^([\x00-\x20]*(?:https?:)?)///+", re.IGNORECASE)
+# - "http:x", "https:/x": no host either (a path on a page of that scheme in a browser),
+#   but urlunsplit would send "https:///x", another host; sent as written.
+_SPECIAL_NO_AUTHORITY = re.compile(r"[\x00-\x20]*https?:(?!//)", re.IGNORECASE)
+# - a backslash in the host part: urlsplit reads "https://a\@b" as host b, a browser as
+#   host a (and "//evil\.site" as evil); "\" and "@" are percent-encoded, so that no
+#   client finds a host in it at all.
+_BACKSLASH_IN_HOST = re.compile(r"[\x00-\x20]*(?:[A-Za-z][A-Za-z0-9+.\-]*:)?//[^/?#]*\\")
 
 
 def get_debug_flag() -> bool:
@@ -86,11 +98,17 @@ def _is_safe_location(location: str) -> bool:
 
 
 def _to_uri(location: str) -> str:
-    """Encode a location exactly as Werkzeug sends it (IRI to URI, IDNA host).
+    """Encode a location as Werkzeug sends it (IRI to URI, IDNA host).
 
-    Control characters such as CR/LF are percent-encoded, never passed through.
+    Control characters such as CR/LF are percent-encoded, never passed through. Unlike
+    Werkzeug's, the encoding never names a host the location did not plainly have (see
+    ``_NO_HOST_SLASHES`` and the rules after it): ``////evil`` is sent as ``/evil``, not
+    ``//evil``.
     """
-    if location.isprintable():  # no CR, LF or other control characters
+    if _BACKSLASH_IN_HOST.match(location):
+        return quote(location, safe=_LOCATION_SAFE.replace("@", ""))
+    location = _NO_HOST_SLASHES.sub(r"\1/", location, count=1)
+    if location.isprintable() and not _SPECIAL_NO_AUTHORITY.match(location):
         from werkzeug.urls import iri_to_uri
 
         try:

@@ -1,9 +1,12 @@
-"""The request object: built from plain values by a protocol adapter.
+"""The request object: built from plain values by a door (:meth:`Request.from_values`).
 
-Nothing here knows whether the request came through WSGI or ASGI. The adapter
-gives method, scheme, path, query string, headers, client address and a
-readable body; everything else (args, form, files, JSON, cookies) is parsed
-lazily, once, on first access.
+The door (``erlen.wsgi`` or ``erlen.asgi``) gives method, scheme, path, query string,
+headers (parsed, raw ASGI pairs, or none yet), client address and the body: a readable
+stream, or (ASGI) a receiver that :meth:`Request.receive_body` drains before dispatch.
+Everything else (args, form, files, JSON, cookies) is parsed lazily, once, on first access.
+The door also leaves its own record, the WSGI environ or the ASGI scope: a few fields are
+read from it lazily (headers under WSGI, ``environ``, ``remote_user``), so a request that
+never asks for them costs nothing for them.
 """
 
 from __future__ import annotations
@@ -54,7 +57,9 @@ if TYPE_CHECKING:
 
     from .routing import Rule
 
+
 _missing: Any = object()
+_R = TypeVar("_R", bound="Request")
 _FORM_MIMETYPES = frozenset(("multipart/form-data", "application/x-www-form-urlencoded"))
 
 
@@ -206,7 +211,7 @@ class _MaxLengthStream(LimitedStream):
 class Request:
     """The current HTTP request, as seen by views (``erlen.request``).
 
-    Adapters create it through :meth:`from_values`; ``Request(environ)`` also
+    The doors create it through :meth:`from_values`; ``Request(environ)`` also
     works, for code written against Werkzeug's request.
     """
 
@@ -222,8 +227,32 @@ class Request:
     _json: Any = _missing
     _json_silent: Any = _missing
     _content_type_parsed: tuple[str, dict[str, str]] | None = None
-    #: Under ASGI, the body not yet received from the server (see erlen.asgi.ASGIBody).
+    #: The body not yet received from the server (ASGI: an erlen.asgi.ASGIBody), if any.
     _asgi_body: Any = None
+    #: True while the body is still with the server (ASGI, until :meth:`receive_body`
+    #: or :meth:`iter_body` takes it). Read it; the request sets it.
+    body_pending: bool = False
+
+    # The fields (slots), set by from_values().
+    method: str
+    path: str
+    query_string: bytes
+    scheme: str
+    root_path: str
+    remote_addr: str | None
+    url_rule: Rule | None
+    view_args: dict[str, Any] | None
+    routing_exception: Exception | None
+    _headers: Headers | None
+    _raw_headers: list[tuple[bytes, bytes]] | None
+    _host: str | None
+    _server: tuple[str, int | None] | None
+    _input: IO[bytes] | None
+    _input_terminated: bool
+    _environ: dict[str, Any] | None
+    _scope: dict[str, Any] | None
+    #: Whether a Cookie header came, when the door noted it (None: look at the headers).
+    _has_cookie_header: bool | None
 
     __slots__ = (
         "__dict__",
@@ -254,13 +283,17 @@ class Request:
     def __init__(
         self, environ: dict[str, Any], populate_request: bool = True, shallow: bool = False
     ):
-        from .wsgi import init_from_environ
+        """Build a request from a WSGI environ, as Werkzeug's ``Request(environ)`` does."""
+        from .wsgi import request_from_environ
 
-        init_from_environ(self, environ)
+        built = request_from_environ(type(self), environ)
+        for name in _FIELDS:
+            setattr(self, name, getattr(built, name))
+        self.__dict__.update(built.__dict__)
 
     @classmethod
     def from_values(
-        cls,
+        cls: type[_R],
         method: str,
         path: str,
         query_string: bytes = b"",
@@ -274,52 +307,27 @@ class Request:
         remote_addr: str | None = None,
         body: IO[bytes] | None = None,
         body_terminated: bool = False,
+        body_receiver: Any = None,
+        has_cookie_header: bool | None = None,
         environ: dict[str, Any] | None = None,
         scope: dict[str, Any] | None = None,
-    ) -> Request:
-        """Build a request from plain values (what protocol adapters call).
+    ) -> _R:
+        """Build a request from plain values: what the doors (``erlen.wsgi``, ``erlen.asgi``) call.
 
-        ``path`` is the decoded path below ``root_path``. Give either parsed
-        ``headers`` or ASGI-style ``raw_headers``. ``body`` is the raw body;
-        when ``body_terminated`` is true it ends at EOF, otherwise it is read up
-        to ``Content-Length``.
+        ``path`` is the decoded path below ``root_path``. Give either parsed ``headers``
+        or ASGI-style ``raw_headers`` (or neither, with a WSGI ``environ`` to read them
+        from on first use). ``host`` is the ``Host`` header when the door has it at hand,
+        ``server`` the server socket's address. The body is either ``body``, a readable
+        stream (read to EOF when ``body_terminated``, else up to ``Content-Length``), or
+        ``body_receiver``, an object with ``async read_all(max_length, spool_size,
+        declared)`` and ``__aiter__`` that receives it later (see :meth:`receive_body`).
+        ``has_cookie_header`` tells whether a ``Cookie`` header came, when the door
+        noticed (None: look at the headers when asked). ``environ`` and ``scope`` keep
+        the door's own record for the rarely used fields read from it lazily
+        (``request.environ``, ``remote_user``, ``request.scope``).
         """
+        # PERF: fields assigned here, once; the parse caches are class-level defaults.
         self = cls.__new__(cls)
-        self._init(
-            method,
-            path,
-            query_string,
-            scheme,
-            root_path,
-            headers,
-            raw_headers,
-            host,
-            server,
-            remote_addr,
-            body,
-            body_terminated,
-            environ,
-            scope,
-        )
-        return self
-
-    def _init(
-        self,
-        method: str,
-        path: str,
-        query_string: bytes,
-        scheme: str,
-        root_path: str,
-        headers: Headers | None,
-        raw_headers: list[tuple[bytes, bytes]] | None,
-        host: str | None,
-        server: tuple[str, int | None] | None,
-        remote_addr: str | None,
-        body: IO[bytes] | None,
-        body_terminated: bool,
-        environ: dict[str, Any] | None,
-        scope: dict[str, Any] | None,
-    ) -> None:
         self.method = method
         self.path = path
         self.query_string = query_string
@@ -334,11 +342,14 @@ class Request:
         self._input_terminated = body_terminated
         self._environ = environ
         self._scope = scope
-        #: Whether a Cookie header came, when the door noted it (None: look at the headers).
-        self._has_cookie_header: bool | None = None
-        self.url_rule: Rule | None = None
-        self.view_args: dict[str, Any] | None = None
-        self.routing_exception: Exception | None = None
+        self._has_cookie_header = has_cookie_header
+        self.url_rule = None
+        self.view_args = None
+        self.routing_exception = None
+        if body_receiver is not None:
+            self._asgi_body = body_receiver
+            self.body_pending = True
+        return self
 
     # -- headers and URL ---------------------------------------------------
 
@@ -366,7 +377,7 @@ class Request:
         if environ is None:
             from .asgi import environ_from_request
 
-            environ = self._environ = environ_from_request(self)
+            environ = self._environ = environ_from_request(self, self._input)
         return environ
 
     @property
@@ -664,6 +675,31 @@ class Request:
             raise ClientDisconnected()
         return data
 
+    async def receive_body(self, spool_size: int) -> None:
+        """Receive a pending body: in memory up to ``spool_size`` bytes, then a temporary file.
+
+        The ASGI door calls this before dispatch, so Flask's synchronous body API works in
+        every view. A body over ``MAX_CONTENT_LENGTH`` is refused: reading the body later
+        raises the 413, and it becomes the request's routing error, so hooks that read the
+        body (a CSRF check) get it too. A client that disconnects raises
+        ``ClientDisconnected``.
+        """
+        source = self._asgi_body
+        if source is None:
+            return
+        self._asgi_body = None
+        self.body_pending = False
+        try:
+            self._input = await source.read_all(
+                self.max_content_length, spool_size, self.content_length
+            )
+        except ClientDisconnected:
+            raise
+        except HTTPException as e:
+            self.__dict__["_body_error"] = e
+            if self.routing_exception is None:
+                self.routing_exception = e
+
     async def iter_body(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
         """Yield the body in chunks as it arrives (for ``@stream_request_body`` views).
 
@@ -672,6 +708,7 @@ class Request:
         """
         source = self._asgi_body
         self._asgi_body = None
+        self.body_pending = False
         if source is None:
             stream = self.stream
             while True:
@@ -1001,5 +1038,8 @@ class Request:
             url = "(invalid URL)"
         return f"<{type(self).__name__} {url!r} [{self.method}]>"
 
+
+#: The slots a request's fields live in (``Request(environ)`` copies them from a built request).
+_FIELDS = tuple(name for name in Request.__slots__ if name != "__dict__")
 
 __all__ = ["FileStorage", "Request"]

@@ -105,11 +105,6 @@ _ENTITY_HEADERS = frozenset(
 )
 
 
-def body_allowed(status_code: int) -> bool:
-    """Tell whether a response with this status may have a body (not 1xx, 204 or 304)."""
-    return status_code >= 200 and status_code != 204 and status_code != 304
-
-
 def _status_line(code: int) -> str:
     line = STATUS_LINES.get(code)
     if line is None:
@@ -625,7 +620,32 @@ class Response:
             size = "streamed"
         return f"<{type(self).__name__} {size} [{self.status}]>"
 
-    # -- adapter support -------------------------------------------------------------
+    # -- what the doors read (erlen.wsgi, erlen.asgi) --------------------------------
+
+    def outgoing(self, method: str) -> tuple[bytes | None, bool]:
+        """What a door sends in reply to ``method``: ``(body, close_pending)``.
+
+        ``body`` is the whole body, or None when it is a stream to iterate; it is ``b""``
+        when no body may be sent (``HEAD``, a 1xx, 204 or 304 status). ``close_pending``
+        tells whether :meth:`close` has work to do once the body is out (a stream to
+        close, or ``call_on_close`` functions): a door that sees False may skip it.
+        """
+        # PERF: one call answers both questions a door asks of every response.
+        close_pending = self._iter is not None or bool(self._on_close)
+        code = self._status_code
+        if method == "HEAD" or code < 200 or code == 204 or code == 304:
+            return b"", close_pending
+        return self._body, close_pending
+
+    @property
+    def complete_body(self) -> bytes | None:
+        """The whole body when it is known (not a stream), else None."""
+        return self._body
+
+    @property
+    def body_iterable(self) -> Any:
+        """The body's iterable (sync or async) when it is streamed, else None."""
+        return self._iter
 
     def header_list(self) -> list[tuple[str, str]]:
         """Return the headers to send, adding ``Content-Length`` for a known body."""

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from .globals import _cv_request
 from .json.tag import TaggedJSONSerializer
 
 if TYPE_CHECKING:
@@ -132,6 +133,16 @@ class NullSession(SecureCookieSession):
         )
 
     __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail
+
+
+def get_opened_session() -> SessionMixin | None:
+    """Return the request's session if it was opened already, else ``None`` (opens nothing).
+
+    Unlike the ``session`` proxy this neither opens the session nor marks it accessed
+    (which adds ``Vary: Cookie``). ``None`` outside a request context too.
+    """
+    ctx = _cv_request.get(None)
+    return ctx._session if ctx is not None else None
 
 
 def add_vary(response: Response, value: str) -> None:
@@ -542,4 +553,6 @@ __all__ = [
     "SecureCookieSessionInterface",
     "SessionInterface",
     "SessionMixin",
+    "add_vary",
+    "get_opened_session",
 ]

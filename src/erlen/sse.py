@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from .concurrency import ThreadStep, run_coroutine_sync, run_in_threadpool
+from .concurrency import ThreadedIterator, run_coroutine_sync
 from .globals import _cv_app, _cv_request
 from .response import Response
 
@@ -28,8 +28,6 @@ PING = b": ping\n\n"
 _END: Any = object()
 _FIELDS = frozenset(("data", "event", "id", "retry", "comment"))
 _tasks: set[asyncio.Future[Any]] = set()
-#: Seconds a disconnect waits for a sync generator's running step before closing it later.
-_SYNC_CLOSE_WAIT = 0.5
 
 
 def _dumps(value: Any) -> str:
@@ -139,10 +137,6 @@ def last_event_id(default: str | None = None) -> str | None:
     return default if value is None else value
 
 
-def _next_or_end(it: Iterator[Any]) -> Any:
-    return next(it, _END)
-
-
 def _keep(task: asyncio.Future[Any]) -> None:
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
@@ -160,6 +154,10 @@ class _EventStream:
     producer task steps it into a one-slot buffer and the consumer waits for the
     next chunk with a timer: a ping never interrupts (cancels) the generator,
     and a slow client still holds the generator back.
+
+    On a loop, a sync generator is stepped in worker threads by a
+    :class:`~erlen.concurrency.ThreadedIterator`, which also sees to closing it
+    when a disconnect finds a step still running. Under WSGI it is iterated directly.
     """
 
     __slots__ = (
@@ -173,8 +171,7 @@ class _EventStream:
         "_producer",
         "_source",
         "_space",
-        "_sync_guard",
-        "_sync_step",
+        "_threaded",
         "_waiter",
     )
 
@@ -192,24 +189,27 @@ class _EventStream:
         self._buffer: deque[bytes] = deque()
         self._waiter: asyncio.Future[bytes | None] | None = None
         self._space: asyncio.Future[None] | None = None
-        self._sync_step: asyncio.Future[Any] | None = None
-        self._sync_guard: ThreadStep | None = None
+        # A sync source's steps on a loop; made by the first one.
+        self._threaded: ThreadedIterator | None = None
         self._ended = False
         self._error: BaseException | None = None
 
+    def _stepper(self) -> ThreadedIterator:
+        threaded = self._threaded
+        if threaded is None:
+            assert self._it is not None
+            threaded = self._threaded = ThreadedIterator(self._it)
+        return threaded
+
     async def _step(self) -> Any:
         ait = self._ait
-        if ait is not None:
-            try:
+        try:
+            if ait is not None:
                 return await ait.__anext__()
-            except StopAsyncIteration:
-                return _END
-        # Shielded: a disconnect must not lose track of a next() still running in a thread.
-        guard = self._sync_guard = ThreadStep()
-        step = self._sync_step = asyncio.ensure_future(
-            run_in_threadpool(guard.run, _next_or_end, self._it, _END)
-        )
-        return await asyncio.shield(step)
+            # A disconnect (cancellation) does not lose track of a next() still running.
+            return await self._stepper().__anext__()
+        except StopAsyncIteration:
+            return _END
 
     async def _produce(self) -> None:
         loop = asyncio.get_running_loop()
@@ -305,18 +305,10 @@ class _EventStream:
             if aclose is not None:
                 await aclose()
             return
-        step = self._sync_step
-        guard = self._sync_guard
-        if step is not None and not step.done() and not (guard and guard.withdraw()):
-            # A worker thread is inside next(): give it a moment, so that the usual
-            # quick step ends and the generator closes before teardown, in its context.
-            # (A step still queued is withdrawn instead, and the close queues behind it.)
-            await asyncio.wait((step,), timeout=_SYNC_CLOSE_WAIT)
-            if not step.done():
-                # Blocked: close the generator as soon as next() returns.
-                step.add_done_callback(self._close_sync_later)
-                return
-        await run_in_threadpool(self._close_sync)
+        # A next() still running gets a moment, so that the usual quick step ends and
+        # the generator closes before teardown; one that stays blocked closes it when
+        # it returns. Either way in a worker thread, in the generator's context.
+        await self._stepper().aclose()
 
     def _close_when_idle(self) -> None:
         if self._ait is not None:
@@ -324,19 +316,7 @@ class _EventStream:
             if aclose is not None:
                 _keep(asyncio.ensure_future(aclose()))
             return
-        step = self._sync_step
-        if step is not None and not step.done():
-            step.add_done_callback(self._close_sync_later)
-        else:
-            self._close_sync_later(None)
-
-    def _close_sync_later(self, _: asyncio.Future[Any] | None) -> None:
-        _keep(asyncio.ensure_future(run_in_threadpool(self._close_sync)))
-
-    def _close_sync(self) -> None:
-        close = getattr(self._it, "close", None)
-        if close is not None:
-            close()
+        self._stepper().close_soon()
 
     # -- WSGI (and get_data): iterated by a worker thread ---------------------------------------
 
@@ -356,9 +336,12 @@ class _EventStream:
         """Close the generator from sync code (the WSGI door's close)."""
         if self._closed:
             return
-        if self._ait is None and self._sync_step is None:
+        if self._ait is None and self._threaded is None:
+            # Iterated here, by the server's thread: close it likewise.
             self._closed = True
-            self._close_sync()
+            close = getattr(self._it, "close", None)
+            if close is not None:
+                close()
             return
         try:
             asyncio.get_running_loop()

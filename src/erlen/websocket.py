@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
@@ -26,18 +26,17 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 from werkzeug.exceptions import InternalServerError
 
 from . import signals
-from .concurrency import run_in_threadpool
+from .concurrency import Steps, drive_async, drive_sync, is_async_callable, run_in_threadpool
 from .ctx import RequestContext
 from .globals import ContextProxy
 
 if TYPE_CHECKING:
-    from .app import Erlen, _Plan
+    from .app import EndpointPlan, Erlen
     from .request import Request
     from .response import Response
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-Steps = Generator[Awaitable[Any], Any, Any]
 
 _no_ws_msg = """\
 Working outside of a WebSocket context.
@@ -353,9 +352,10 @@ class WebSocket:
 
 
 async def _collect_body(response: Response) -> bytes:
-    if response._body is not None:
-        return response._body
-    it = response._iter
+    body = response.complete_body
+    if body is not None:
+        return body
+    it = response.body_iterable
     chunks: list[bytes] = []
     charset = response.charset
     if hasattr(it, "__aiter__"):
@@ -403,19 +403,18 @@ def _socket_param(handler: Callable[..., Any]) -> str | None:
     return name
 
 
-def _websocket_before(app: Erlen, plan: _Plan) -> list[tuple[Callable[[], Any], bool]]:
-    from .app import _is_async
+def _websocket_before(app: Erlen, plan: EndpointPlan) -> list[tuple[Callable[[], Any], bool]]:
 
     funcs = app.websocket_before_funcs
     if not funcs:
         return []
     names: tuple[str | None, ...] = (None, *reversed(plan.blueprints))
-    return [(f, _is_async(f)) for name in names for f in funcs.get(name, ())]
+    return [(f, is_async_callable(f)) for name in names for f in funcs.get(name, ())]
 
 
 def _before_steps(
-    request: Request, plan: _Plan, before: list[tuple[Callable[[], Any], bool]]
-) -> Steps:
+    request: Request, plan: EndpointPlan, before: list[tuple[Callable[[], Any], bool]]
+) -> Steps[Any]:
     """URL value preprocessors, then before hooks; return the first non-None hook value."""
     for pre in plan.url_preprocessors:
         pre(request.endpoint, request.view_args)
@@ -428,38 +427,30 @@ def _before_steps(
     return None
 
 
-async def _run_before(app: Erlen, request: Request, plan: _Plan) -> Any:
+async def _run_before(app: Erlen, request: Request, plan: EndpointPlan) -> Any:
     before = [*plan.before, *_websocket_before(app, plan)]
     if not before and not plan.url_preprocessors:
         return None
     steps = _before_steps(request, plan, before)
     if any(is_async for _, is_async in before):
-        return await app._drive_async(steps)
+        return await drive_async(steps)
     # Sync hooks may block (a database lookup); keep them off the event loop.
-    return await run_in_threadpool(app._drive_sync, steps)
+    return await run_in_threadpool(drive_sync, steps)
 
 
 async def _response_for(
-    app: Erlen, ctx: RequestContext, plan: _Plan, rv: Any, from_error: bool
+    app: Erlen, ctx: RequestContext, plan: EndpointPlan, rv: Any, from_error: bool
 ) -> Response:
     """Make a response from a hook's or handler's value, with after-request processing."""
-    if app._flask_dispatch:
-        # A subclass overriding Flask's (sync) dispatch methods: its process_response
-        # runs, off the event loop, as it does for HTTP requests.
-        return await run_in_threadpool(app._finalize_sync, ctx, plan, rv, from_error)
-    return await app._finalize_async(ctx, plan, rv, from_error)
+    return await app.finish_async(ctx, rv, from_error)
 
 
 async def _error_response(
-    app: Erlen, ctx: RequestContext, plan: _Plan, e: Exception
+    app: Erlen, ctx: RequestContext, plan: EndpointPlan, e: Exception
 ) -> Response | None:
     """Let the app's error handlers turn ``e`` into a response; None when none does."""
-    from .app import _UNHANDLED
-
     try:
-        rv = await app._drive_async(app._handle_user_exception_steps(e, plan))
-        if rv is _UNHANDLED:
-            return None
+        rv = await app.handle_user_exception_async(ctx, e)
         return await _response_for(app, ctx, plan, rv, True)
     except Exception:
         return None
@@ -472,12 +463,10 @@ async def serve_websocket(app: Erlen, scope: dict[str, Any], receive: Receive, s
         return  # The client left before the handshake started.
     from .asgi import request_from_scope
 
-    request = request_from_scope(app, {**scope, "method": "GET"}, receive)
-    request._asgi_body = None  # A handshake has no body to receive.
+    # A handshake has no body to receive (no ``receive`` for the request).
+    request = request_from_scope(app.request_class, scope, None)
+    ctx = app.begin_request(request, websocket=True)
     ws = WebSocket(app, request, scope, receive, send)
-    ctx = RequestContext(app, request)
-    app._got_first_request = True
-    ctx.push()
     token = _cv_websocket.set(ws)
     error: BaseException | None = None
     try:
@@ -504,8 +493,8 @@ async def serve_websocket(app: Erlen, scope: dict[str, Any], receive: Receive, s
 async def _handle(app: Erlen, ctx: RequestContext, ws: WebSocket) -> BaseException | None:
     """Run hooks and handler; return the error to pass to teardown functions."""
     request = ctx.request
-    app._match_request(request, websocket=True)
-    plan = app._plan(request.endpoint)
+    plan = ctx.plan
+    assert plan is not None
     try:
         rv = await _run_before(app, request, plan)
         if rv is not None:

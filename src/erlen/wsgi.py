@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .concurrency import run_coroutine_sync
 from .ctx import AppContext, RequestContext
+from .request import Request
 
 if TYPE_CHECKING:
     from .app import Erlen
-    from .request import Request
     from .response import Response
+
+R = TypeVar("R", bound=Request)
 
 
 def _decode_wsgi_str(value: str) -> str:
@@ -35,11 +37,11 @@ def _server_of(environ: dict[str, Any]) -> tuple[str, int | None] | None:
     return (environ["SERVER_NAME"], int(port) if port and port.isdigit() else None)
 
 
-def init_from_environ(request: Request, environ: dict[str, Any]) -> None:
-    """Fill a request from a WSGI environ (what the door and ``Request(environ)`` use)."""
-    # PERF: the hot fields are read inline and passed positionally to _init();
-    # the server address is only worked out when the Host header is missing
-    # (``request.server`` reads it from the environ when asked).
+def request_from_environ(request_class: type[R], environ: dict[str, Any]) -> R:
+    """Build a request of ``request_class`` from a WSGI environ."""
+    # PERF: the hot fields are read inline; the headers stay a view of the environ, made
+    # on first access, and the server address is only worked out when the Host header is
+    # missing (``request.server`` reads it from the environ when asked).
     get = environ.get
     path = get("PATH_INFO") or "/"
     if not path.isascii():
@@ -53,74 +55,49 @@ def init_from_environ(request: Request, environ: dict[str, Any]) -> None:
         host = None
         server = _server_of(environ)
     qs = get("QUERY_STRING")
-    request._init(
+    return request_class.from_values(
         get("REQUEST_METHOD", "GET"),
         path,
         qs.encode("latin-1") if qs else b"",
-        get("wsgi.url_scheme", "http"),
-        root,
-        None,  # headers: a view of the environ, created on first access
-        None,
-        host,
-        server,
-        get("REMOTE_ADDR"),
-        get("wsgi.input"),
-        bool(get("wsgi.input_terminated")),
-        environ,
-        None,
+        scheme=get("wsgi.url_scheme", "http"),
+        root_path=root,
+        host=host,
+        server=server,
+        remote_addr=get("REMOTE_ADDR"),
+        body=get("wsgi.input"),
+        body_terminated=bool(get("wsgi.input_terminated")),
+        has_cookie_header="HTTP_COOKIE" in environ,
+        environ=environ,
     )
-
-
-def request_from_environ(app: Erlen, environ: dict[str, Any]) -> Request:
-    """Build the app's request class from a WSGI environ."""
-    cls = app.request_class
-    request = cls.__new__(cls)
-    init_from_environ(request, environ)
-    return request
 
 
 def handle(
     app: Erlen, environ: dict[str, Any], start_response: Callable[..., Any]
 ) -> Iterable[bytes]:
     """Serve one WSGI request."""
-    request = request_from_environ(app, environ)
-    ctx = RequestContext(app, request)
-    app._got_first_request = True
-    ctx.push()
+    ctx = app.begin_request(request_from_environ(app.request_class, environ))
     try:
-        app._match_request(request)
-        rule = request.url_rule
-        endpoint = rule.endpoint if rule is not None else None
-        plan = app._plans.get(endpoint) or app._plan(endpoint)
-        response = app._dispatch_sync(ctx, plan)
+        response = app.respond(ctx)
     except BaseException as e:
         ctx.pop(e)
         raise
     preserve = environ.get("erlen._preserve_context")
     if preserve is not None:
         preserve(ctx)
-    code = response._status_code
-    # PERF: body_allowed() inlined (no body for HEAD, 1xx, 204, 304).
-    head = request.method == "HEAD" or code < 200 or code == 204 or code == 304
-    if response._body is not None or head:
+    body, close_pending = response.outgoing(ctx.request.method)
+    if body is not None:
         try:
             start_response(response.status, response.header_list())
         except BaseException as e:
             response.close()
             ctx.pop(e)
             raise
-        body = response._body
-        chunks: list[bytes] = [] if head or body is None else [body]
-        if response._on_close:
-            # call_on_close functions (and after_response jobs) run once the
-            # server has written the body, when it closes the iterable.
-            ctx.pop(ctx.error)
+        chunks: list[bytes] = [body] if body else []
+        ctx.pop(ctx.error)
+        if close_pending:
+            # call_on_close functions (and after_response jobs), or a stream not sent
+            # (HEAD, 204, 304): closed once the server has written the body.
             return _ClosingBody(chunks, response)
-        try:
-            if response._iter is not None:
-                response.close()
-        finally:
-            ctx.pop(ctx.error)
         return chunks
     try:
         start_response(response.status, response.header_list())
@@ -172,7 +149,7 @@ class _StreamedBody:
         self._context = context
         self._error: BaseException | None = ctx.error
         self._closed = False
-        body = response._iter
+        body = response.body_iterable
         self._it: Iterator[bytes] | Any
         if hasattr(body, "__anext__") or (
             hasattr(body, "__aiter__") and not hasattr(body, "__iter__")

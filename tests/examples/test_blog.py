@@ -20,7 +20,7 @@ import pytest
 from werkzeug.datastructures import Headers
 
 from erlen import Erlen
-from erlen.contrib.passwords import check_password_hash
+from erlen.contrib.passwords import check_password_hash, generate_password_hash
 from erlen.testing import WebSocketDenied
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,6 +169,42 @@ def test_login_redirects_to_next_but_only_on_this_site(visitor: Any) -> None:
     ann.post("/logout", data={"csrf_token": ann.csrf("/account")})
     form["csrf_token"] = ann.csrf("/login")
     assert ann.post("/login?next=//evil.example/", data=form).headers["Location"] == "/"
+
+
+def test_login_next_from_the_whole_table_stays_on_the_site(app: Erlen, protocol: str) -> None:
+    """Every ``next`` of tests/redirect_targets.py, on the site's own login over HTTPS."""
+    from erlen.contrib.auth import _url_origin
+    from redirect_targets import HTTPS_BASE, HTTPS_CASES, SAFE, SITE
+
+    app.config["RATELIMIT_ENABLED"] = False  # one login per target
+    with app.app_context():
+        # A cheap hash: this test is about redirects, not password hashing.
+        cheap = generate_password_hash(PASSWORD, "pbkdf2:sha256:1000")
+        db.session.add(User(username="ann", password_hash=cheap))
+        db.session.commit()
+    client = app.test_client(asgi=(protocol == "asgi"))
+    site = ("https", SITE, None)
+    # HTTPS: the CSRF check also wants a same-origin Referer.
+    headers = {"Referer": f"{HTTPS_BASE}/login"}
+    for target, verdict in HTTPS_CASES:
+        page = client.get("/login", base_url=HTTPS_BASE)
+        match = CSRF_FIELD.search(page.text)
+        assert match is not None
+        form = {"username": "ann", "password": PASSWORD, "csrf_token": match.group(1)}
+        response = client.post(
+            "/login",
+            query_string={"next": target},
+            data=form,
+            headers=headers,
+            base_url=HTTPS_BASE,
+        )
+        assert response.status_code == 302, (target, response.status_code)
+        location = response.headers["Location"]
+        assert _url_origin(location, site) == site, (target, location)
+        if verdict != SAFE:
+            assert location == "/", (target, location)
+        elif target != "/":
+            assert location != "/", target  # a safe target is followed
 
 
 def test_logout_ends_the_session_even_for_a_copied_cookie(visitor: Any) -> None:

@@ -28,27 +28,17 @@ from typing import Any
 
 import pytest
 
-from support import free_port
+from support import chromium_missing, free_port, launch_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 WAIT = 20  # seconds: the bound on every wait for the page or the server
 
 pytestmark = pytest.mark.slow
 
-if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-    pytest.skip(
-        f"needs Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER}):"
-        " apt-get install chromium chromium-driver",
-        allow_module_level=True,
-    )
+if chromium_missing():
+    pytest.skip(str(chromium_missing()), allow_module_level=True)
 
-selenium = pytest.importorskip("selenium", reason="needs selenium (pip install selenium)")
-
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
@@ -128,24 +118,7 @@ def browser(tmp_path: Path) -> Iterator[Callable[[], WebDriver]]:
 
     def launch() -> WebDriver:
         profile = tempfile.mkdtemp(prefix="chromium-", dir=tmp_path)
-        options = webdriver.ChromeOptions()
-        options.binary_location = CHROMIUM
-        for flag in (
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--window-size=1200,900",
-            f"--user-data-dir={profile}",
-        ):
-            options.add_argument(flag)
-        driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-        driver.set_page_load_timeout(WAIT)
+        driver = launch_chromium(Path(profile), "--window-size=1200,900", wait=WAIT)
         drivers.append(driver)
         return driver
 

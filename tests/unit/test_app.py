@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -49,14 +48,6 @@ def test_constructor_static_args(tmp_path: Path) -> None:
     assert [r.rule for r in app.url_map.iter_rules("static")] == ["/s/<path:filename>"]
 
 
-_HAS_FILES = importlib.util.find_spec("erlen.files") is not None
-
-
-@pytest.mark.xfail(
-    not _HAS_FILES,
-    strict=True,
-    reason="src/erlen/files.py (send_from_directory) does not exist yet",
-)
 def test_static_files_served_from_custom_folder(tmp_path: Path, client: Any) -> None:
     (tmp_path / "assets").mkdir()
     (tmp_path / "assets" / "a.txt").write_text("static!")

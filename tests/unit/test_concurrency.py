@@ -183,3 +183,40 @@ def test_asgi_threadpool_size_applies_after_an_unsized_use(monkeypatch: pytest.M
     response = app.test_client(asgi=True).get("/")
     assert response.status_code == 200 and response.get_data(as_text=True) == "ok"
     assert concurrency._pool is not None and concurrency._pool.max_workers == 2
+
+
+def _lookup_steps(callback: object, key: str) -> concurrency.Steps[str]:
+    """Call a sync or async callback once, for both callers; an error comes back in."""
+    try:
+        value = callback(key)  # type: ignore[operator]
+        if asyncio.iscoroutine(value):
+            value = yield value
+    except LookupError:
+        return "missing"
+    return f"found {value}"
+
+
+def test_drive_sync_and_drive_async_run_one_logic_for_both_kinds_of_callback() -> None:
+    def plain(key: str) -> str:
+        return key.upper()
+
+    async def coro(key: str) -> str:
+        await asyncio.sleep(0)
+        return key * 2
+
+    async def failing(key: str) -> str:
+        raise KeyError(key)
+
+    drive_sync, drive_async = concurrency.drive_sync, concurrency.drive_async
+    assert drive_sync(_lookup_steps(plain, "a")) == "found A"
+    assert drive_sync(_lookup_steps(coro, "a")) == "found aa"
+    assert drive_sync(_lookup_steps(failing, "a")) == "missing"
+
+    async def main() -> list[str]:
+        return [
+            await drive_async(_lookup_steps(plain, "b")),
+            await drive_async(_lookup_steps(coro, "b")),
+            await drive_async(_lookup_steps(failing, "b")),
+        ]
+
+    assert asyncio.run(main()) == ["found B", "found bb", "missing"]

@@ -404,3 +404,17 @@ def test_proxy_lookup_errors_from_the_object_are_not_context_errors(
         g.value = 1
     with pytest.raises(RuntimeError, match="application context"):
         app_ctx.g = None
+
+
+def test_get_app_context_and_get_request_context() -> None:
+    from erlen.globals import get_app_context, get_request_context
+
+    app = Erlen(__name__)
+    assert get_app_context() is None and get_request_context() is None
+    with app.app_context() as actx:
+        assert get_app_context() is actx and get_request_context() is None
+    with app.test_request_context("/") as rctx:
+        assert get_request_context() is rctx
+        ctx = get_app_context()
+        assert ctx is not None and ctx.app is app and ctx.g is app_ctx.g
+    assert get_app_context() is None and get_request_context() is None

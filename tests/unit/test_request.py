@@ -639,9 +639,15 @@ def _host_app(mod: ModuleType, cls: type) -> Any:
 def test_host_validated_like_flask(oracle: Any, host: str) -> None:
     o = oracle(_host_app)
     headers = {"Host": host}
-    o.check("GET", "/", headers=headers)
+    f, _ = o.check("GET", "/", headers=headers)
     # A strict-slash redirect puts the host in Location: never an invalid one.
-    o.check("GET", "/slash", headers=headers)
+    if f.json["host"]:
+        o.check("GET", "/slash", headers=headers)
+    else:
+        # No valid host: Flask sends "http:///slash/", which browsers read as the host
+        # "slash"; Erlen's redirect never names a host the location did not have.
+        _, e = o.check("GET", "/slash", headers=headers, headers_to_compare=())
+        assert e.headers["Location"] == "http:/slash/"
 
 
 @pytest.mark.parametrize(

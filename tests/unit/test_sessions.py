@@ -783,3 +783,38 @@ def test_naive_datetime_and_microseconds() -> None:
     client = app.test_client()
     client.get("/set")
     assert client.get("/get").text == repr(naive.replace(microsecond=0, tzinfo=timezone.utc))
+
+
+def test_get_opened_session_looks_without_opening() -> None:
+    from erlen.sessions import get_opened_session
+
+    app = Erlen(__name__)
+    app.secret_key = "dev"
+    seen: list[Any] = []
+
+    @app.route("/set")
+    def set_value() -> str:
+        session["x"] = 1
+        return "set"
+
+    @app.route("/<touch>")
+    def index(touch: str) -> str:
+        if touch == "yes":
+            seen.append(session.get("x"))
+        return "ok"
+
+    @app.after_request
+    def look(response: Any) -> Any:
+        opened = get_opened_session()
+        seen.append(None if opened is None else dict(opened))
+        return response
+
+    assert get_opened_session() is None  # outside a request
+    client = app.test_client()
+    client.get("/set")
+    seen.clear()
+    untouched = client.get("/no")
+    assert seen == [None] and "Vary" not in untouched.headers
+    seen.clear()
+    touched = client.get("/yes")
+    assert seen == [1, {"x": 1}] and touched.headers["Vary"] == "Cookie"

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 
-from erlen import Erlen, g, request
+from erlen import Erlen, g, has_request_context, request
 from erlen.sse import PING, EventSourceResponse, ServerSentEvent, encode_event, last_event_id
 
 # -- encoding ------------------------------------------------------------------------------
@@ -252,3 +254,65 @@ def test_a_sync_generator_blocked_in_a_worker_is_closed_when_it_returns() -> Non
     assert not finished.is_set()
     release.set()
     assert finished.wait(5)
+
+
+def _threads_inside(code: Any) -> list[str]:
+    """The threads whose stack runs ``code`` right now."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    inside = []
+    for ident, frame in sys._current_frames().items():
+        f: Any = frame
+        while f is not None:
+            if f.f_code is code:
+                inside.append(names.get(ident, str(ident)))
+                break
+            f = f.f_back
+    return inside
+
+
+@pytest.mark.parametrize(
+    ("ping", "pause"),
+    [(None, 0.001), (15.0, 0.001), (15.0, 0.1)],
+    ids=["no-keep-alive", "keep-alive", "slow-steps"],
+)
+def test_asgi_disconnect_mid_stream_closes_a_sync_generator(
+    ping: float | None, pause: float
+) -> None:
+    """A client leaving mid-stream on the ASGI door: the sync generator (stepped in worker
+    threads) is closed in its request context before teardown, and no thread stays in it."""
+    log: list[str] = []
+    gens: list[Iterator[str]] = []
+    app = Erlen(__name__)
+
+    @app.teardown_request
+    def teardown(exc: BaseException | None) -> None:
+        log.append("teardown")
+
+    def events() -> Iterator[str]:
+        n = 0
+        try:
+            while True:
+                n += 1
+                yield f"tick {n}"
+                time.sleep(pause)  # a worker is often inside next() when the client leaves
+        finally:
+            log.append(f"finally in a request: {has_request_context()}")
+
+    @app.route("/ticks")
+    def ticks() -> EventSourceResponse:
+        gen = events()
+        gens.append(gen)
+        return EventSourceResponse(gen, ping=ping)
+
+    rv = app.test_client(asgi=True).get("/ticks", buffered=False)
+    chunks = iter(rv.response)
+    assert [next(chunks) for _ in range(3)] == [
+        b"data: tick 1\n\n",
+        b"data: tick 2\n\n",
+        b"data: tick 3\n\n",
+    ]
+    rv.close()  # the disconnect; returns once the app has finished
+    assert log == ["finally in a request: True", "teardown"]
+    (gen,) = gens
+    assert gen.gi_frame is None  # type: ignore[attr-defined]  # closed, not merely dropped
+    assert _threads_inside(events.__code__) == []

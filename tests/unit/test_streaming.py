@@ -573,3 +573,70 @@ def test_closing_a_stream_whose_next_step_waits_for_a_busy_pool() -> None:
 
     asyncio.run(main())
     assert events == ["next 1", "finally", "teardown"]
+
+
+def test_a_threaded_iterator_blocked_at_close_is_closed_in_a_worker_in_its_context() -> None:
+    """A step still blocked when aclose() gives up: the close waits for it, then runs in a
+    worker thread (not on the loop), in the closer's context; close_soon() and a second
+    aclose() add nothing."""
+    import contextvars
+
+    from erlen.concurrency import ThreadedIterator
+
+    who: contextvars.ContextVar[str] = contextvars.ContextVar("who", default="nobody")
+    entered, release, closed = threading.Event(), threading.Event(), threading.Event()
+    seen: list[tuple[str, bool]] = []
+
+    def gen() -> Iterator[int]:
+        try:
+            yield 1
+            entered.set()
+            release.wait(10)
+            yield 2
+        finally:
+            seen.append((who.get(), threading.current_thread() is threading.main_thread()))
+            closed.set()
+
+    async def main() -> None:
+        who.set("ann")
+        it = ThreadedIterator(gen(), close_wait=0.01)
+        assert await it.__anext__() == 1
+        step = asyncio.ensure_future(it.__anext__())
+        while not entered.is_set():
+            await asyncio.sleep(0.001)
+        step.cancel()  # the consumer goes away; the step keeps running
+        await it.aclose()  # gives up waiting: the step is blocked
+        await it.aclose()
+        it.close_soon()
+        assert not closed.is_set()
+        release.set()
+        while not closed.is_set():
+            await asyncio.sleep(0.001)
+
+    asyncio.run(main())
+    assert seen == [("ann", False)]
+
+
+def test_close_soon_closes_an_idle_threaded_iterator_at_once() -> None:
+    from erlen.concurrency import ThreadedIterator
+
+    events: list[str] = []
+
+    def gen() -> Iterator[int]:
+        try:
+            yield 1
+            yield 2
+        finally:
+            events.append("finally")
+
+    async def main() -> None:
+        it = ThreadedIterator(gen())
+        assert await it.__anext__() == 1
+        it.close_soon()
+        assert events == ["finally"]
+        await it.aclose()  # already closed: nothing more
+        with pytest.raises(StopAsyncIteration):
+            await it.__anext__()
+
+    asyncio.run(main())
+    assert events == ["finally"]

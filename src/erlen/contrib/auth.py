@@ -25,6 +25,7 @@ import functools
 import hashlib
 import hmac
 import inspect
+import ipaddress
 import json
 import math
 import re
@@ -33,14 +34,23 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Generator, Iterable
+from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, unquote_to_bytes, urlencode, urlsplit, urlunsplit
 
 from blinker import Namespace
 from werkzeug.exceptions import Unauthorized
 
-from ..globals import ContextProxy, _cv_app, _cv_request, current_app
+from ..concurrency import drive_async, drive_sync
+from ..globals import (
+    ContextProxy,
+    app_ctx,
+    current_app,
+    get_request_context,
+    request_ctx,
+)
+from ..sessions import get_opened_session
 
 if TYPE_CHECKING:
     from itsdangerous import URLSafeTimedSerializer
@@ -77,7 +87,7 @@ session_protected = _signals.signal("session-protected")
 
 def _send(signal: Any, **kwargs: Any) -> None:
     if signal.receivers:
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        app = app_ctx.app
         signal.send(app, _async_wrapper=app.ensure_sync, **kwargs)
 
 
@@ -242,10 +252,10 @@ class RedisRevocationStore:
 
 def _request_state(create: bool = True) -> dict[str, Any] | None:
     """Return this request's auth state (kept on ``g``, tied to the request context)."""
-    req_ctx = _cv_request.get(None)
+    req_ctx = get_request_context()
     if req_ctx is None:
         return None
-    g = _cv_app.get().g
+    g = app_ctx.g
     pair = g.__dict__.get("_erlen_auth")
     if pair is not None and pair[0] is req_ctx:
         return pair[1]  # type: ignore[no-any-return]
@@ -339,7 +349,7 @@ _REMEMBER_SALT = "erlen.remember-me"
 
 
 def _identifier() -> str:
-    request = _cv_request.get().request
+    request = request_ctx.request
     raw = f"{request.remote_addr or ''}|{request.headers.get('User-Agent', '')}"
     return hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()
 
@@ -414,7 +424,7 @@ class LoginManager:
         True in an ``api_blueprints`` blueprint, for a JSON body, an ``XMLHttpRequest``,
         a bearer ``Authorization`` header, or an ``Accept`` header preferring JSON to HTML.
         """
-        request = _cv_request.get().request
+        request = request_ctx.request
         if self.api_blueprints and any(bp in self.api_blueprints for bp in request.blueprints):
             return True
         if request.is_json:
@@ -429,7 +439,7 @@ class LoginManager:
         return accept["application/json"] > accept["text/html"]
 
     def _deny(self, refresh: bool) -> Any:
-        request = _cv_request.get().request
+        request = request_ctx.request
         if refresh:
             view = self.refresh_view
             message, category = self.needs_refresh_message, self.needs_refresh_message_category
@@ -450,7 +460,10 @@ class LoginManager:
             flash(message, category)
         from ..helpers import redirect
 
-        return redirect(login_url(view, _current_path()))
+        next_url: str | None = _current_path()
+        if not is_safe_url(next_url):
+            next_url = None  # control characters or backslashes in the path: no "next"
+        return redirect(login_url(view, next_url))
 
     def _deny_steps(self, refresh: bool) -> Steps:
         _send(user_needs_refresh if refresh else user_unauthorized)
@@ -461,19 +474,19 @@ class LoginManager:
 
     def unauthorized(self) -> Any:
         """Return the answer to an anonymous user (redirect, 401 JSON or the handler's)."""
-        return current_app._drive_sync(self._deny_steps(False))
+        return drive_sync(self._deny_steps(False))
 
     def needs_refresh(self) -> Any:
         """Return the answer to a user whose login is not fresh."""
-        return current_app._drive_sync(self._deny_steps(True))
+        return drive_sync(self._deny_steps(True))
 
     # -- loading the user -------------------------------------------------------------------------
 
     def _load_steps(self, state: dict[str, Any]) -> Steps:
         """Find the user of this request: session, then remember-me cookie, then request loader."""
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        request = _cv_request.get().request
-        sess = _cv_request.get().session
+        app = app_ctx.app
+        request = request_ctx.request
+        sess = request_ctx.session
         user = None
         user_id = sess.get("_user_id")
         if user_id is not None:
@@ -560,12 +573,12 @@ class LoginManager:
     def _after_request(self, response: Response) -> Response:
         state = _request_state(create=False)
         action = state.get("remember") if state is not None else None
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        app = app_ctx.app
         config = app.config
         if action == "set":
             self._set_cookie(app, response)
         elif action == "clear":
-            if config["REMEMBER_COOKIE_NAME"] in _cv_request.get().request.cookies:
+            if config["REMEMBER_COOKIE_NAME"] in request_ctx.request.cookies:
                 response.delete_cookie(
                     config["REMEMBER_COOKIE_NAME"],
                     path=config["REMEMBER_COOKIE_PATH"],
@@ -578,14 +591,14 @@ class LoginManager:
             config["REMEMBER_COOKIE_REFRESH_EACH_REQUEST"]
             and state is not None
             and getattr(state.get("user"), "is_authenticated", False)
-            and _cv_request.get()._session is not None
-            and _cv_request.get()._session.get("_remember_seconds")  # type: ignore[union-attr]
+            and (opened := get_opened_session()) is not None
+            and opened.get("_remember_seconds")
         ):
             self._set_cookie(app, response)
         return response
 
     def _set_cookie(self, app: Erlen, response: Response) -> None:
-        sess = _cv_request.get().session
+        sess = request_ctx.session
         seconds = int(
             sess.get("_remember_seconds") or _seconds(app.config["REMEMBER_COOKIE_DURATION"])
         )
@@ -651,7 +664,7 @@ def _user_context_processor() -> dict[str, Any]:
 
 def _manager(app: Erlen | None = None) -> LoginManager:
     if app is None:
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        app = app_ctx.app
     manager = app.extensions.get("login_manager")
     if manager is None:
         raise RuntimeError(
@@ -667,12 +680,12 @@ def _get_user() -> Any:
         return None
     if "user" in state:
         return state["user"]
-    app = _cv_app.get().app
+    app = app_ctx.app
     manager = app.extensions.get("login_manager")
     if manager is None:
         state["user"] = AnonymousUserMixin()
         return state["user"]
-    return app._drive_sync(manager._load_steps(state))
+    return drive_sync(manager._load_steps(state))
 
 
 async def aload_current_user() -> Any:
@@ -682,12 +695,12 @@ async def aload_current_user() -> Any:
         return None
     if "user" in state:
         return state["user"]
-    app = _cv_app.get().app
+    app = app_ctx.app
     manager = app.extensions.get("login_manager")
     if manager is None:
         state["user"] = AnonymousUserMixin()
         return state["user"]
-    return await app._drive_async(manager._load_steps(state))
+    return await drive_async(manager._load_steps(state))
 
 
 class _CurrentUserProxy(ContextProxy):
@@ -702,8 +715,11 @@ class _CurrentUserProxy(ContextProxy):
         return getattr(_get_user(), name)
 
 
-#: The logged-in user, or the anonymous user object; None outside a request.
-current_user: Any = _CurrentUserProxy(_cv_request, None, "Working outside of request context.")
+#: The logged-in user, or the anonymous user object; None outside a request. The proxy's
+#: context variable is never read: ``_get_current_object`` finds the user.
+current_user: Any = _CurrentUserProxy(
+    ContextVar("erlen.current_user"), None, "Working outside of request context."
+)
 
 
 # -- logging in and out ---------------------------------------------------------------------------
@@ -724,10 +740,9 @@ def login_user(
     """
     if not force and not getattr(user, "is_active", True):
         return False
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = app_ctx.app
     manager = _manager(app)
-    req_ctx = _cv_request.get()
-    sess = req_ctx.session
+    sess = request_ctx.session
     state = _request_state()
     assert state is not None
     sess.clear()
@@ -759,18 +774,17 @@ def logout_user() -> bool:
     A copy of the session or remember-me cookie taken before this call no longer logs
     anybody in (see ``LoginManager.revocation_store``).
     """
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = app_ctx.app
     manager = _manager(app)
     user = _get_user()
-    req_ctx = _cv_request.get()
-    sess = req_ctx.session
+    sess = request_ctx.session
     state = _request_state()
     assert state is not None
     ttl = manager._revocation_ttl(app, sess)
     sids = set()
     if sess.get("_sid"):
         sids.add(str(sess["_sid"]))
-    cookie = req_ctx.request.cookies.get(app.config["REMEMBER_COOKIE_NAME"])
+    cookie = request_ctx.request.cookies.get(app.config["REMEMBER_COOKIE_NAME"])
     if cookie:
         payload = _read_remember_cookie(app, cookie)
         if payload is not None:
@@ -787,12 +801,12 @@ def logout_user() -> bool:
 
 def login_fresh() -> bool:
     """Tell whether the current login was made in this session (not from a remember-me cookie)."""
-    return bool(_cv_request.get().session.get("_fresh", False))
+    return bool(request_ctx.session.get("_fresh", False))
 
 
 def confirm_login() -> None:
     """Mark the current login as fresh again (after the user re-entered a password)."""
-    sess = _cv_request.get().session
+    sess = request_ctx.session
     sess["_fresh"] = True
     manager = _manager()
     if current_app.config.get("SESSION_PROTECTION", manager.session_protection):
@@ -803,8 +817,11 @@ def confirm_login() -> None:
 
 
 def _current_path() -> str:
-    request = _cv_request.get().request
-    path = request.root_path + request.path
+    """Return the request's path and query string, as the ``next`` of a login redirect."""
+    request = request_ctx.request
+    # One leading slash: "//evil.example" (a catch-all route, or "/%2F/evil.example"
+    # decoded) would be another site as a redirect target.
+    path = "/" + (request.root_path + request.path).lstrip("/\\")
     qs = request.query_string.decode("utf-8", "replace")
     return f"{path}?{qs}" if qs else path
 
@@ -826,31 +843,210 @@ def login_url(login_view: str, next_url: str | None = None, next_field: str = "n
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-_UNSAFE_URL = re.compile(r"[\x00-\x20\x7f\\]")
+_UNSAFE_URL = re.compile(r"[\x00-\x1f\x7f\\]")
+_UNPLAIN_AUTHORITY = re.compile(r"^$|[@%]")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:")
+_TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))
+_AUTHORITY_END = re.compile(r"[/\\?#]")
+_PORT = re.compile(r"[0-9]*")
+_FORBIDDEN_DOMAIN = re.compile(r"[\x00-\x20#%/:<>?@\[\\\]^|\x7f]")
+# Where IDNA 2003 (Python's codec) and the UTS 46 mapping browsers use give other hosts.
+_IDNA_DEVIATIONS = re.compile("[\u00df\u03c2\u1e9e\u200c\u200d]")
+_IPV4_LAST = re.compile(r"[0-9]+|0[xX][0-9A-Fa-f]*")
+_IPV4_DIGITS = {
+    8: re.compile(r"[0-7]*"),
+    10: re.compile(r"[0-9]+"),
+    16: re.compile(r"[0-9A-Fa-f]*"),
+}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_DECODE_LAYERS = 4
+
+#: An origin: scheme, host (ASCII, lower case; IPv4 dotted, IPv6 in brackets) and port
+#: (None for the scheme's default port).
+_Origin = tuple[str, str, int | None]
+
+
+def _url_origin(target: str, base: _Origin) -> _Origin | None:
+    """Return the origin a browser gives ``target`` on a page of origin ``base`` (http/https).
+
+    Follows the WHATWG URL standard's parser for the special schemes: leading and trailing
+    C0 controls and spaces are trimmed and tabs and newlines removed everywhere; ``\\`` is a
+    ``/``; after ``http:`` or ``https:`` (other than the base's) any number of slashes, even
+    none, leads to the host, and so do two or more slashes at the start of a relative target;
+    ``https:x`` on an ``https`` page is relative. The host is percent-decoded, IDNA-mapped,
+    lower-cased and IPv4/IPv6-normalised, and a default port dropped. Returns None for any
+    other scheme (``javascript:``, ``data:``, ...) and for what a browser fails to parse.
+    """
+    url = _TAB_OR_NEWLINE.sub("", target.strip(_C0_OR_SPACE))
+    match = _SCHEME.match(url)
+    if match is None:
+        scheme, rest, relative = base[0], url, True
+    else:
+        scheme, rest = url[: match.end() - 1].lower(), url[match.end() :]
+        if scheme not in _DEFAULT_PORTS:
+            return None
+        relative = scheme == base[0]
+    if relative and not (rest[:1] in ("/", "\\") and rest[1:2] in ("/", "\\")):
+        return base  # a path, query or fragment: the base's origin
+    authority = _AUTHORITY_END.split(rest.lstrip("/\\"), 1)[0]
+    host_port = authority.rpartition("@")[2]
+    inside = False
+    host, port_text = host_port, ""
+    for i, char in enumerate(host_port):
+        if char == "[":
+            inside = True
+        elif char == "]":
+            inside = False
+        elif char == ":" and not inside:
+            host, port_text = host_port[:i], host_port[i + 1 :]
+            break
+    if not _PORT.fullmatch(port_text):
+        return None
+    port = int(port_text) if port_text else None
+    if port is not None and port > 65535:
+        return None
+    if port == _DEFAULT_PORTS[scheme]:
+        port = None
+    parsed = _parse_host(host) if host else None
+    return None if parsed is None else (scheme, parsed, port)
+
+
+def _parse_host(host: str) -> str | None:
+    """Parse the host of an http(s) URL as browsers do (None where they fail)."""
+    if host[:1] == "[":
+        return _parse_ipv6(host[1:-1]) if host[-1:] == "]" else None
+    domain = unquote_to_bytes(host).decode("utf-8", "replace")
+    if domain.isascii():
+        domain = domain.lower()
+    else:
+        if _IDNA_DEVIATIONS.search(domain):
+            return None  # mapped differently by UTS 46: leave it unresolved
+        try:
+            domain = domain.encode("idna").decode("ascii").lower()
+        except UnicodeError:
+            return None
+    if not domain or _FORBIDDEN_DOMAIN.search(domain):
+        return None
+    labels = domain.split(".")
+    if len(labels) > 1 and labels[-1] == "":
+        labels.pop()
+    if _IPV4_LAST.fullmatch(labels[-1]):  # "ends in a number": an IPv4 address or nothing
+        return _parse_ipv4(labels)
+    return domain
+
+
+def _parse_ipv4(parts: list[str]) -> str | None:
+    """Parse a host ending in a number as browsers do: ``0x7f.1`` is ``127.0.0.1``."""
+    if len(parts) > 4:
+        return None
+    numbers = []
+    for part in parts:
+        radix = 10
+        if part[:2] in ("0x", "0X"):
+            radix, part = 16, part[2:]
+        elif len(part) > 1 and part[0] == "0":
+            radix, part = 8, part[1:]
+        if not _IPV4_DIGITS[radix].fullmatch(part):
+            return None
+        numbers.append(int(part, radix) if part else 0)
+    if any(n > 255 for n in numbers[:-1]) or numbers[-1] >= 256 ** (5 - len(numbers)):
+        return None
+    value = numbers[-1]
+    for i, n in enumerate(numbers[:-1]):
+        value += n << (8 * (3 - i))
+    return ".".join(str(value >> shift & 255) for shift in (24, 16, 8, 0))
+
+
+def _parse_ipv6(text: str) -> str | None:
+    """Parse an IPv6 address and serialise it as browsers do (``[::ffff:102:304]``)."""
+    if not text.isascii() or "%" in text or "/" in text:
+        return None
+    try:
+        value = int(ipaddress.IPv6Address(text))
+    except ValueError:
+        return None
+    pieces = [value >> (112 - 16 * i) & 0xFFFF for i in range(8)]
+    # Compress the first longest run of two or more zero pieces.
+    best_start, best_len, i = -1, 1, 0
+    while i < 8:
+        if pieces[i]:
+            i += 1
+            continue
+        j = i
+        while j < 8 and not pieces[j]:
+            j += 1
+        if j - i > best_len:
+            best_start, best_len = i, j - i
+        i = j
+    if best_start < 0:
+        return "[" + ":".join(f"{p:x}" for p in pieces) + "]"
+    head = ":".join(f"{p:x}" for p in pieces[:best_start])
+    tail = ":".join(f"{p:x}" for p in pieces[best_start + best_len :])
+    return f"[{head}::{tail}]"
+
+
+def _request_origin() -> _Origin:
+    """Return the origin of the current request (host "" when there is none, or no valid host)."""
+    req_ctx = get_request_context()
+    if req_ctx is None:
+        return ("http", "", None)
+    request = req_ctx.request
+    scheme = "https" if request.scheme in ("https", "wss") else "http"
+    host = request.host
+    origin = _url_origin(f"{scheme}://{host}/", (scheme, "", None)) if host else None
+    return origin or (scheme, "", None)
+
+
+def _is_safe_layer(target: str, base: _Origin) -> bool:
+    """Check one form of a target: plainly written, and resolving to ``base``."""
+    if not target or _UNSAFE_URL.search(target) or target[0] == " " or target[-1] == " ":
+        return False
+    match = _SCHEME.match(target)
+    if match is not None:
+        # An absolute URL: http(s), then "//" and a plain ASCII host without user info.
+        rest = target[match.end() :]
+        if match.group().lower() not in ("http:", "https:") or rest[:2] != "//":
+            return False
+        authority = _AUTHORITY_END.split(rest[2:], 1)[0]
+        if not authority.isascii() or _UNPLAIN_AUTHORITY.search(authority):
+            return False
+    elif target[:2] == "//":
+        return False  # scheme-relative
+    return _url_origin(target, base) == base
 
 
 def is_safe_url(target: str | None) -> bool:
-    """Tell whether ``target`` (a ``next`` parameter) stays on this site.
+    """Tell whether redirecting to ``target`` (a ``next`` parameter) keeps the client on this site.
 
-    Accepts a path (``/account?x=1``) or an absolute http(s) URL on the request's host;
-    rejects other hosts, scheme-relative (``//evil``) and backslash tricks.
+    True for a relative URL (``/account?x=1``, ``posts``, ``?page=2``, ``#top``) and for an
+    absolute ``http(s)://`` URL whose origin (scheme, host, port) is the request's. The target
+    is resolved as browsers resolve it (WHATWG URL rules), so every form that leads to another
+    site is refused: ``//evil``, ``////evil``, ``/\\evil``, ``http:evil``, ``https://site@evil``,
+    other schemes (``javascript:``, ``data:``...), another port. Refused as well, though a
+    browser may stay on the site with them: control characters, backslashes, a leading or
+    trailing space, ``//site/x``, ``https:x``, user info, a percent-encoded or non-ASCII host;
+    and any target whose percent-decoded form (decoded again by some other component) would
+    be refused. Without a request only relative URLs pass.
     """
-    if not target or _UNSAFE_URL.search(target):
+    if not isinstance(target, str) or not target:
         return False
-    parts = urlsplit(target)
-    if not parts.scheme and not parts.netloc:
-        return True
-    if parts.scheme not in ("http", "https"):
-        return False
-    req_ctx = _cv_request.get(None)
-    return req_ctx is not None and parts.netloc.lower() == req_ctx.request.host.lower()
+    base = _request_origin()
+    for _ in range(_DECODE_LAYERS):
+        if not _is_safe_layer(target, base):
+            return False
+        decoded = unquote(target)
+        if decoded == target:
+            return True
+        target = decoded
+    return False
 
 
 # -- decorators ------------------------------------------------------------------------------------
 
 
 def _login_disabled() -> bool:
-    request = _cv_request.get().request
+    request = request_ctx.request
     return request.method in EXEMPT_METHODS or bool(current_app.config.get("LOGIN_DISABLED"))
 
 
@@ -867,8 +1063,7 @@ def _wrap_login(func: F, fresh: bool) -> F:
                 elif fresh and not login_fresh():
                     refused = True
                 if refused is not None:
-                    app = current_app._get_current_object()  # type: ignore[attr-defined]
-                    return await app._drive_async(_manager(app)._deny_steps(refused))
+                    return await drive_async(_manager()._deny_steps(refused))
             return await func(*args, **kwargs)
 
         return async_view  # type: ignore[return-value]
@@ -1051,7 +1246,7 @@ def _authenticate_steps(
             raise RuntimeError(
                 "auth_required needs a TokenAuth: TokenAuth(app=app) or init_app(app)."
             )
-    request = _cv_request.get().request
+    request = request_ctx.request
     header = request.headers.get("Authorization", "").strip()
     kind, _, credentials = header.partition(" ")
     kind = kind.lower()
@@ -1111,16 +1306,14 @@ def _auth_decorator(
 
             @functools.wraps(func)
             async def async_view(*args: Any, **kwargs: Any) -> Any:
-                app = current_app._get_current_object()  # type: ignore[attr-defined]
-                await app._drive_async(_authenticate_steps(auth, schemes, realm))
+                await drive_async(_authenticate_steps(auth, schemes, realm))
                 return await func(*args, **kwargs)
 
             return async_view  # type: ignore[return-value]
 
         @functools.wraps(func)
         def sync_view(*args: Any, **kwargs: Any) -> Any:
-            app = current_app._get_current_object()  # type: ignore[attr-defined]
-            app._drive_sync(_authenticate_steps(auth, schemes, realm))
+            drive_sync(_authenticate_steps(auth, schemes, realm))
             return func(*args, **kwargs)
 
         return sync_view  # type: ignore[return-value]

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from urllib.parse import urlencode
 
-from ..globals import _cv_app, _cv_request
+from ..globals import app_ctx, get_app_context, request_ctx
 
 if TYPE_CHECKING:
     import redis
@@ -575,7 +575,7 @@ class Cache:
     @property
     def cache(self) -> BaseCache:
         """The backend for the current app (or the app given to the constructor)."""
-        ctx = _cv_app.get(None)
+        ctx = get_app_context()
         app = ctx.app if ctx is not None else self.app
         if app is None:
             raise RuntimeError(
@@ -687,7 +687,7 @@ class Cache:
 
         def decorator(f: F) -> F:
             def make_cache_key(*args: Any, **kwargs: Any) -> str:
-                request = _cv_request.get().request
+                request = request_ctx.request
                 if callable(key_prefix):
                     key = key_prefix()
                 elif "%s" in key_prefix:
@@ -703,7 +703,7 @@ class Cache:
                 return key
 
             def bypass() -> bool:
-                method = _cv_request.get().request.method
+                method = request_ctx.request.method
                 return method not in ("GET", "HEAD") or bool(unless is not None and unless())
 
             def forced() -> bool:
@@ -887,7 +887,7 @@ def _cacheable(
     rv: Any, response_filter: Callable[[Response], bool] | None
 ) -> tuple[Response, CachedResponse | None]:
     """Make a response from a view's return value and tell what to store, if anything."""
-    app = _cv_app.get().app
+    app = app_ctx.app
     response = app.make_response(rv)
     if response_filter is not None:
         keep = response_filter(response)
@@ -902,7 +902,7 @@ def _cacheable(
 
 def _rebuild(value: Iterable[Any]) -> Response:
     body, status, headers = value
-    app = _cv_app.get().app
+    app = app_ctx.app
     return app.response_class(body, status=status, headers=[tuple(h) for h in headers])
 
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from werkzeug.exceptions import BadRequest
 
-from ..globals import _cv_app, _cv_request, current_app
+from ..globals import app_ctx, current_app, get_request_context, request_ctx
 
 if TYPE_CHECKING:
     from itsdangerous import URLSafeTimedSerializer
@@ -89,8 +89,10 @@ def _serializer(secret_key: str | bytes | None = None) -> URLSafeTimedSerializer
 
 def _request_cache() -> dict[str, Any]:
     """Return a dict that lives as long as the current request (kept on ``g``)."""
-    req_ctx = _cv_request.get()
-    g = _cv_app.get().g
+    req_ctx = get_request_context()
+    if req_ctx is None:
+        raise RuntimeError("Working outside of request context.")
+    g = app_ctx.g
     pair = g.__dict__.get("_erlen_csrf")
     if pair is None or pair[0] is not req_ctx:
         pair = (req_ctx, {})
@@ -108,7 +110,7 @@ def generate_csrf(secret_key: str | bytes | None = None, token_key: str | None =
     cache = _request_cache()
     token: str | None = cache.get(key)
     if token is None:
-        sess = _cv_request.get().session
+        sess = request_ctx.session
         raw = sess.get(key)
         if not isinstance(raw, str) or not raw:
             raw = secrets.token_hex(20)
@@ -128,7 +130,7 @@ def validate_csrf(
 
     if not data:
         raise CSRFError("The CSRF token is missing.")
-    raw = _cv_request.get().session.get(token_key or _SESSION_KEY)
+    raw = request_ctx.session.get(token_key or _SESSION_KEY)
     if not raw or not isinstance(raw, str):
         raise CSRFError("The CSRF session token is missing.")
     try:
@@ -194,11 +196,11 @@ class CSRFProtect:
         return any(bp in self._exempt_blueprints for bp in request.blueprints)
 
     def _before_request(self) -> None:
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        app = app_ctx.app
         config = app.config
         if not config["CSRF_ENABLED"] or not config["CSRF_CHECK_DEFAULT"]:
             return
-        request = _cv_request.get().request
+        request = request_ctx.request
         if request.method not in config["CSRF_METHODS"] or request.url_rule is None:
             return  # a routing error (404/405) is reported as such
         if self._is_exempt(app, request):
@@ -209,9 +211,9 @@ class CSRFProtect:
 
     def protect(self) -> None:
         """Check the current request now; raise :class:`CSRFError` when it fails."""
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        app = app_ctx.app
         config = app.config
-        request = _cv_request.get().request
+        request = request_ctx.request
         if request.method not in config["CSRF_METHODS"]:
             return
         validate_csrf(self._get_token(app, request))

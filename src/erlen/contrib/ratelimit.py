@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from werkzeug.exceptions import TooManyRequests
 
-from ..globals import _cv_app, _cv_request, current_app
+from ..globals import app_ctx, get_app_context, get_request_context, request_ctx
 
 if TYPE_CHECKING:
     from ..app import Erlen
@@ -98,7 +98,7 @@ def parse_limits(value: str | Iterable[str]) -> list[RateLimit]:
 
 def remote_address() -> str:
     """Return the client's address, the default key (use ``ProxyFix`` behind a proxy)."""
-    return _cv_request.get().request.remote_addr or "127.0.0.1"
+    return request_ctx.request.remote_addr or "127.0.0.1"
 
 
 #: Flask-Limiter's name for :func:`remote_address`.
@@ -436,9 +436,9 @@ class Limiter:
         """The store of the current app (or the one given to the constructor)."""
         if self._storage is not None:
             return self._storage
-        app_ctx = _cv_app.get(None)
-        if app_ctx is not None:
-            return self._storages.get(app_ctx.app)
+        ctx = get_app_context()
+        if ctx is not None:
+            return self._storages.get(ctx.app)
         return None
 
     @storage.setter
@@ -447,12 +447,12 @@ class Limiter:
 
     def reset(self) -> None:
         """Forget the current app's counters (in tests, say); needs an app context."""
-        app_ctx = _cv_app.get(None)
-        if app_ctx is None:
+        ctx = get_app_context()
+        if ctx is None:
             raise RuntimeError("Limiter.reset() needs an app context: with app.app_context(): ...")
         storage = self.storage
         if storage is not None:
-            prefix = app_ctx.app.config.get("RATELIMIT_KEY_PREFIX", "erlen-rl")
+            prefix = ctx.app.config.get("RATELIMIT_KEY_PREFIX", "erlen-rl")
             storage.reset(prefix + "/")
 
     # -- per request --------------------------------------------------------------------------------
@@ -493,11 +493,11 @@ class Limiter:
         return checks
 
     def _before_request(self) -> None:
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        app = app_ctx.app
         config = app.config
         if not config["RATELIMIT_ENABLED"]:
             return
-        request = _cv_request.get().request
+        request = request_ctx.request
         if request.method == "OPTIONS":
             return
         checks = self._checks_for(app, request)
@@ -545,8 +545,8 @@ class Limiter:
             _store_outcome(tightest)
 
     def _after_request(self, response: Response) -> Response:
-        app_ctx = _cv_app.get(None)
-        if app_ctx is None or not app_ctx.app.config["RATELIMIT_HEADERS_ENABLED"]:
+        ctx = get_app_context()
+        if ctx is None or not ctx.app.config["RATELIMIT_HEADERS_ENABLED"]:
             return response
         info = _request_info(create=False)
         outcome: _Outcome | None = info.get("rate_limit") if info is not None else None
@@ -583,10 +583,10 @@ def _scoped(check: _Check, scope: str) -> _Check:
 
 
 def _request_info(create: bool = True) -> dict[str, Any] | None:
-    req_ctx = _cv_request.get(None)
+    req_ctx = get_request_context()
     if req_ctx is None:
         return None
-    g = _cv_app.get().g
+    g = app_ctx.g
     pair = g.__dict__.get("_erlen_ratelimit")
     if pair is not None and pair[0] is req_ctx:
         return pair[1]  # type: ignore[no-any-return]

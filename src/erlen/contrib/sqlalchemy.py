@@ -34,7 +34,7 @@ import sqlalchemy.ext.asyncio as sa_async
 import sqlalchemy.orm as sa_orm
 
 from ..cli import AppGroup
-from ..globals import _cv_app, _cv_request, _no_app_msg
+from ..globals import app_ctx, get_app_context, get_request_context
 from ..helpers import abort
 from . import LoopLocal, close_per_loop
 
@@ -72,9 +72,8 @@ class AsyncSession(sa_async.AsyncSession):
 
 def _app_ctx_scope() -> object:
     """Key sessions by the current app context object (not its ``id``, which is reused)."""
-    ctx = _cv_app.get(None)
-    if ctx is None:
-        raise RuntimeError(_no_app_msg)
+    # Outside an app context the proxy raises Flask's "outside of application context" error.
+    ctx: object = app_ctx._get_current_object()  # type: ignore[attr-defined]
     return ctx
 
 
@@ -85,7 +84,7 @@ def _page_args(
     page: int | None, per_page: int | None, max_per_page: int | None, error_out: bool
 ) -> tuple[int, int]:
     """Resolve ``page`` and ``per_page``: arguments, else the query string, else 1 and 20."""
-    req_ctx = _cv_request.get(None)
+    req_ctx = get_request_context()
     args = req_ctx.request.args if req_ctx is not None else None
 
     def from_args(name: str, explicit: int | None, default: int) -> int:
@@ -550,10 +549,7 @@ class SQLAlchemy:
     # -- state ------------------------------------------------------------------------------
 
     def _state(self) -> _State:
-        ctx = _cv_app.get(None)
-        if ctx is None:
-            raise RuntimeError(_no_app_msg)
-        state = ctx.app.extensions.get("sqlalchemy")
+        state = app_ctx.app.extensions.get("sqlalchemy")
         if state is None:
             raise RuntimeError(
                 "The current app is not registered with this SQLAlchemy instance."
@@ -788,7 +784,7 @@ class SQLAlchemy:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __repr__(self) -> str:
-        ctx = _cv_app.get(None)
+        ctx = get_app_context()
         state = ctx.app.extensions.get("sqlalchemy") if ctx is not None else None
         url = state.url.render_as_string() if state is not None else "no app"
         return f"<{type(self).__name__} {url}>"

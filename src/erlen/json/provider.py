@@ -15,6 +15,7 @@ import enum
 import gc
 import importlib
 import json
+import logging
 import re
 import uuid
 import weakref
@@ -31,12 +32,86 @@ if TYPE_CHECKING:
     from ..response import Response
 
 
+_log = logging.getLogger("erlen.json")
+
+# What the provider uses of orjson; all there since orjson 3.9 (Fragment is the newest).
+_ORJSON_NAMES = (
+    "dumps",
+    "loads",
+    "JSONDecodeError",
+    "Fragment",
+    "OPT_APPEND_NEWLINE",
+    "OPT_INDENT_2",
+    "OPT_PASSTHROUGH_DATACLASS",
+    "OPT_PASSTHROUGH_DATETIME",
+    "OPT_PASSTHROUGH_SUBCLASS",
+    "OPT_SORT_KEYS",
+)
+_PROBE = {"b": [1, "\u00e9", None, True, 0.5], "a": {}}
+
+
+def _orjson_unusable(orjson: Any) -> str | None:
+    """Say why ``orjson`` cannot serve the provider, or None when it can.
+
+    A cheap check at import: the names the provider uses, and one document
+    written and read back as :mod:`json` would.
+    """
+    missing = [name for name in _ORJSON_NAMES if not hasattr(orjson, name)]
+    if missing:
+        return f"it has no {', '.join(missing)} (erlen[speed] needs orjson>=3.9)"
+    if not isinstance(orjson.Fragment, type):
+        return "orjson.Fragment is not a type"
+    error = orjson.JSONDecodeError
+    if not (isinstance(error, type) and issubclass(error, ValueError)):
+        return "orjson.JSONDecodeError is not a ValueError subclass"
+    opt = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
+    out = orjson.dumps(_PROBE, option=opt)
+    expected = json.dumps(_PROBE, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    if out != expected.encode():
+        return f"orjson.dumps wrote {out!r} for a probe document"
+    out = orjson.dumps(date(2000, 1, 2), default=str, option=orjson.OPT_PASSTHROUGH_DATETIME)
+    if out != b'"2000-01-02"':
+        return f"orjson.dumps wrote {out!r} for a passed-through date"
+    if orjson.loads(expected.encode()) != _PROBE:
+        return "orjson.loads misread a probe document"
+    return None
+
+
 def _load_orjson() -> Any:
+    """Return :mod:`orjson` if it is installed and works as the provider needs, else None.
+
+    An optional speed-up must never break ``import erlen``: a missing, too old or
+    broken orjson is left out (saying why at debug level on the ``erlen.json``
+    logger) and :mod:`json` does all the work.
+    """
     # Imported by name so that type checking does not require orjson.
     try:
-        return importlib.import_module("orjson")
-    except ImportError:  # pragma: no cover - depends on the environment
+        orjson = importlib.import_module("orjson")
+    except ModuleNotFoundError as e:
+        if e.name != "orjson":
+            _log.debug("orjson is not used (the json module is): importing it failed: %s", e)
+        else:
+            _log.debug("orjson is not used (the json module is): it is not installed")
         return None
+    except Exception as e:  # an ImportError from a broken build, or any error of its own
+        _log.debug(
+            "orjson is not used (the json module is): importing it failed: %s: %s",
+            type(e).__name__,
+            e,
+        )
+        return None
+    try:
+        reason = _orjson_unusable(orjson)
+    except Exception as e:
+        reason = f"checking it failed: {type(e).__name__}: {e}"
+    if reason is not None:
+        try:
+            version = str(orjson.__version__)
+        except Exception:
+            version = "of unknown version"
+        _log.debug("orjson %s is not used (the json module is): %s", version, reason)
+        return None
+    return orjson
 
 
 _orjson = _load_orjson()

@@ -4,4 +4,6 @@
 * :mod:`erlen.middleware.cors` -- cross-origin resource sharing.
 * :mod:`erlen.middleware.proxy_fix` -- trust ``X-Forwarded-*`` from a known number of proxies.
 * :mod:`erlen.middleware.debug` -- the interactive debugging page of the development server.
+
+Like :mod:`erlen.contrib`, they use Erlen's public API only (the linter checks it).
 """

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..globals import _cv_request, current_app
+from ..globals import app_ctx, get_request_context, request_ctx
 from ._util import _add_vary, _view_of
 
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ class _CorsState:
         return None
 
     def before_request(self) -> Any:
-        ctx = _cv_request.get(None)
+        ctx = get_request_context()
         if ctx is None:
             return None
         request = ctx.request
@@ -218,7 +218,7 @@ class _CorsState:
         return _preflight_response(self.app, headers)
 
     def after_request(self, response: Response) -> Response:
-        ctx = _cv_request.get(None)
+        ctx = get_request_context()
         if ctx is None:
             return response
         request = ctx.request
@@ -336,7 +336,7 @@ def cross_origin(**options: Any) -> Callable[[F], F]:
 
             @functools.wraps(view)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                app, request = current_app._get_current_object(), _cv_request.get().request  # type: ignore[attr-defined]
+                app, request = app_ctx.app, request_ctx.request
                 early = before(app, request)
                 if early is not None:
                     return early
@@ -347,7 +347,7 @@ def cross_origin(**options: Any) -> Callable[[F], F]:
 
             @functools.wraps(view)
             def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
-                app, request = current_app._get_current_object(), _cv_request.get().request  # type: ignore[attr-defined]
+                app, request = app_ctx.app, request_ctx.request
                 early = before(app, request)
                 if early is not None:
                     return early

@@ -14,7 +14,6 @@ unless other addresses are allowed, and it does nothing when debug mode is off.
 from __future__ import annotations
 
 import html
-import inspect
 import ipaddress
 import linecache
 import logging
@@ -26,6 +25,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import FrameType, TracebackType
 from typing import Any
+
+from erlen.concurrency import mark_coroutine_function
 
 #: Header values replaced by ``[redacted]`` on the page.
 REDACTED_HEADERS = frozenset(
@@ -617,18 +618,6 @@ footer{color:#666;font-size:12px;padding:1em 1.5em;border-top:1px solid #ddd}
 """
 
 
-def _mark_coroutine_function(func: Any) -> None:
-    # ASGI servers that guess the interface (hypercorn, uvicorn) look for a coroutine
-    # function; the same __call__ also serves WSGI, so it cannot be `async def`.
-    mark = getattr(inspect, "markcoroutinefunction", None)
-    if mark is not None:  # Python 3.12+
-        mark(func)
-    else:
-        import asyncio.coroutines
-
-        func._is_coroutine = getattr(asyncio.coroutines, "_is_coroutine", None)
-
-
-_mark_coroutine_function(DebugMiddleware.__call__)
+mark_coroutine_function(DebugMiddleware.__call__)
 
 __all__ = ["DebugMiddleware", "RequestInfo", "parse_allow", "render_debug_page", "safe_repr"]

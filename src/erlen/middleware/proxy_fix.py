@@ -15,9 +15,10 @@ app is reachable through the proxies alone.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from erlen.concurrency import mark_coroutine_function
 
 #: Where the WSGI side keeps the values it replaced.
 ORIGINAL_KEY = "erlen.proxy_fix.orig"
@@ -222,18 +223,6 @@ def _with_port(host: str, port: str, scheme: str) -> str:
     return f"{name}:{port}"
 
 
-def _mark_coroutine_function(func: Any) -> None:
-    # ASGI servers that guess the interface (hypercorn, uvicorn) look for a coroutine
-    # function; the same __call__ also serves WSGI, so it cannot be `async def`.
-    mark = getattr(inspect, "markcoroutinefunction", None)
-    if mark is not None:  # Python 3.12+
-        mark(func)
-    else:
-        import asyncio.coroutines
-
-        func._is_coroutine = getattr(asyncio.coroutines, "_is_coroutine", None)
-
-
-_mark_coroutine_function(ProxyFix.__call__)
+mark_coroutine_function(ProxyFix.__call__)
 
 __all__ = ["ProxyFix"]

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..globals import _cv_app, _cv_request
+from ..globals import get_app_context, get_request_context
 from ._util import _blueprint_names, _view_of
 
 if TYPE_CHECKING:
@@ -205,14 +205,15 @@ class _HeadersState:
         return entry
 
     def before_request(self) -> Any:
-        ctx = _cv_request.get(None)
+        ctx = get_request_context()
         if ctx is None:
             return None
         request = ctx.request
         if request.is_secure or self.app.debug:
             return None
         entry = self._entry(request)
-        if entry is None or not entry[0]["force_https"]:
+        if entry is None or not entry[0]["force_https"] or not request.host:
+            # No valid Host: "https:///evil/x" would send the client to the host "evil".
             return None
         from ..helpers import redirect
 
@@ -220,7 +221,7 @@ class _HeadersState:
         return redirect(url, 301 if request.method in ("GET", "HEAD") else 308)
 
     def after_request(self, response: Response) -> Response:
-        ctx = _cv_request.get(None)
+        ctx = get_request_context()
         if ctx is None:
             return response
         request = ctx.request
@@ -230,7 +231,7 @@ class _HeadersState:
         opts, plain, secure = entry
         headers = secure if request.is_secure else plain
         nonce = None
-        app_ctx = _cv_app.get(None)
+        app_ctx = get_app_context()
         if app_ctx is not None and opts["content_security_policy_nonce_in"]:
             nonce = app_ctx.g.get("_erlen_csp_nonce")
         if nonce is not None:

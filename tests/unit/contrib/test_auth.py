@@ -632,6 +632,8 @@ def test_login_url_and_is_safe_url() -> None:
             None,
             "",
             "//evil.example",
+            "///evil.example",
+            "////evil.example",
             "https://evil.example/",
             "/\\evil.example",
             "\\\\evil.example",

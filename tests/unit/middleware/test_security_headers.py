@@ -196,6 +196,9 @@ def test_force_https(protocol: str) -> None:
     assert r.headers["Location"] == "https://localhost/?a=1"
     assert client.post("/submit").status_code == 308
     assert client.get("/", base_url="https://localhost").status_code == 200
+    # No valid Host, no redirect: "https:///evil.example/" would name the host evil.example.
+    r = client.get("/evil.example/", headers={"Host": "bad host"})
+    assert r.status_code == 404 and "Location" not in r.headers
     app.debug = True  # the development server speaks plain HTTP
     assert client.get("/").status_code == 200
 

@@ -1,0 +1,161 @@
+"""The sync and async twins of dispatch cannot drift apart.
+
+``Erlen.respond`` / ``Erlen.respond_async`` and ``Erlen._finalize_sync`` /
+``Erlen._finalize_async`` are written twice for speed: one runs coroutines on the
+thread's loop, the other awaits them. This test compares their syntax trees with the
+sync spelling of an await mapped onto the async one, so a change made to one twin and
+not the other fails here:
+
+* ``run_coroutine_sync(as_coroutine(x))`` in the sync twin is ``await x``;
+* ``drive_sync(steps)`` is ``await drive_async(steps)``;
+* ``self._finalize_sync(...)`` is ``await self._finalize_async(...)``;
+* ``response = self._process_response_sync(ctx, plan, response)`` is the body of
+  ``_process_response_sync``, which ``_finalize_async`` inlines.
+
+What only the sync twin has is named and removed before the comparison: its opening
+(the Flask-methods path and the one trip to the loop for an async view, up to
+``request = ctx.request``) and the ``if not handle_errors: raise`` of
+``respond(handle_errors=False)``.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import inspect
+import textwrap
+from typing import Any
+
+import pytest
+
+from erlen import Erlen
+
+
+def _function(name: str) -> ast.FunctionDef | ast.AsyncFunctionDef:
+    source = textwrap.dedent(inspect.getsource(getattr(Erlen, name)))
+    node = ast.parse(source).body[0]
+    assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    return node
+
+
+def _body(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.stmt]:
+    body = list(node.body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstrings differ on purpose
+    return body
+
+
+def _is_call(node: ast.AST, name: str) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    if isinstance(func, ast.Name):
+        return func.id == name
+    return isinstance(func, ast.Attribute) and func.attr == name
+
+
+class _SyncToAsync(ast.NodeTransformer):
+    """Rewrite the sync twin's spellings of 'await' into the async twin's."""
+
+    def __init__(self, inline: dict[str, list[ast.stmt]]) -> None:
+        self.inline = inline
+
+    def visit_Call(self, node: ast.Call) -> Any:
+        self.generic_visit(node)
+        if _is_call(node, "run_coroutine_sync") and len(node.args) == 1:
+            inner = node.args[0]
+            if _is_call(inner, "as_coroutine"):
+                inner = inner.args[0]  # type: ignore[attr-defined]
+            return ast.Await(value=inner)
+        for sync, async_ in (("drive_sync", "drive_async"), ("_finalize_sync", "_finalize_async")):
+            if _is_call(node, sync):
+                if isinstance(node.func, ast.Name):
+                    node.func.id = async_
+                else:
+                    assert isinstance(node.func, ast.Attribute)
+                    node.func.attr = async_
+                return ast.Await(value=node)
+        return node
+
+    def visit_Assign(self, node: ast.Assign) -> Any:
+        value = node.value
+        for name, body in self.inline.items():
+            if _is_call(value, name):
+                return [self.visit(copy.deepcopy(stmt)) for stmt in body]
+        return self.generic_visit(node)
+
+
+def _drop_handle_errors(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Remove ``if not handle_errors: raise`` statements, wherever they are nested."""
+
+    class Drop(ast.NodeTransformer):
+        def visit_If(self, node: ast.If) -> Any:
+            self.generic_visit(node)
+            test = node.test
+            if (
+                isinstance(test, ast.UnaryOp)
+                and isinstance(test.op, ast.Not)
+                and isinstance(test.operand, ast.Name)
+                and test.operand.id == "handle_errors"
+            ):
+                return None
+            return node
+
+    module = ast.Module(body=body, type_ignores=[])
+    return Drop().visit(module).body  # type: ignore[no-any-return]
+
+
+def _after_opening(body: list[ast.stmt], first: str) -> list[ast.stmt]:
+    """The statements from the assignment to ``first`` on."""
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == first for t in stmt.targets
+        ):
+            return body[i:]
+    raise AssertionError(f"no assignment to {first!r}")
+
+
+def _dump(body: list[ast.stmt]) -> str:
+    return "\n".join(ast.dump(stmt) for stmt in body)
+
+
+def _processing_inline() -> dict[str, list[ast.stmt]]:
+    body = _body(_function("_process_response_sync"))
+    assert isinstance(body[-1], ast.Return)
+    return {"_process_response_sync": body[:-1]}
+
+
+def _as_async(body: list[ast.stmt]) -> list[ast.stmt]:
+    module = ast.Module(body=body, type_ignores=[])
+    module = _SyncToAsync(_processing_inline()).visit(module)
+    return ast.fix_missing_locations(module).body
+
+
+@pytest.mark.parametrize(
+    ("sync", "async_", "first"),
+    [
+        ("respond", "respond_async", "request"),
+        ("_finalize_sync", "_finalize_async", "response"),
+    ],
+)
+def test_twins_match(sync: str, async_: str, first: str) -> None:
+    sync_body = _after_opening(_drop_handle_errors(_body(_function(sync))), first)
+    async_body = _after_opening(_body(_function(async_)), first)
+    assert _dump(_as_async(sync_body)) == _dump(async_body)
+
+
+def test_a_drifted_twin_fails() -> None:
+    """The comparison notices a one-word change (so the test above can fail)."""
+    sync_body = _after_opening(_drop_handle_errors(_body(_function("respond"))), "request")
+    source = ast.unparse(ast.Module(body=sync_body, type_ignores=[]))
+    drifted = ast.parse(source.replace("rv = None", "rv = 0", 1)).body
+    async_body = _after_opening(_body(_function("respond_async")), "request")
+    assert _dump(_as_async(drifted)) != _dump(async_body)
+
+
+def test_the_session_is_saved_in_one_place() -> None:
+    """Both twins save the session through the one function that does it."""
+    for name in ("_process_response_sync", "_finalize_async"):
+        source = inspect.getsource(getattr(Erlen, name))
+        assert "self._save_session(ctx, response)" in source
+        assert "save_session(self" not in source

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequestKeyError, HTTPException
 
 from . import signals
 from .concurrency import drive_sync
 from .globals import _cv_request
+from .routing import RequestRedirect
 
 if TYPE_CHECKING:
     from .app import EndpointPlan, Erlen
@@ -109,7 +110,8 @@ def finalize_request(app: Erlen, rv: Any, from_error_handler: bool = False) -> R
 
 def handle_user_exception(app: Erlen, e: Exception) -> Any:
     """Find and call the error handler for an exception raised by a view or hook."""
-    app._note_key_error(e)
+    if isinstance(e, BadRequestKeyError):
+        app._note_key_error(e)
     if isinstance(e, HTTPException) and not app.trap_http_exception(e):
         return app.handle_http_exception(e)
     handler = app._find_error_handler(e, _blueprints())
@@ -120,7 +122,9 @@ def handle_user_exception(app: Erlen, e: Exception) -> Any:
 
 def handle_http_exception(app: Erlen, e: HTTPException) -> Any:
     """Call the handler registered for an HTTP exception, or return the exception."""
-    handler = app._http_error_handler(e, _blueprints())
+    if e.code is None or isinstance(e, RequestRedirect):
+        return e
+    handler = app._find_error_handler(e, _blueprints())
     if handler is None:
         return e
     return app.ensure_sync(handler)(e)

@@ -825,39 +825,31 @@ class Erlen(Scaffold):
 
     # -- dispatch: the steps both twins share ------------------------------------------------
 
-    def _user_error_handler(self, e: Exception, blueprints: tuple[str, ...]) -> Any:
-        """Find the handler for an exception a hook or view raised.
-
-        Returns the handler; None when ``e`` is an HTTP exception with no handler (it
-        is its own response); ``_UNHANDLED`` when nothing handles it (re-raise it).
-        """
-        self._note_key_error(e)
-        if isinstance(e, HTTPException) and not self.trap_http_exception(e):
-            return self._http_error_handler(e, blueprints)
-        handler = self._find_error_handler(e, blueprints)
-        return _UNHANDLED if handler is None else handler
-
-    def _note_key_error(self, e: Exception) -> None:
+    def _note_key_error(self, e: BadRequestKeyError) -> None:
         """Show a missing form or query key in the 400 page, in debug or when trapping it."""
-        if isinstance(e, BadRequestKeyError) and (
-            self.debug or self.config["TRAP_BAD_REQUEST_ERRORS"]
-        ):
+        if self.debug or self.config["TRAP_BAD_REQUEST_ERRORS"]:
             e.show_exception = True
 
-    def _http_error_handler(self, e: HTTPException, blueprints: tuple[str, ...]) -> Any:
-        """The handler for an HTTP exception; None when it has none or is a redirect."""
-        if e.code is None or isinstance(e, RequestRedirect):
-            return None
-        return self._find_error_handler(e, blueprints)
-
     def _handle_user_exception_steps(self, e: Exception, plan: EndpointPlan) -> Steps[Any]:
-        handler = self._user_error_handler(e, plan.blueprints)
-        if handler is None:
-            return e
-        if handler is _UNHANDLED:
-            # The caller re-raises with a bare ``raise``: raising ``e`` here would
-            # put this frame (which holds ``e``) in its traceback, a reference cycle.
-            return _UNHANDLED
+        """Run the handler for an exception a hook or view raised; return its value.
+
+        An HTTP exception without a handler is its own value; ``_UNHANDLED`` means that
+        nothing handles ``e`` (the caller re-raises it).
+        """
+        if isinstance(e, BadRequestKeyError):
+            self._note_key_error(e)
+        if isinstance(e, HTTPException) and not self.trap_http_exception(e):
+            if e.code is None or isinstance(e, RequestRedirect):
+                return e
+            handler = self._find_error_handler(e, plan.blueprints)
+            if handler is None:
+                return e
+        else:
+            handler = self._find_error_handler(e, plan.blueprints)
+            if handler is None:
+                # The caller re-raises with a bare ``raise``: raising ``e`` here would
+                # put this frame (which holds ``e``) in its traceback, a reference cycle.
+                return _UNHANDLED
         rv = handler(e)
         if is_async_callable(handler):
             rv = yield rv

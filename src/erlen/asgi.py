@@ -217,7 +217,7 @@ async def handle_http(app: Erlen, scope: dict[str, Any], receive: Receive, send:
             preserve = extensions.get("erlen.preserve_context")
             if preserve is not None:
                 preserve(ctx)
-        body, close_pending = response.outgoing(request.method)
+        status_code, body, close_pending = response.outgoing(request.method)
         try:
             if body is None:
                 await send_stream(response, receive, send)
@@ -227,7 +227,7 @@ async def handle_http(app: Erlen, scope: dict[str, Any], receive: Receive, send:
                     await send(
                         {
                             "type": "http.response.start",
-                            "status": response.status_code,
+                            "status": status_code,
                             "headers": _encode_headers(response),
                         }
                     )

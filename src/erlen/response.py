@@ -622,20 +622,20 @@ class Response:
 
     # -- what the doors read (erlen.wsgi, erlen.asgi) --------------------------------
 
-    def outgoing(self, method: str) -> tuple[bytes | None, bool]:
-        """What a door sends in reply to ``method``: ``(body, close_pending)``.
+    def outgoing(self, method: str) -> tuple[int, bytes | None, bool]:
+        """What a door sends in reply to ``method``: ``(status_code, body, close_pending)``.
 
         ``body`` is the whole body, or None when it is a stream to iterate; it is ``b""``
         when no body may be sent (``HEAD``, a 1xx, 204 or 304 status). ``close_pending``
         tells whether :meth:`close` has work to do once the body is out (a stream to
         close, or ``call_on_close`` functions): a door that sees False may skip it.
         """
-        # PERF: one call answers both questions a door asks of every response.
+        # PERF: one call answers what a door asks of every response.
         close_pending = self._iter is not None or bool(self._on_close)
         code = self._status_code
         if method == "HEAD" or code < 200 or code == 204 or code == 304:
-            return b"", close_pending
-        return self._body, close_pending
+            return code, b"", close_pending
+        return code, self._body, close_pending
 
     @property
     def complete_body(self) -> bytes | None:

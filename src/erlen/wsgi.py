@@ -84,7 +84,7 @@ def handle(
     preserve = environ.get("erlen._preserve_context")
     if preserve is not None:
         preserve(ctx)
-    body, close_pending = response.outgoing(ctx.request.method)
+    _status_code, body, close_pending = response.outgoing(ctx.request.method)
     if body is not None:
         try:
             start_response(response.status, response.header_list())

@@ -209,3 +209,67 @@ if __name__ == "__main__":
     print("[tool.ruff.lint.flake8-tidy-imports.banned-api]")
     for name in core_private_names():
         print(f'"{name}".msg = "private to the core: batteries use its public API"')
+
+
+# -- the doors and the core ------------------------------------------------------------------------
+
+#: The doors: they reach the core through its documented door API only (``Request.from_values``,
+#: ``Erlen.begin_request``, ``respond``/``respond_async``/``respond_in_thread``,
+#: ``Response.outgoing`` ...), never through its private names.
+DOORS = ("wsgi.py", "asgi.py", "websocket.py", "lifespan.py")
+
+
+def _names_defined_in(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+    return {name for name in names if _is_private(name)}
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_doors_use_only_the_core_api(door: str) -> None:
+    path = SRC / door
+    found = violations(path, path.read_text(), _names_defined_in(path))
+    assert not found, "\n".join(found)
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """The erlen modules ``path`` imports when it is imported (not under TYPE_CHECKING)."""
+    tree = ast.parse(path.read_text(), str(path))
+    modules = {_module_name(p) for p in SRC.rglob("*.py")}
+    found: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            continue
+        if isinstance(node, ast.ImportFrom):
+            target = _resolve(path, node)
+            if not target.startswith("erlen"):
+                continue
+            submodules = {f"{target}.{a.name}" for a in node.names} & modules
+            found |= submodules or ({target} & modules)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names} & modules
+    return found - {_module_name(path)}
+
+
+def test_no_import_cycle_at_run_time() -> None:
+    """Module-level imports among erlen's modules form no cycle (type-only ones may)."""
+    graph = {_module_name(p): _runtime_imports(p) for p in SRC.rglob("*.py")}
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> None:
+        for dep in sorted(graph.get(module, ())):
+            assert dep not in path, "import cycle: " + " -> ".join([*path, dep])
+            if dep not in done:
+                visit(dep, [*path, dep])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [module])

@@ -248,15 +248,19 @@ async def handle_http(app: Erlen, scope: dict[str, Any], receive: Receive, send:
 
 
 def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
-    # PERF: headers that recur (Content-Type, security headers) are encoded once.
+    # PERF: headers that recur (Content-Type, security headers) are encoded once;
+    # Content-Length, which differs from response to response, is never looked up.
     out: list[tuple[bytes, bytes]] = []
     cache = _encoded_headers
     for kv in response.header_list():
+        k, v = kv
+        if k == "Content-Length":
+            out.append((b"content-length", v.encode("latin-1")))
+            continue
         pair = cache.get(kv)
         if pair is None:
-            k, v = kv
             pair = (k.encode("latin-1"), v.encode("latin-1"))
-            if k != "Content-Length" and len(v) < 128 and len(cache) < 512:
+            if len(v) < 128 and len(cache) < 512:
                 cache[kv] = pair
         out.append(pair)
     return out

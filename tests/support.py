@@ -16,6 +16,8 @@ from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+#: Seconds a test waits on a request to a server (real or in process) before it fails.
+TIMEOUT = 10.0
 
 
 # -- real servers --------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 The suite is the tutorial's, run three ways: on Erlen through the WSGI door, on
 Erlen through the ASGI door, and, as the oracle, on Flask itself, using a copy of
 the package whose only change is ``erlen`` -> ``flask`` and ``Erlen`` -> ``Flask``.
+Flaskr on real servers is in ``tests/integration/test_flaskr_real_server.py``.
 """
 
 from __future__ import annotations
@@ -13,14 +14,12 @@ import re
 import shutil
 import sqlite3
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import flask
-import httpx
 import pytest
 
 import erlen
@@ -343,50 +342,6 @@ def test_port_changes_only_names() -> None:
             is_app_class = re.search(r"\bErlen\(", line) is not None
             is_docstring = line.lstrip().startswith('"""')
             assert is_import or is_app_class or is_docstring, (path, line)
-
-
-# -- on real servers ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("server", ["gunicorn", "uvicorn"])
-def test_flaskr_on_a_real_server(server: str, tmp_path: Path, real_server: Any) -> None:
-    (tmp_path / "serve_flaskr.py").write_text(
-        textwrap.dedent(
-            f"""
-            import sys
-            sys.path.insert(0, {str(HERE)!r})
-            import flaskr
-
-            app = flaskr.create_app({{"DATABASE": {str(tmp_path / "real.sqlite")!r}}})
-            with app.app_context():
-                flaskr.db.init_db()
-            """
-        )
-    )
-    with (
-        real_server(server, tmp_path, "serve_flaskr:app") as base,
-        httpx.Client(base_url=base) as http,
-    ):
-        assert (
-            http.post("/auth/register", data={"username": "ann", "password": "pw"}).headers[
-                "location"
-            ]
-            == "/auth/login"
-        )
-        assert (
-            http.post("/auth/login", data={"username": "ann", "password": "wrong"}).text.count(
-                "Incorrect password."
-            )
-            == 1
-        )
-        login = http.post("/auth/login", data={"username": "ann", "password": "pw"})
-        assert login.status_code == 302 and "session" in http.cookies
-        assert http.post("/create", data={"title": "Über <b>", "body": "hello"}).status_code == 302
-        index = http.get("/").text
-        assert "Über &lt;b&gt;" in index and "by ann on" in index and "Log Out" in index
-        assert http.get("/static/style.css").status_code == 200
-        http.get("/auth/logout")
-        assert "Log In" in http.get("/").text
 
 
 def test_teardown_runs_in_the_views_thread(protocol: str) -> None:

@@ -146,8 +146,11 @@ def validate_csrf(
 
 
 def _same_origin(url: str, origin: str) -> bool:
-    a, b = urlsplit(url), urlsplit(origin)
-    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+    try:
+        a, b = urlsplit(url), urlsplit(origin)
+        return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+    except ValueError:  # a malformed URL (a port out of range, a bad IPv6 host): not ours
+        return False
 
 
 class CSRFProtect:

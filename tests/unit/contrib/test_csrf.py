@@ -222,7 +222,9 @@ def test_ssl_strict_referrer(protocol: str) -> None:
     data = {"csrf_token": token}
     check_400(client.post("/form", data=data, base_url=https), "The referrer header is missing.")
     for referrer in ("https://evil.example/form", "http://shop.example/form",
-                     "https://shop.example:8443/", "garbage"):  # fmt: skip
+                     "https://shop.example:8443/", "garbage",
+                     # malformed: a port out of range, an unclosed IPv6 host (a 400, not a 500)
+                     "https://shop.example:99999/form", "https://[::1/form"):  # fmt: skip
         r = client.post("/form", data=data, base_url=https, headers={"Referer": referrer})
         check_400(r, "The referrer does not match the host.")
     r = client.post("/form", data=data, base_url=https, headers={"Referer": f"{https}/form"})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from support import free_port
 
 BIN = Path(sys.executable).parent
 APP = """
@@ -41,12 +42,6 @@ def upload():
 """
 BOUNDARY = "erlen-upload-boundary"
 MIB = 1 << 20
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def multipart_body(mib: int) -> Iterator[bytes]:

@@ -647,6 +647,11 @@ class Response:
         """The body's iterable (sync or async) when it is streamed, else None."""
         return self._iter
 
+    @property
+    def has_close_functions(self) -> bool:
+        """True when ``call_on_close`` functions wait for the body to be sent."""
+        return bool(self._on_close)
+
     def header_list(self) -> list[tuple[str, str]]:
         """Return the headers to send, adding ``Content-Length`` for a known body."""
         items: list[tuple[str, str]] = self.headers._list

@@ -93,11 +93,18 @@ def handle(
             ctx.pop(e)
             raise
         chunks: list[bytes] = [body] if body else []
-        ctx.pop(ctx.error)
         if close_pending:
-            # call_on_close functions (and after_response jobs), or a stream not sent
-            # (HEAD, 204, 304): closed once the server has written the body.
-            return _ClosingBody(chunks, response)
+            if response.has_close_functions:
+                # call_on_close functions (and after_response jobs) run once the server
+                # has written the body, when it closes the iterable.
+                ctx.pop(ctx.error)
+                return _ClosingBody(chunks, response)
+            try:
+                response.close()  # a stream not sent (HEAD, 204, 304), in its context
+            finally:
+                ctx.pop(ctx.error)
+            return chunks
+        ctx.pop(ctx.error)
         return chunks
     try:
         start_response(response.status, response.header_list())

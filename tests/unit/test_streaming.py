@@ -15,6 +15,7 @@ import pytest
 
 from erlen import (
     Erlen,
+    Response,
     current_app,
     g,
     has_request_context,
@@ -496,3 +497,27 @@ def test_close_soon_closes_an_idle_threaded_iterator_at_once() -> None:
 
     asyncio.run(main())
     assert events == ["finally"]
+
+
+def test_a_stream_not_sent_is_closed_in_its_request_context(client: Callable[..., Any]) -> None:
+    """HEAD on a streamed response: the body is never sent, and is closed while the request
+    context is still bound (a close() that reads ``request`` works), on both doors."""
+    seen: list[Any] = []
+
+    class Body:
+        def __iter__(self) -> Iterator[bytes]:
+            yield b"never sent"
+
+        def close(self) -> None:
+            seen.append(request.path if has_request_context() else None)
+
+    app = Erlen(__name__)
+
+    @app.get("/stream")
+    def stream() -> Any:
+        return Response(Body())
+
+    r = client(app).head("/stream")
+    assert r.status_code == 200
+    assert r.data == b""
+    assert seen == ["/stream"]

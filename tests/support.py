@@ -213,3 +213,31 @@ def launch_chromium(profile: Path, *flags: str, wait: float = 20.0) -> Any:
     driver.set_page_load_timeout(wait)
     driver.set_script_timeout(wait)
     return driver
+
+
+# -- docs pages run as written --------------------------------------------------------------------
+
+
+def run_markdown(path: Path, optionflags: int = 0) -> int:
+    """Run a page's ```python blocks and doctest its ```pycon blocks, in page order.
+
+    Returns the number of examples tried; a failing example fails the calling test.
+    """
+    import doctest
+    import re
+
+    text = path.read_text("utf8")
+    globs: dict[str, Any] = {"__name__": "docs_example"}
+    attempted = 0
+    for language, body in re.findall(r"^```(python|pycon)\n(.*?)^```$", text, re.S | re.M):
+        if language == "python":
+            exec(compile(body, str(path), "exec"), globs)
+            continue
+        test = doctest.DocTestParser().get_doctest(body, globs, path.name, str(path), 0)
+        runner = doctest.DocTestRunner(optionflags=optionflags)
+        runner.run(test, clear_globs=False)
+        globs.update(test.globs)  # DocTest copies its globals; keep what the session defined
+        failed, tried = runner.summarize(verbose=False)
+        assert failed == 0, f"{path.name}: {failed} example(s) failed (see captured stdout)"
+        attempted += tried
+    return attempted

@@ -7,9 +7,7 @@ requests against both apps and compares status, body and log.
 
 from __future__ import annotations
 
-import doctest
 import importlib
-import re
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -21,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 import erlen
 from erlen import Blueprint, Erlen
+from support import run_markdown
 
 Build = Callable[[ModuleType, list[str]], Any]
 
@@ -743,25 +742,6 @@ def test_after_this_request_runs_before_blueprint_hooks(protocol: str) -> None:
 
 
 # -- docs/blueprints.md runs as written --------------------------------------------------
-
-
-def run_markdown(path: Path) -> int:
-    """Run a page's ```python blocks and doctest its ```pycon blocks, in page order."""
-    text = path.read_text("utf8")
-    globs: dict[str, Any] = {"__name__": "docs_example"}
-    attempted = 0
-    for language, body in re.findall(r"^```(python|pycon)\n(.*?)^```$", text, re.S | re.M):
-        if language == "python":
-            exec(compile(body, str(path), "exec"), globs)
-            continue
-        test = doctest.DocTestParser().get_doctest(body, globs, path.name, str(path), 0)
-        runner = doctest.DocTestRunner()
-        runner.run(test, clear_globs=False)
-        globs.update(test.globs)  # DocTest copies its globals; keep what the session defined
-        failed, tried = runner.summarize(verbose=False)
-        assert failed == 0, f"{path.name}: {failed} example(s) failed (see captured stdout)"
-        attempted += tried
-    return attempted
 
 
 def test_blueprints_doc_runs() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import re
 import uuid
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from erlen.sessions import (
     SessionInterface,
     SessionMixin,
 )
+from support import run_markdown
 
 
 def app_class(mod: ModuleType) -> Any:
@@ -741,25 +741,6 @@ def test_modified_tracking_matches_flask(operation: Callable[[Any], Any]) -> Non
 
 
 # -- docs/sessions.md runs as written ------------------------------------------------------
-
-
-def run_markdown(path: Path) -> int:
-    """Run a page's ```python blocks and doctest its ```pycon blocks, in page order."""
-    text = path.read_text("utf8")
-    globs: dict[str, Any] = {"__name__": "docs_example"}
-    attempted = 0
-    for language, body in re.findall(r"^```(python|pycon)\n(.*?)^```$", text, re.S | re.M):
-        if language == "python":
-            exec(compile(body, str(path), "exec"), globs)
-            continue
-        test = doctest.DocTestParser().get_doctest(body, globs, path.name, str(path), 0)
-        runner = doctest.DocTestRunner()
-        runner.run(test, clear_globs=False)
-        globs.update(test.globs)  # DocTest copies its globals; keep what the session defined
-        failed, tried = runner.summarize(verbose=False)
-        assert failed == 0, f"{path.name}: {failed} example(s) failed (see captured stdout)"
-        attempted += tried
-    return attempted
 
 
 def test_sessions_doc_runs() -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import doctest
 import logging
 import os
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +18,7 @@ from markupsafe import Markup
 import erlen
 from erlen import Erlen, get_template_attribute, render_template, render_template_string
 from erlen.templating import DispatchingJinjaLoader, Environment
+from support import run_markdown
 
 Build = Callable[[ModuleType, Path], Any]
 
@@ -394,25 +393,6 @@ def test_no_template_folder() -> None:
 
 
 # -- docs/templates.md runs as written ----------------------------------------------------
-
-
-def run_markdown(path: Path) -> int:
-    """Run a page's ```python blocks and doctest its ```pycon blocks, in page order."""
-    text = path.read_text("utf8")
-    globs: dict[str, Any] = {"__name__": "docs_example"}
-    attempted = 0
-    for language, body in re.findall(r"^```(python|pycon)\n(.*?)^```$", text, re.S | re.M):
-        if language == "python":
-            exec(compile(body, str(path), "exec"), globs)
-            continue
-        test = doctest.DocTestParser().get_doctest(body, globs, path.name, str(path), 0)
-        runner = doctest.DocTestRunner()
-        runner.run(test, clear_globs=False)
-        globs.update(test.globs)  # DocTest copies its globals; keep what the session defined
-        failed, tried = runner.summarize(verbose=False)
-        assert failed == 0, f"{path.name}: {failed} example(s) failed (see captured stdout)"
-        attempted += tried
-    return attempted
 
 
 def test_templates_doc_runs() -> None:

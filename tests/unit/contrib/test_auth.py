@@ -36,6 +36,7 @@ from erlen.contrib.auth import (
     user_logged_out,
 )
 from erlen.contrib.passwords import check_password_hash, generate_password_hash
+from support import run_markdown
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 FAST = "pbkdf2:sha256:1000"  # cheap hashes keep these tests quick
@@ -982,27 +983,8 @@ def test_default_verify_without_callback(protocol: str) -> None:
 # -- docs/auth.md runs as written ------------------------------------------------------------------------
 
 
-def run_markdown(path: Path) -> int:
-    """Run a page's ```python blocks and doctest its ```pycon blocks, in page order."""
-    text = path.read_text("utf8")
-    globs: dict[str, Any] = {"__name__": "docs_example"}
-    attempted = 0
-    for language, body in re.findall(r"^```(python|pycon)\n(.*?)^```$", text, re.S | re.M):
-        if language == "python":
-            exec(compile(body, str(path), "exec"), globs)
-            continue
-        test = doctest.DocTestParser().get_doctest(body, globs, path.name, str(path), 0)
-        runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-        runner.run(test, clear_globs=False)
-        globs.update(test.globs)
-        failed, tried = runner.summarize(verbose=False)
-        assert failed == 0, f"{path.name}: {failed} example(s) failed (see captured stdout)"
-        attempted += tried
-    return attempted
-
-
 def test_auth_doc_runs() -> None:
-    assert run_markdown(DOCS / "auth.md") >= 10
+    assert run_markdown(DOCS / "auth.md", doctest.ELLIPSIS) >= 10
 
 
 def test_no_stale_user_across_requests_in_one_app_context(protocol: str) -> None:

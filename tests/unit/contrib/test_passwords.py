@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import doctest
-import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from werkzeug import security as wz
 from erlen import Erlen
 from erlen.contrib import passwords as sec
 from erlen.contrib.passwords import check_password_hash, generate_password_hash, needs_rehash
+from support import run_markdown
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 
@@ -154,25 +154,6 @@ def test_rehash_on_login_flow() -> None:
 # -- docs/security.md runs as written ---------------------------------------------------------------
 
 
-def run_markdown(path: Path) -> int:
-    """Run a page's ```python blocks and doctest its ```pycon blocks, in page order."""
-    text = path.read_text("utf8")
-    globs: dict[str, Any] = {"__name__": "docs_example"}
-    attempted = 0
-    for language, body in re.findall(r"^```(python|pycon)\n(.*?)^```$", text, re.S | re.M):
-        if language == "python":
-            exec(compile(body, str(path), "exec"), globs)
-            continue
-        test = doctest.DocTestParser().get_doctest(body, globs, path.name, str(path), 0)
-        runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-        runner.run(test, clear_globs=False)
-        globs.update(test.globs)
-        failed, tried = runner.summarize(verbose=False)
-        assert failed == 0, f"{path.name}: {failed} example(s) failed (see captured stdout)"
-        attempted += tried
-    return attempted
-
-
 def test_security_doc_runs() -> None:
     pytest.importorskip("argon2")
-    assert run_markdown(DOCS / "security.md") >= 10
+    assert run_markdown(DOCS / "security.md", doctest.ELLIPSIS) >= 10

@@ -39,6 +39,7 @@ pytestmark = pytest.mark.slow
 if chromium_missing():
     pytest.skip(str(chromium_missing()), allow_module_level=True)
 
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
@@ -145,7 +146,21 @@ def submit(driver: WebDriver) -> None:
     """Press the form's submit button and wait for the next page."""
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    wait(driver).until(ec.staleness_of(old))
+    wait(driver).until(lambda _: is_detached(old))
+
+
+def is_detached(element: Any) -> bool:
+    """Whether the page that held ``element`` has been replaced.
+
+    Selenium's ``staleness_of`` expects only ``StaleElementReferenceException``; while
+    Chromium swaps documents it can also answer "Node with given id does not belong to
+    the document" as a generic error, which means the same thing here.
+    """
+    try:
+        element.is_enabled()
+    except WebDriverException:
+        return True
+    return False
 
 
 def flash_texts(driver: WebDriver) -> list[str]:

@@ -8,6 +8,11 @@ both), and reports the difference divided by ``n``: start-up, imports and the wa
     python -m bench.instructions                          # erlen-wsgi and erlen-asgi, all scenarios
     python -m bench.instructions --variant erlen-wsgi --scenario hello,session
     python -m bench.instructions --variant falcon --scenario hello
+    python -m bench.instructions --variant erlen-wsgi,compat:erlen-wsgi,compat:flask --scenario hello
+
+A ``compat:`` prefix runs the variant with :mod:`erlen.flask_compat` active: ``compat:flask``
+is the Flask bench app, unchanged, on Erlen (``import flask`` answers with Erlen), and
+``compat:erlen-wsgi`` is Erlen's own app in a process where compat mode is on.
 
 Needs ``valgrind`` (Debian package of that name). Figures are instructions, not seconds.
 """
@@ -24,11 +29,17 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
+#: A variant named ``compat:<variant>`` runs with erlen.flask_compat active.
+COMPAT_PREFIX = "compat:"
 _TOTAL = re.compile(r"^summary:\s+(\d+)", re.MULTILINE)
 
 
 def _run_batch(variant_name: str, scenario_name: str, n: int, warmup: int) -> None:
     """Child side: build the variant's app, check the scenario, then send it ``n`` times."""
+    if variant_name.startswith(COMPAT_PREFIX):
+        import erlen.flask_compat  # noqa: F401  (first: flask must answer with Erlen)
+
+        variant_name = variant_name[len(COMPAT_PREFIX) :]
     from bench import harness
 
     framework = variant_name.split("-", 1)[0]

@@ -3,6 +3,12 @@
 ``erlen --app module:name <command>`` loads an app the way ``flask`` does; ``erlen run``
 serves it through its ASGI door on uvicorn. Apps add commands with ``@app.cli.command()``
 and blueprints with ``@bp.cli.command()``; both run inside an application context.
+
+It also follows Flask's conventions, so it serves as ``flask`` in compat mode
+(:mod:`erlen.flask_compat`): every ``ERLEN_*`` variable it reads has a ``FLASK_*`` twin,
+read when the ``ERLEN_*`` one is not set; ``.flaskenv`` is loaded along with ``.erlenenv``;
+commands come from the ``flask.commands`` entry points too; and ``flask.cli``'s names
+(``FlaskGroup``, ``get_version``, ``CertParamType``, ...) are here.
 """
 
 from __future__ import annotations
@@ -40,10 +46,59 @@ FACTORY_NAMES = ("create_app", "make_app")
 #: File patterns (besides ``*.py``) whose changes restart ``erlen run --reload``.
 RELOAD_PATTERNS = ("*.py", "*.html", "*.htm", "*.jinja", "*.jinja2", "*.j2")
 
-_APP_HINT = (
-    "Use the 'erlen --app' option, the 'ERLEN_APP' environment variable,"
-    " or a 'wsgi.py' or 'app.py' file in the current directory."
-)
+
+def _compat_active() -> bool:
+    module = sys.modules.get("erlen.flask_compat")
+    return module is not None and bool(module.is_active())
+
+
+def _program_name() -> str:
+    """Return the name the command was started as: ``flask``, ``python -m flask``, ``erlen``."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.find_root().info_name:
+        return str(ctx.find_root().info_name)
+    return "flask" if _compat_active() else "erlen"
+
+
+def _flask_flavour(name: str | None = None) -> bool:
+    """Whether messages should use Flask's names: run as ``flask``, or in compat mode."""
+    name = _program_name() if name is None else name
+    return "flask" in os.path.basename(name).lower() or _compat_active()
+
+
+def _app_hint() -> str:
+    prog = _program_name()
+    if "flask" in prog:
+        var = "the 'FLASK_APP' environment variable"
+    else:
+        var = "the 'ERLEN_APP' (or Flask's 'FLASK_APP') environment variable"
+    return (
+        f"Use the '{prog} --app' option, {var},"
+        " or a 'wsgi.py' or 'app.py' file in the current directory."
+    )
+
+
+def environ_get(name: str) -> str | None:
+    """Return ``ERLEN_<name>``, else ``FLASK_<name>``, from the environment (empty is unset).
+
+    This is the precedence of every variable the command line reads: Erlen's name first,
+    then Flask's, so a project ported from Flask keeps working unchanged.
+    """
+    return os.environ.get(f"ERLEN_{name}") or os.environ.get(f"FLASK_{name}") or None
+
+
+class EnvOption(click.Option):
+    """An option that reads ``ERLEN_<PREFIX>_<NAME>``, else ``FLASK_<PREFIX>_<NAME>``."""
+
+    def resolve_envvar_value(self, ctx: click.Context) -> str | None:
+        """Look up the ``ERLEN_`` variable click derives, then its ``FLASK_`` twin."""
+        rv = super().resolve_envvar_value(ctx)
+        if rv is not None:
+            return rv
+        prefix = ctx.auto_envvar_prefix
+        if self.allow_from_autoenv and self.name and prefix and prefix.startswith("ERLEN"):
+            return os.environ.get(f"FLASK{prefix[5:]}_{self.name.upper()}") or None
+        return None
 
 
 class NoAppException(click.UsageError):
@@ -200,7 +255,7 @@ def locate_app(
             if not raise_if_not_found:
                 return None
             raise NoAppException(
-                f"Could not import {module_name!r}: no such module. {_APP_HINT}"
+                f"Could not import {module_name!r}: no such module. {_app_hint()}"
             ) from None
         raise NoAppException(_import_failure(module_name)) from None
     except Exception:
@@ -243,9 +298,10 @@ class ScriptInfo:
         self.create_app = create_app
         #: Free-form data for custom commands.
         self.data: dict[Any, Any] = {}
-        #: Whether loading sets ``app.debug`` from ``ERLEN_DEBUG``.
+        #: Whether loading sets ``app.debug`` from ``ERLEN_DEBUG`` (or ``FLASK_DEBUG``).
         self.set_debug_flag = set_debug_flag
-        #: Whether ``.env`` and ``.erlenenv`` are loaded (``ERLEN_SKIP_DOTENV=1`` turns it off).
+        #: Whether ``.env``, ``.erlenenv`` and ``.flaskenv`` are loaded (``ERLEN_SKIP_DOTENV=1``
+        #: or ``FLASK_SKIP_DOTENV=1`` turns it off).
         self.load_dotenv_defaults = get_load_dotenv(load_dotenv_defaults)
         self._loaded_app: Erlen | None = None
         self._discovered_module: str | None = None
@@ -277,7 +333,7 @@ class ScriptInfo:
                     self._discovered_module = module_name
                     break
         if app is None:
-            raise NoAppException(f"Could not locate an Erlen application. {_APP_HINT}")
+            raise NoAppException(f"Could not locate an Erlen application. {_app_hint()}")
         if self.set_debug_flag:
             # Through the property, so settings tied to debug mode follow it.
             app.debug = get_debug_flag()
@@ -352,13 +408,14 @@ def _set_app(ctx: click.Context, param: click.Parameter, value: str | None) -> s
 
 
 # Eager, so the app's commands show up in --help.
-_app_option = click.Option(
+_app_option = EnvOption(
     ["-A", "--app"],
     metavar="IMPORT",
     help=(
         "The application to load: 'module', 'module:name' or 'module:create_app(args)'."
         " The module may be a dotted name or a file path. Without a name, Erlen looks for"
-        " 'app', 'application', or a 'create_app'/'make_app' factory. [env: ERLEN_APP]"
+        " 'app', 'application', or a 'create_app'/'make_app' factory."
+        " [env: ERLEN_APP, else FLASK_APP]"
     ),
     is_eager=True,
     expose_value=False,
@@ -370,15 +427,18 @@ def _set_debug(ctx: click.Context, param: click.Parameter, value: bool | None) -
     source = ctx.get_parameter_source(param.name or "debug")
     if value is None or source in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
         return None
-    # Through the environment, so an app factory sees it while it runs.
+    # Through the environment, so an app factory sees it while it runs (under Flask's
+    # name too when run as `flask`, for factories that read FLASK_DEBUG themselves).
     os.environ["ERLEN_DEBUG"] = "1" if value else "0"
+    if _flask_flavour():
+        os.environ["FLASK_DEBUG"] = os.environ["ERLEN_DEBUG"]
     return value
 
 
-_debug_option = click.Option(
+_debug_option = EnvOption(
     ["--debug/--no-debug"],
     default=None,
-    help="Turn debug mode on or off for any command. [env: ERLEN_DEBUG]",
+    help="Turn debug mode on or off for any command. [env: ERLEN_DEBUG, else FLASK_DEBUG]",
     expose_value=False,
     callback=_set_debug,
 )
@@ -401,12 +461,12 @@ def _load_env_file(ctx: click.Context, param: click.Parameter, value: str | None
 
 
 # Eager and first, so variables it sets (ERLEN_APP, ...) are seen by the other options.
-_env_file_option = click.Option(
+_env_file_option = EnvOption(
     ["-e", "--env-file"],
     type=click.Path(exists=True, dir_okay=False),
     help=(
-        "Load environment variables from this file; it wins over '.env' and '.erlenenv',"
-        " and variables already set win over all files. Needs python-dotenv."
+        "Load environment variables from this file; it wins over '.env', '.erlenenv' and"
+        " '.flaskenv', and variables already set win over all files. Needs python-dotenv."
     ),
     is_eager=True,
     expose_value=False,
@@ -414,26 +474,47 @@ _env_file_option = click.Option(
 )
 
 
-def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+def _dist_version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def get_version(ctx: Any, param: click.Parameter | None, value: Any) -> None:
+    """Print the versions of Python, Erlen and Werkzeug, then exit (``--version``'s callback).
+
+    Run as ``flask`` (or in compat mode) the lines have Flask's shape, with Erlen's version
+    beside the Flask version it answers for: ``Flask 3.1.3 (Erlen 0.1.0)``.
+    """
     if not value or ctx.resilient_parsing:
         return
+    erlen_version = _dist_version("erlen") or "unknown"
     lines = [f"Python {platform.python_version()}"]
-    for dist in ("erlen", "werkzeug", "click"):
-        try:
-            lines.append(f"{dist.capitalize()} {importlib.metadata.version(dist)}")
-        except importlib.metadata.PackageNotFoundError:
-            pass
+    if _flask_flavour():
+        compat = sys.modules.get("erlen.flask_compat")
+        flask_version = _dist_version("flask") or getattr(compat, "FLASK_API_VERSION", "")
+        flask = f"Flask {flask_version}" if flask_version else "Flask"
+        lines.append(f"{flask} (Erlen {erlen_version})")
+        lines.append(f"Werkzeug {_dist_version('werkzeug') or 'unknown'}")
+    else:
+        lines.append(f"Erlen {erlen_version}")
+        for dist in ("werkzeug", "click"):
+            found = _dist_version(dist)
+            if found is not None:
+                lines.append(f"{dist.capitalize()} {found}")
     click.echo("\n".join(lines), color=ctx.color)
     ctx.exit()
 
 
-_version_option = click.Option(
+#: The ``--version`` option of :class:`ErlenGroup` (``add_version_option=False`` leaves it out).
+version_option = click.Option(
     ["--version"],
     help="Show the versions of Erlen, Werkzeug, click and Python.",
     is_flag=True,
     is_eager=True,
     expose_value=False,
-    callback=_show_version,
+    callback=get_version,
 )
 
 
@@ -442,7 +523,8 @@ class ErlenGroup(AppGroup):
 
     It adds ``--app``, ``--debug``, ``--env-file`` and ``--version``, the built-in
     ``run``, ``shell`` and ``routes`` commands, commands from the ``erlen.commands``
-    entry point group, and the loaded app's own commands.
+    entry point group (and ``flask.commands`` in compat mode), and the loaded app's own
+    commands. ``FlaskGroup`` is this class.
 
     :param add_default_commands: add ``run``, ``shell`` and ``routes``.
     :param create_app: a function returning the app, used instead of ``--app`` discovery.
@@ -463,7 +545,7 @@ class ErlenGroup(AppGroup):
         params: list[click.Parameter] = list(extra.pop("params", None) or ())
         params.extend((_env_file_option, _app_option, _debug_option))
         if add_version_option:
-            params.append(_version_option)
+            params.append(version_option)
         extra.setdefault("context_settings", {})
         extra["context_settings"].setdefault("auto_envvar_prefix", "ERLEN")
         super().__init__(params=params, **extra)
@@ -479,8 +561,12 @@ class ErlenGroup(AppGroup):
     def _load_plugin_commands(self) -> None:
         if self._plugins_loaded:
             return
-        for entry_point in importlib.metadata.entry_points(group="erlen.commands"):
-            self.add_command(entry_point.load(), entry_point.name)
+        # Flask's group only in compat mode: outside it, a Flask extension's command
+        # would import the real Flask next to Erlen. Erlen's come last and win a name.
+        groups = ("flask.commands", "erlen.commands") if _compat_active() else ("erlen.commands",)
+        for group in groups:
+            for entry_point in importlib.metadata.entry_points(group=group):
+                self.add_command(entry_point.load(), entry_point.name)
         self._plugins_loaded = True
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
@@ -523,8 +609,12 @@ class ErlenGroup(AppGroup):
     ) -> click.Context:
         """Create the context with a :class:`ScriptInfo` for this group's settings."""
         # An app module that calls app.run() at import time must not start a server
-        # in the middle of a CLI command: run_app() checks this.
+        # in the middle of a CLI command: run_app() checks this. Run as `flask`, Flask's
+        # name is set too, for code that reads it.
         os.environ["ERLEN_RUN_FROM_CLI"] = "true"
+        root_name = parent.find_root().info_name if parent is not None else info_name
+        if _flask_flavour(root_name or ""):
+            os.environ["FLASK_RUN_FROM_CLI"] = "true"
         if "obj" not in extra and "obj" not in self.context_settings:
             extra["obj"] = ScriptInfo(
                 create_app=self.create_app,
@@ -545,16 +635,22 @@ class ErlenGroup(AppGroup):
         return super().parse_args(ctx, args)
 
 
-def load_dotenv(path: str | os.PathLike[str] | None = None, load_defaults: bool = True) -> bool:
-    """Set environment variables from ``.erlenenv``, ``.env`` and *path*, if python-dotenv is here.
+#: The env files ``load_dotenv`` looks for, the later winning a name: public settings in
+#: ``.flaskenv`` (Flask's) and ``.erlenenv``, private ones in ``.env``.
+DOTENV_FILES = (".flaskenv", ".erlenenv", ".env")
 
-    Later files win (*path* over ``.env`` over ``.erlenenv``); variables already in the
-    environment are never overwritten. Return whether any variable was read.
+
+def load_dotenv(path: str | os.PathLike[str] | None = None, load_defaults: bool = True) -> bool:
+    """Set environment variables from ``.flaskenv``, ``.erlenenv``, ``.env`` and *path*.
+
+    Needs python-dotenv (without it, nothing is loaded). Later files win (*path* over
+    ``.env`` over ``.erlenenv`` over ``.flaskenv``); variables already in the environment
+    are never overwritten. Return whether any variable was read.
     """
     try:
         import dotenv
     except ImportError:
-        if path or os.path.isfile(".env") or os.path.isfile(".erlenenv"):
+        if path or any(os.path.isfile(name) for name in DOTENV_FILES):
             click.secho(
                 " * Tip: there are .env files here. Install python-dotenv to load them.",
                 fg="yellow",
@@ -564,7 +660,7 @@ def load_dotenv(path: str | os.PathLike[str] | None = None, load_defaults: bool 
 
     values: dict[str, str | None] = {}
     if load_defaults:
-        for name in (".erlenenv", ".env"):
+        for name in DOTENV_FILES:
             found = dotenv.find_dotenv(name, usecwd=True)
             if found:
                 values.update(dotenv.dotenv_values(found, encoding="utf-8"))
@@ -582,30 +678,163 @@ _load_dotenv = load_dotenv  # run_app's parameter of the same name hides it
 # -- erlen run ----------------------------------------------------------------------------------
 
 
+class CertParamType(click.ParamType):  # type: ignore[type-arg]
+    """``run --cert``: a certificate file, ``adhoc``, or the import name of an ``SSLContext``."""
+
+    name = "path"
+
+    def __init__(self) -> None:
+        self.path_type = click.Path(exists=True, dir_okay=False, resolve_path=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Return the file's path, ``"adhoc"`` or the ``ssl.SSLContext`` named by *value*."""
+        try:
+            import ssl
+        except ImportError:
+            raise click.BadParameter(
+                "Serving HTTPS needs Python's ssl module, which is not available.", ctx, param
+            ) from None
+        try:
+            return self.path_type(value, param, ctx)
+        except click.BadParameter:
+            pass
+        text = click.STRING(value, param, ctx)
+        if text.lower() == "adhoc":
+            try:
+                import cryptography  # noqa: F401
+            except ImportError:
+                raise click.BadParameter(
+                    "An ad hoc certificate needs the cryptography package"
+                    " (pip install cryptography).",
+                    ctx,
+                    param,
+                ) from None
+            return "adhoc"
+        from werkzeug.utils import import_string
+
+        found = import_string(text, silent=True)
+        if isinstance(found, ssl.SSLContext):
+            return found
+        raise click.BadParameter(
+            f"{text!r} is not a file, 'adhoc', or the import name of an ssl.SSLContext.",
+            ctx,
+            param,
+        )
+
+
+def _validate_key(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Check ``--key`` against ``--cert`` (processed first: it is eager) and pair them."""
+    cert = ctx.params.get("cert")
+    is_context = cert is not None and not isinstance(cert, (str, tuple))
+    if value is not None:
+        if cert is None:
+            raise click.BadParameter('"--cert" must also be given.', ctx, param)
+        if cert == "adhoc":
+            raise click.BadParameter('"--key" cannot be used with "--cert adhoc".', ctx, param)
+        if is_context:
+            raise click.BadParameter('"--key" cannot be used with an SSLContext.', ctx, param)
+        ctx.params["cert"] = (cert, value)
+    elif isinstance(cert, str) and cert != "adhoc":
+        raise click.BadParameter('Required when using "--cert".', ctx, param)
+    return value
+
+
+class SeparatedPathType(click.Path):
+    """A list of paths in one value, separated by ``os.pathsep`` (``:``, ``;`` on Windows)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Split *value* and check each item as a :class:`click.Path`."""
+        if isinstance(value, (list, tuple)):
+            items: list[Any] = list(value)
+        else:
+            items = list(self.split_envvar_value(value))
+        return [super(SeparatedPathType, self).convert(item, param, ctx) for item in items]
+
+
 @click.command("run", short_help="Serve the app with uvicorn (development server).")
-@click.option("--host", "-h", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", "-p", default=5000, show_default=True, type=int, help="Port to bind.")
+@click.option(
+    "--host", "-h", cls=EnvOption, default="127.0.0.1", show_default=True, help="Interface to bind."
+)
+@click.option(
+    "--port", "-p", cls=EnvOption, default=5000, show_default=True, type=int, help="Port to bind."
+)
+@click.option(
+    "--cert",
+    cls=EnvOption,
+    type=CertParamType(),
+    is_eager=True,
+    help="Serve HTTPS with this certificate file (with --key), 'adhoc', or an SSLContext's"
+    " import name.",
+)
+@click.option(
+    "--key",
+    cls=EnvOption,
+    type=click.Path(exists=True, dir_okay=False, resolve_path=True),
+    callback=_validate_key,
+    expose_value=False,
+    help="The private key file of --cert.",
+)
 @click.option(
     "--reload/--no-reload",
+    cls=EnvOption,
     default=None,
     help="Restart when Python files or templates change. On by default in debug mode.",
 )
 @click.option(
     "--debug/--no-debug",
+    cls=EnvOption,
     default=None,
     help="Debug mode: the debugging page on errors, template auto-reload, reloading.",
 )
 @click.option(
+    "--debugger/--no-debugger",
+    cls=EnvOption,
+    default=None,
+    help="Show the debugging page on errors. On by default in debug mode.",
+)
+@click.option(
+    "--with-threads/--without-threads",
+    cls=EnvOption,
+    default=True,
+    help="Accepted for Flask's sake: uvicorn serves requests concurrently either way.",
+)
+@click.option(
     "--workers",
     "-w",
+    cls=EnvOption,
     default=1,
     show_default=True,
     type=click.IntRange(min=1),
     help="Number of worker processes (not with --reload).",
 )
+@click.option(
+    "--extra-files",
+    cls=EnvOption,
+    default=None,
+    type=SeparatedPathType(),
+    help=f"More files whose changes restart the server, separated by {os.path.pathsep!r}.",
+)
+@click.option(
+    "--exclude-patterns",
+    cls=EnvOption,
+    default=None,
+    type=SeparatedPathType(),
+    help="fnmatch patterns of files whose changes do not restart the server, separated by"
+    f" {os.path.pathsep!r}.",
+)
 @pass_script_info
 def run_command(
-    info: ScriptInfo, host: str, port: int, reload: bool | None, debug: bool | None, workers: int
+    info: ScriptInfo,
+    host: str,
+    port: int,
+    reload: bool | None,
+    debug: bool | None,
+    workers: int,
+    cert: Any = None,
+    debugger: bool | None = None,
+    with_threads: bool = True,
+    extra_files: list[str] | None = None,
+    exclude_patterns: list[str] | None = None,
 ) -> None:
     """Serve the app through its ASGI door on uvicorn.
 
@@ -621,18 +850,21 @@ def run_command(
         raise click.UsageError("--reload and --workers cannot be used together.")
     if reload is None:
         reload = debug and workers == 1
+    if debugger is None:
+        debugger = debug
 
     try:
         _uvicorn()
     except RuntimeError as e:
         raise click.ClickException(str(e)) from None
+    options = _tls_options(cert)
     # Load here even when other processes will serve: a missing app or a broken import
     # is reported at once, not from inside a worker.
     app = info.load_app()
     app.debug = debug
     _show_banner(app.name, debug, reload, workers)
     if not (reload or workers > 1):
-        _serve_in_process(app, host=host, port=port, debug=debug)
+        _serve_in_process(app, host=host, port=port, debug=debug, debugger=debugger, **options)
         return
 
     # The same source load_app() used: the group's create_app first, then --app.
@@ -646,6 +878,19 @@ def run_command(
             )
     else:
         import_path = info.app_import_path or info._discovered_module or _import_string_for_app(app)
+    reload_dirs = _reload_dirs_for(import_path, app.root_path)
+    if reload:
+        for path in extra_files or ():
+            folder = os.path.dirname(os.path.realpath(path))
+            if folder not in reload_dirs:
+                reload_dirs.append(folder)
+        if extra_files:
+            options["reload_includes"] = [os.path.basename(path) for path in extra_files]
+        if exclude_patterns:
+            options["reload_excludes"] = list(exclude_patterns)
+    if not debugger:
+        # Worker processes import the app afresh: tell them to leave the page out.
+        os.environ["ERLEN_NO_DEBUGGER"] = "1"
     _serve_in_subprocesses(
         import_path,
         host=host,
@@ -653,7 +898,28 @@ def run_command(
         debug=debug,
         reload=reload,
         workers=workers,
-        reload_dirs=_reload_dirs_for(import_path, app.root_path),
+        reload_dirs=reload_dirs,
+        **options,
+    )
+
+
+def _tls_options(cert: Any) -> dict[str, Any]:
+    """Turn ``run --cert``'s value into uvicorn's ``ssl_certfile``/``ssl_keyfile`` options."""
+    if cert is None:
+        return {}
+    if isinstance(cert, tuple):
+        return {"ssl_certfile": cert[0], "ssl_keyfile": cert[1]}
+    if cert == "adhoc":
+        import tempfile
+
+        from werkzeug.serving import make_ssl_devcert
+
+        base = os.path.join(tempfile.mkdtemp(prefix="erlen-adhoc-"), "adhoc")
+        certfile, keyfile = make_ssl_devcert(base, host="localhost")
+        return {"ssl_certfile": certfile, "ssl_keyfile": keyfile}
+    raise click.UsageError(
+        "uvicorn reads TLS certificates from files and cannot use an SSLContext object:"
+        " pass '--cert cert.pem --key key.pem' (or '--cert adhoc')."
     )
 
 
@@ -671,14 +937,15 @@ def run_app(
 ) -> None:
     """Serve *app* with uvicorn: what ``app.run()`` does.
 
-    *host* and *port* default to ``ERLEN_RUN_HOST``/``ERLEN_RUN_PORT``, then the port of
+    *host* and *port* default to ``ERLEN_RUN_HOST``/``ERLEN_RUN_PORT`` (else Flask's
+    ``FLASK_RUN_HOST``/``FLASK_RUN_PORT``), then the port of
     ``SERVER_NAME``, then ``127.0.0.1:5000``. *debug* sets ``app.debug`` (otherwise it is
     left alone); *reload* defaults to debug mode. *debug_allow* lists addresses (besides
     loopback) that may see the debugging page. Flask's ``use_reloader``, ``processes`` and
     ``threaded`` are understood; other keyword arguments go to ``uvicorn.run``. Nothing
-    happens when called while ``erlen run`` imports the app.
+    happens when called while ``erlen run`` (or ``flask run``) imports the app.
     """
-    if os.environ.get("ERLEN_RUN_FROM_CLI") == "true":
+    if "true" in (os.environ.get("ERLEN_RUN_FROM_CLI"), os.environ.get("FLASK_RUN_FROM_CLI")):
         return
     # Flask's names for the same settings, so ported app.run() calls keep working.
     if "use_reloader" in options:
@@ -689,16 +956,16 @@ def run_app(
     options.pop("threaded", None)  # uvicorn serves requests concurrently anyway
     if load_dotenv:
         _load_dotenv()
-        if "ERLEN_DEBUG" in os.environ and debug is None:
+        if debug is None and ("ERLEN_DEBUG" in os.environ or "FLASK_DEBUG" in os.environ):
             debug = get_debug_flag()
     if debug is not None:
         app.debug = debug
     debug = app.debug
     server_name = app.config.get("SERVER_NAME") or ""
     sn_port = server_name.rpartition(":")[2] if ":" in server_name else ""
-    host = host or os.environ.get("ERLEN_RUN_HOST") or "127.0.0.1"
+    host = host or environ_get("RUN_HOST") or "127.0.0.1"
     if port is None:
-        env_port = os.environ.get("ERLEN_RUN_PORT")
+        env_port = environ_get("RUN_PORT")
         port = int(env_port or (sn_port if sn_port.isdigit() else 5000))
     if reload is None:
         reload = debug and workers == 1
@@ -726,9 +993,16 @@ def run_app(
     _serve_in_process(app, host=host, port=port, debug=debug, debug_allow=debug_allow, **options)
 
 
+def show_server_banner(debug: bool | None, app_import_path: str | None) -> None:
+    """Print which app is served and whether debug mode is on (``None`` leaves a line out)."""
+    if app_import_path is not None:
+        click.echo(f" * Serving Erlen app '{app_import_path}'")
+    if debug is not None:
+        click.echo(f" * Debug mode: {'on' if debug else 'off'}")
+
+
 def _show_banner(name: str, debug: bool, reload: bool, workers: int) -> None:
-    click.echo(f" * Serving Erlen app '{name}'")
-    click.echo(f" * Debug mode: {'on' if debug else 'off'}")
+    show_server_banner(debug, name)
     if reload:
         click.echo(" * Reloading on changes to Python files and templates")
     if workers > 1:
@@ -753,11 +1027,12 @@ def _serve_in_process(
     port: int,
     debug: bool,
     debug_allow: str | None = None,
+    debugger: bool | None = None,
     **options: Any,
 ) -> None:
     uvicorn = _uvicorn()
     target: Any = app
-    if debug:
+    if debug if debugger is None else debugger:
         from .middleware.debug import DebugMiddleware
 
         target = DebugMiddleware(app, allow=debug_allow)
@@ -789,9 +1064,10 @@ def _serve_in_subprocesses(
     os.environ["ERLEN_RUN_FROM_CLI"] = "true"
     if reload:
         options["reload_dirs"] = reload_dirs
+        extra_includes = options.pop("reload_includes", None) or []
         if _have_watchfiles():
             # Without watchfiles uvicorn polls *.py only, and warns about includes.
-            options["reload_includes"] = list(RELOAD_PATTERNS)
+            options["reload_includes"] = [*RELOAD_PATTERNS, *extra_includes]
     options.setdefault("log_level", "debug" if debug else "info")
     uvicorn.run(
         "erlen.cli:_load_app_for_server",
@@ -816,7 +1092,7 @@ def _have_watchfiles() -> bool:
 def _load_app_for_server() -> Any:
     """Load the app in a uvicorn worker or reloader process (``ERLEN_APP``, ``ERLEN_DEBUG``)."""
     app = ScriptInfo(app_import_path=os.environ.get("ERLEN_APP") or None).load_app()
-    if not app.debug:
+    if not app.debug or os.environ.get("ERLEN_NO_DEBUGGER") == "1":
         return app
     from .middleware.debug import DebugMiddleware
 
@@ -979,24 +1255,37 @@ cli = ErlenGroup(
 A general utility script for Erlen applications.
 
 An application to load must be given with the '--app' option, the 'ERLEN_APP'
-environment variable, or with a 'wsgi.py' or 'app.py' file in the current directory.
+(or Flask's 'FLASK_APP') environment variable, or with a 'wsgi.py' or 'app.py' file
+in the current directory.
 """,
 )
 
+#: Flask's name for the group; ``flask.cli.FlaskGroup(create_app=...)`` makes an ErlenGroup.
+FlaskGroup = ErlenGroup
+
 
 def main() -> None:
-    """Run the ``erlen`` command line (the console script and ``python -m erlen``)."""
+    """Run the command line: ``erlen``, ``python -m erlen``, and ``flask`` in compat mode.
+
+    Usage lines and errors name the program as it was typed (click reads ``sys.argv``).
+    """
     cli.main()
 
 
 __all__ = [
     "AppGroup",
+    "CertParamType",
+    "EnvOption",
     "ErlenGroup",
+    "FlaskGroup",
     "NoAppException",
     "ScriptInfo",
+    "SeparatedPathType",
     "cli",
+    "environ_get",
     "find_app_by_string",
     "find_best_app",
+    "get_version",
     "load_dotenv",
     "locate_app",
     "main",
@@ -1006,5 +1295,7 @@ __all__ = [
     "run_app",
     "run_command",
     "shell_command",
+    "show_server_banner",
+    "version_option",
     "with_appcontext",
 ]

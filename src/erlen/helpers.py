@@ -45,8 +45,9 @@ def get_debug_flag() -> bool:
 
 
 def get_load_dotenv(default: bool = True) -> bool:
-    """Return whether ``.env`` files should be loaded (``ERLEN_SKIP_DOTENV`` turns it off)."""
-    val = os.environ.get("ERLEN_SKIP_DOTENV")
+    """Return whether ``.env`` files should be loaded (``ERLEN_SKIP_DOTENV``, else
+    ``FLASK_SKIP_DOTENV``, turns it off)."""
+    val = os.environ.get("ERLEN_SKIP_DOTENV") or os.environ.get("FLASK_SKIP_DOTENV")
     if not val:
         return default
     return val.lower() in ("0", "false", "no")

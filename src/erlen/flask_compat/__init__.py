@@ -11,6 +11,10 @@ After that, ``flask.Flask is erlen.Erlen``, ``flask.globals is erlen.globals`` a
 also inside extensions, and also when the real Flask distribution is installed: Flask's
 modules are never imported. Nothing changes on Erlen's request path; the aliases are module
 objects in :data:`sys.modules`.
+
+PYTEST_DONT_REWRITE: this marker tells pytest not to rewrite (nor warn about) this module
+when ``-p erlen.flask_compat`` names it after the start-up hook already imported it, so
+suites that turn warnings into errors run with both switches on.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from erlen.cli import main
+from erlen.cli import cli
 
 if __name__ == "__main__":
-    main()
+    # This file runs as `flask.__main__` from Erlen's folder; click would read the
+    # program's name from the file ("python -m flask._main"), so give it the one typed.
+    cli.main(prog_name="python -m flask")

@@ -46,6 +46,10 @@ def request_from_environ(request_class: type[R], environ: dict[str, Any]) -> R:
     path = get("PATH_INFO") or "/"
     if not path.isascii():
         path = _decode_wsgi_str(path)
+    if path[0] != "/":
+        # Middleware that moves part of the path into SCRIPT_NAME may leave PATH_INFO
+        # without its slash; the request path has one, as with Werkzeug.
+        path = "/" + path
     root = get("SCRIPT_NAME", "")
     if root:
         root = _decode_wsgi_str(root).rstrip("/")

@@ -748,3 +748,33 @@ def test_body_limits_outside_an_app_context_are_werkzeugs() -> None:
         assert ours.max_form_parts == 3
     ours.max_form_parts = 4
     assert ours.max_form_parts == 4
+
+
+@pytest.mark.parametrize("path_info", ["create", "a/b"])
+def test_path_info_without_its_slash_reads_as_flask(path_info: str) -> None:
+    """Middleware may move the slash into SCRIPT_NAME; the request path keeps one."""
+    import flask
+
+    def read(mod: ModuleType, cls: type) -> list[str]:
+        app = cls(__name__)
+
+        @app.route("/<path:anything>")
+        @app.route("/")
+        def show(anything: str = "") -> Any:
+            req = mod.request
+            return mod.jsonify([req.path, req.full_path, req.script_root, req.url])
+
+        inner = app.wsgi_app
+
+        def strip_slash(environ: dict[str, Any], start_response: Any) -> Any:
+            environ["SCRIPT_NAME"] = "/"
+            environ["PATH_INFO"] = path_info
+            return inner(environ, start_response)
+
+        app.wsgi_app = strip_slash  # type: ignore[method-assign]
+        result: list[str] = app.test_client().get("/ignored").get_json()
+        return result
+
+    expected = read(flask, flask.Flask)
+    assert expected[0] == "/" + path_info
+    assert read(erlen, Erlen) == expected

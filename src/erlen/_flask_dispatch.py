@@ -3,18 +3,20 @@
 Erlen dispatches a request through :meth:`Erlen.respond` / :meth:`Erlen.respond_async`,
 which inline Flask's steps; the methods of the same names on :class:`erlen.Erlen` call
 the functions here. Code written for Flask may call these methods
-(``app.full_dispatch_request()`` in a test request context) or override one of them in a
-subclass; such a subclass (``Erlen._flask_dispatch``) has every request composed from
-them as Flask composes them, on both doors (under ASGI in the worker pool: they are
-sync). This module is that path; it reuses the steps the fast path shares (plans, error
-handler lookup, the response processing and the 500 handling).
+(``app.full_dispatch_request()`` in a test request context), override one of them in a
+subclass, or replace one on the app (``app.handle_exception = ...``, as Flask-RESTful
+does); such an app (``Erlen._flask_dispatch``) has every request composed from them as
+Flask composes them, on both doors (under ASGI in the worker pool: they are sync). This
+module is that path; it reuses the steps the fast path shares (plans, error handler
+lookup, saving the session).
 """
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import BadRequestKeyError, HTTPException
+from werkzeug.exceptions import BadRequestKeyError, HTTPException, InternalServerError
 
 from . import signals
 from .concurrency import drive_sync
@@ -91,7 +93,16 @@ def dispatch_request(app: Erlen) -> Any:
 def process_response(app: Erlen, response: Response) -> Response:
     """Run the after-request functions and save the session; return the response."""
     ctx = _cv_request.get()
-    return app._process_response_sync(ctx, plan_of(app, ctx), response)
+    plan = plan_of(app, ctx)
+    if not app._flask_dispatch:
+        return app._process_response_sync(ctx, plan, response)
+    ensure_sync = app.ensure_sync
+    for func in ctx._after_request_functions:
+        response = ensure_sync(func)(response)
+    for after, _ in plan.after:
+        response = ensure_sync(after)(response)
+    app._save_session(ctx, response)
+    return response
 
 
 def finalize_request(app: Erlen, rv: Any, from_error_handler: bool = False) -> Response:
@@ -133,8 +144,39 @@ def handle_http_exception(app: Erlen, e: HTTPException) -> Any:
 def handle_exception(app: Erlen, e: Exception) -> Response:
     """Handle an unhandled exception: propagate it in testing/debug, else a 500."""
     ctx = _cv_request.get()
-    rv = drive_sync(app._handle_exception_steps(ctx, e, plan_of(app, ctx)))
-    return app.finalize_request(rv, True)
+    if not app._flask_dispatch:
+        rv = drive_sync(app._handle_exception_steps(ctx, e, plan_of(app, ctx)))
+        return app.finalize_request(rv, True)
+    exc_info = sys.exc_info()
+    ctx.error = e
+    if signals.got_request_exception.receivers:
+        signals.got_request_exception.send(app, _async_wrapper=app.ensure_sync, exception=e)
+    propagate = app.config["PROPAGATE_EXCEPTIONS"]
+    if propagate is None:
+        propagate = app.testing or app.debug
+    if propagate:
+        if exc_info[1] is e:
+            raise
+        raise e
+    app.log_exception(exc_info if exc_info[1] is e else (type(e), e, e.__traceback__))
+    server_error: Any = InternalServerError(original_exception=e)
+    handler = app._find_error_handler(server_error, _blueprints())
+    if handler is not None:
+        server_error = app.ensure_sync(handler)(server_error)
+    return app.finalize_request(server_error, True)
+
+
+def teardown(app: Erlen, ctx: RequestContext) -> None:
+    """Tear a request down through ``do_teardown_request``/``do_teardown_appcontext``.
+
+    In the worker thread that ran the request (see ``Erlen._respond_in_worker``).
+    """
+    ctx._torn_down = True  # set first: a failing teardown must not run twice
+    exc = ctx.error
+    app.do_teardown_request(exc)
+    app_ctx = ctx._app_ctx
+    if app_ctx is not None and len(app_ctx._tokens) == 1:
+        app.do_teardown_appcontext(exc)
 
 
 def _blueprints() -> tuple[str, ...]:
@@ -142,7 +184,8 @@ def _blueprints() -> tuple[str, ...]:
     return tuple(ctx.request.blueprints) if ctx is not None else ()
 
 
-#: Flask's dispatch methods: overriding one in a subclass makes requests go through them.
+#: Flask's dispatch methods: overriding one in a subclass, or replacing one on the app,
+#: makes requests go through them.
 FLASK_DISPATCH_METHODS = (
     "full_dispatch_request",
     "preprocess_request",
@@ -152,4 +195,8 @@ FLASK_DISPATCH_METHODS = (
     "handle_user_exception",
     "handle_http_exception",
     "handle_exception",
+    "ensure_sync",
+    "async_to_sync",
+    "do_teardown_request",
+    "do_teardown_appcontext",
 )

@@ -68,24 +68,22 @@ class DispatchingJinjaLoader(BaseLoader):
     def _get_source_explained(
         self, environment: BaseEnvironment, template: str
     ) -> tuple[str, str | None, Callable[[], bool] | None]:
-        attempts = []
-        trv = None
+        """Ask every loader (not just until one has it), then log what each answered."""
+        from .debughelpers import explain_template_loading_attempts
+
+        attempts: list[tuple[BaseLoader, Any, Any]] = []
+        first = None
         for srcobj, loader in self._iter_loaders():
             try:
                 rv = loader.get_source(environment, template)
-                if trv is None:
-                    trv = rv
             except TemplateNotFound:
                 rv = None
+            if first is None:
+                first = rv
             attempts.append((loader, srcobj, rv))
-        lines = [f"Locating template {template!r}:"]
-        for idx, (loader, srcobj, rv) in enumerate(attempts):
-            lines.append(
-                f"{idx + 1:5}: trying loader of {srcobj!r} ({loader!r}): {'found' if rv else 'no match'}"
-            )
-        self.app.logger.info("\n".join(lines))
-        if trv is not None:
-            return trv
+        explain_template_loading_attempts(self.app, template, attempts)
+        if first is not None:
+            return first
         raise TemplateNotFound(template)
 
     def _iter_loaders(self) -> Iterator[tuple[Scaffold, BaseLoader]]:

@@ -60,7 +60,14 @@ from .globals import _cv_request
 from .request import Request
 from .response import Response
 from .routing import BuildError, Map, RequestRedirect, Rule
-from .scaffold import Scaffold, endpoint_from_view_func, exc_class_and_code, find_package
+from .scaffold import (
+    REGISTRY_FACTORIES,
+    Scaffold,
+    as_registry,
+    endpoint_from_view_func,
+    exc_class_and_code,
+    find_package,
+)
 from .wsgi import handle as _wsgi_handle
 
 if TYPE_CHECKING:
@@ -68,6 +75,7 @@ if TYPE_CHECKING:
 
     from .blueprints import Blueprint
     from .json.provider import JSONProvider
+    from .routing import MapAdapter
     from .sessions import SessionInterface, SessionMixin
     from .testing import ErlenClient, ErlenCliRunner
 
@@ -142,13 +150,16 @@ class Erlen(Scaffold):
 
     #: True in a subclass that overrides one of Flask's dispatch methods: its requests
     #: are then dispatched through those methods, composed as Flask composes them.
+    #: An app that has one replaced on the instance (``app.handle_exception = ...``, as
+    #: extensions do) carries its own True (see ``__setattr__``).
     _flask_dispatch: ClassVar[bool] = False
 
-    #: False in a subclass that overrides ``wsgi_app`` or ``asgi_app``: ``__call__`` then
+    #: False in a subclass that overrides ``wsgi_app`` or ``asgi_app`` (or an app that has
+    #: one replaced on the instance, as middleware is installed): ``__call__`` then
     #: always goes through them.
     _doors_as_defined: ClassVar[bool] = True
-    #: False in a subclass that overrides ``app_context``: pushing a request context then
-    #: calls it to make the app context.
+    #: False in a subclass that overrides ``app_context`` (or an app that has it replaced
+    #: on the instance): pushing a request context then calls it to make the app context.
     _app_context_as_defined: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -158,6 +169,48 @@ class Erlen(Scaffold):
         )
         cls._doors_as_defined = cls.wsgi_app is Erlen.wsgi_app and cls.asgi_app is Erlen.asgi_app
         cls._app_context_as_defined = cls.app_context is Erlen.app_context
+
+    if not TYPE_CHECKING:  # (mypy would accept any attribute on an object with __setattr__)
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            # PERF: registration and configuration set attributes, requests do not; the
+            # watched names are a frozenset lookup away.
+            if name in _WATCHED_ATTRIBUTES:
+                if name in REGISTRY_FACTORIES:
+                    value = as_registry(name, value, self._registry_changes)
+                object.__setattr__(self, name, value)
+                self._attributes_changed()
+            else:
+                object.__setattr__(self, name, value)
+
+        def __delattr__(self, name: str) -> None:
+            object.__delattr__(self, name)
+            if name in _WATCHED_ATTRIBUTES:
+                self._attributes_changed()
+
+    def _attributes_changed(self) -> None:
+        """Note methods replaced on (or restored from) the instance, and drop the plans.
+
+        Extensions replace Flask's dispatch methods on the app (Flask-RESTful's
+        ``app.handle_exception = partial(...)``) and middleware replaces ``wsgi_app``;
+        the class flags above are then overridden for this instance.
+        """
+        inst = self.__dict__
+        cls = type(self)
+        flags = {
+            "_flask_dispatch": cls._flask_dispatch
+            or any(name in inst for name in FLASK_DISPATCH_METHODS),
+            "_doors_as_defined": cls._doors_as_defined
+            and "wsgi_app" not in inst
+            and "asgi_app" not in inst,
+            "_app_context_as_defined": cls._app_context_as_defined and "app_context" not in inst,
+        }
+        for flag, value in flags.items():
+            if value == getattr(cls, flag):
+                inst.pop(flag, None)
+            else:
+                inst[flag] = value
+        self._registry_changes.changed()  # plans know whether they run in the worker pool
 
     def __init__(
         self,
@@ -206,6 +259,9 @@ class Erlen(Scaffold):
         self._got_first_request = False
         self._plans: dict[str | None, EndpointPlan] = {}
         self._error_handler_cache: dict[tuple[type[BaseException], tuple[str, ...]], Any] = {}
+        # A change made directly on a registry (app.after_request_funcs[None].append(f))
+        # drops these, so it takes effect on the next request.
+        self._registry_changes.caches += (self._plans, self._error_handler_cache)
         self._jinja_env: Environment | None = None
         self._session_interface: SessionInterface | None = None
         self._logger: logging.Logger | None = None
@@ -368,6 +424,7 @@ class Erlen(Scaffold):
 
     def add_template_filter(self, f: Callable[..., Any], name: str | None = None) -> None:
         """Register a Jinja filter."""
+        self._check_setup_finished("add_template_filter")
         self.jinja_env.filters[name or f.__name__] = f
 
     def template_test(self, name: str | None = None) -> Callable[[F], F]:
@@ -381,6 +438,7 @@ class Erlen(Scaffold):
 
     def add_template_test(self, f: Callable[..., bool], name: str | None = None) -> None:
         """Register a Jinja test."""
+        self._check_setup_finished("add_template_test")
         self.jinja_env.tests[name or f.__name__] = f
 
     def template_global(self, name: str | None = None) -> Callable[[F], F]:
@@ -394,10 +452,12 @@ class Erlen(Scaffold):
 
     def add_template_global(self, f: Callable[..., Any], name: str | None = None) -> None:
         """Register a Jinja global."""
+        self._check_setup_finished("add_template_global")
         self.jinja_env.globals[name or f.__name__] = f
 
     def shell_context_processor(self, f: F) -> F:
         """Register a function whose dict is added to the ``erlen shell`` namespace."""
+        self._check_setup_finished("shell_context_processor")
         self.shell_context_processors.append(f)
         return f
 
@@ -416,6 +476,22 @@ class Erlen(Scaffold):
         self._plans.clear()
         self._error_handler_cache.clear()
 
+    def _check_setup_finished(self, f_name: str) -> None:
+        """In debug mode, refuse a setup method once the app has handled a request.
+
+        As Flask does (Flask 3.1 refuses whether in debug mode or not; Erlen keeps
+        accepting late registrations outside debug mode: they take effect on the next
+        request). Changes made directly on the registries are always accepted.
+        """
+        if self._got_first_request and self.debug:
+            raise AssertionError(
+                f"The setup method '{f_name}' can no longer be called on the application."
+                " It has already handled its first request, any changes will not be applied"
+                " consistently.\n"
+                "Make sure all imports, decorators, functions, etc. needed to set up the"
+                " application are done before running it."
+            )
+
     def add_url_rule(
         self,
         rule: str,
@@ -429,6 +505,7 @@ class Erlen(Scaffold):
         ``methods`` defaults to the view's ``methods`` attribute or ``("GET",)``;
         ``HEAD`` is added for ``GET`` and ``OPTIONS`` is answered automatically.
         """
+        self._check_setup_finished("add_url_rule")
         if endpoint is None:
             endpoint = endpoint_from_view_func(view_func)  # type: ignore[arg-type]
         options["endpoint"] = endpoint
@@ -467,11 +544,13 @@ class Erlen(Scaffold):
 
     def teardown_appcontext(self, f: F) -> F:
         """Run ``f(error)`` when the app context is popped."""
+        self._check_setup_finished("teardown_appcontext")
         self.teardown_appcontext_funcs.append(f)
         return f
 
     def register_blueprint(self, blueprint: Blueprint, **options: Any) -> None:
         """Register a blueprint's routes, hooks and handlers on this app."""
+        self._check_setup_finished("register_blueprint")
         blueprint.register(self, options)
         self._changed()
 
@@ -580,7 +659,8 @@ class Erlen(Scaffold):
             new_url = e.new_url
             if "://" not in new_url:
                 # An absolute URL on the request's host, as Flask (Werkzeug) sends it.
-                qs = request.query_string.decode("latin-1")
+                # Werkzeug keeps the query on a trailing-slash redirect, not on redirect_to.
+                qs = request.query_string.decode("latin-1") if e.keeps_query else ""
                 location = quote(request.root_path, safe="/:@&$!'()*+,;=~%") + quote(
                     new_url, safe="/:@&$!'()*+,;=~%"
                 )
@@ -635,6 +715,43 @@ class Erlen(Scaffold):
             return host[: -len(suffix)]
         return "<invalid>"
 
+    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
+        """Return a URL adapter (Werkzeug's ``MapAdapter`` API) for *request*, or for none.
+
+        Erlen's dispatch doesn't use one; this is for code that matches or builds URLs
+        through an adapter, as Flask's extensions do. For a request, it matches what the
+        request itself matched: the request's host under host matching, the subdomain left
+        of ``SERVER_NAME`` with subdomain matching, else the default subdomain. Without a
+        request it needs ``SERVER_NAME`` (and uses ``APPLICATION_ROOT`` and
+        ``PREFERRED_URL_SCHEME``); without that it returns None.
+        """
+        url_map = self.url_map
+        config = self.config
+        server_name = config["SERVER_NAME"]
+        if request is None:
+            if server_name is None:
+                return None
+            return url_map.bind(
+                server_name,
+                script_name=config["APPLICATION_ROOT"],
+                url_scheme=config["PREFERRED_URL_SCHEME"],
+            )
+        trusted = config["TRUSTED_HOSTS"]
+        if trusted is not None:
+            from werkzeug.exceptions import SecurityError
+            from werkzeug.sansio.utils import host_is_trusted
+
+            if not host_is_trusted(request.host, trusted):
+                raise SecurityError(f"Host {request.host!r} is not trusted.")
+        subdomain: str | None = None
+        if url_map.host_matching:
+            server_name = None  # the request's host is what rules match
+        elif self.subdomain_matching and server_name:
+            subdomain = self._subdomain_of(request)
+        else:
+            subdomain = url_map.default_subdomain or ""
+        return url_map.bind_to_environ(request, server_name=server_name, subdomain=subdomain)
+
     # -- the doors' API ------------------------------------------------------------------------
     #
     # What erlen.wsgi, erlen.asgi and erlen.websocket call, and nothing else of the app's:
@@ -650,7 +767,8 @@ class Erlen(Scaffold):
         dispatch, where hooks and error handlers see it, as in Flask.
         """
         ctx = RequestContext(self, request)
-        self._got_first_request = True
+        if not self._got_first_request:
+            self._got_first_request = True
         ctx.push()
         try:
             self._match_request(request, websocket)
@@ -797,7 +915,10 @@ class Erlen(Scaffold):
 
             if not isinstance(body, FileStream):
                 return response  # a generator may use the context while it runs
-        ctx.teardown_in_thread(ctx.error)
+        if self._flask_dispatch:
+            _flask_dispatch.teardown(self, ctx)  # through do_teardown_request, as Flask
+        else:
+            ctx.teardown_in_thread(ctx.error)
         return response
 
     async def finish_async(
@@ -1079,8 +1200,23 @@ class Erlen(Scaffold):
         self.logger.error(f"Exception on {request.path} [{request.method}]", exc_info=exc_info)
 
     def raise_routing_exception(self, request: Request) -> Any:
-        """Raise the routing error stored on the request (404, 405 or a redirect)."""
-        raise request.routing_exception  # type: ignore[misc]
+        """Raise the routing error stored on the request (404, 405 or a redirect).
+
+        In debug mode, a redirect that would make the browser drop the body of a form (a
+        status other than 307/308, for a method other than GET, HEAD, OPTIONS) is raised as
+        :class:`~erlen.debughelpers.FormDataRoutingRedirect`, which says why.
+        """
+        exc = request.routing_exception
+        if (
+            isinstance(exc, RequestRedirect)
+            and self.debug
+            and exc.code not in (307, 308)
+            and request.method not in ("GET", "HEAD", "OPTIONS")
+        ):
+            from .debughelpers import FormDataRoutingRedirect
+
+            raise FormDataRoutingRedirect(request)
+        raise exc  # type: ignore[misc]
 
     def make_default_options_response(self) -> Response:
         """Answer an ``OPTIONS`` request with the methods the URL allows."""
@@ -1177,13 +1313,21 @@ class Erlen(Scaffold):
         return ctx.request.endpoint if ctx is not None else None
 
     def _response_from_http_exception(self, e: HTTPException) -> Response:
-        if e.response is not None:
-            return self.make_response(e.response)
+        # A subclass may skip HTTPException.__init__, so ``response`` can be missing.
+        response = getattr(e, "response", None)
+        if response is not None:
+            return self.make_response(response)
         if isinstance(e, RequestRedirect):
             from .helpers import redirect
 
-            return redirect(e.new_url, 308)
+            return redirect(e.new_url, e.code or 308)
         cls = type(e)
+        if cls.get_response is not HTTPException.get_response:
+            # The subclass builds its own response, as Werkzeug allows (Flask runs the
+            # exception as a WSGI app, which calls it).
+            ctx = _cv_request.get(None)
+            environ = ctx.request.environ if ctx is not None else None
+            return self.make_response(e.get_response(environ))
         if cls.get_body is HTTPException.get_body and cls.get_headers is HTTPException.get_headers:
             # PERF: Werkzeug's error page depends only on the class and the
             # description; render it once (404s are common, and its escaping is slow).
@@ -1402,16 +1546,13 @@ class Erlen(Scaffold):
     ) -> Any:
         """Serve WSGI (``app(environ, start_response)``) or ASGI (``await app(scope, receive, send)``)."""
         # PERF: when wsgi_app / asgi_app are neither wrapped (an instance attribute, as
-        # middleware is installed) nor overridden, go to the door directly: one call less.
+        # middleware is installed: __setattr__ notes it) nor overridden, go to the door
+        # directly: one call less.
         if send is None:
-            if self._doors_as_defined and "wsgi_app" not in self.__dict__:
+            if self._doors_as_defined:
                 return _wsgi_handle(self, environ_or_scope, start_response_or_receive)
             return self.wsgi_app(environ_or_scope, start_response_or_receive)
-        if (
-            self._doors_as_defined
-            and environ_or_scope["type"] == "http"
-            and "asgi_app" not in self.__dict__
-        ):
+        if self._doors_as_defined and environ_or_scope["type"] == "http":
             return _asgi_http(self, environ_or_scope, start_response_or_receive, send)
         return self.asgi_app(environ_or_scope, start_response_or_receive, send)
 
@@ -1443,11 +1584,102 @@ class Erlen(Scaffold):
         load_dotenv: bool = True,
         **options: Any,
     ) -> None:
-        """Serve the app with uvicorn (development use; see ``erlen run``)."""
+        """Serve the app with uvicorn (development use; see ``erlen run``).
+
+        Flask's keywords (Werkzeug's ``run_simple`` options) are accepted: each is given
+        its uvicorn equivalent, or ignored with a warning that says why.
+        """
         from .cli import run_app
 
+        debug_on = bool(debug) if debug is not None else self.debug
+        options = _translate_flask_run_options(options, debug_on)
         run_app(self, host=host, port=port, debug=debug, load_dotenv=load_dotenv, **options)
 
+
+def _translate_flask_run_options(options: dict[str, Any], debug: bool) -> dict[str, Any]:
+    """Map the options Flask's ``app.run`` passes to Werkzeug's server onto uvicorn's.
+
+    ``use_reloader``, ``processes`` and ``threaded`` are left to ``run_app``, which knows them.
+    """
+    import warnings
+
+    def ignored(name: str, why: str) -> None:
+        warnings.warn(f"app.run({name}=...) is ignored: {why}", RuntimeWarning, stacklevel=3)
+
+    options = dict(options)
+    use_debugger = options.pop("use_debugger", None)
+    if use_debugger is not None and not use_debugger and debug:
+        ignored(
+            "use_debugger",
+            "Erlen shows its debugging page whenever debug mode is on (pass debug=False to"
+            " turn it off).",
+        )
+    # Without debug mode errors are handled by the app, so Werkzeug's debugger has
+    # nothing to catch either: use_debugger=True alone changes nothing, as in Flask.
+    if options.pop("use_evalex", None):
+        ignored("use_evalex", "Erlen's debugging page has no interactive console.")
+    if options.pop("passthrough_errors", None):
+        ignored(
+            "passthrough_errors",
+            "uvicorn logs an error that escapes the app and answers 500; the app lets"
+            " errors escape per PROPAGATE_EXCEPTIONS (on in debug and testing mode).",
+        )
+    if "reloader_interval" in options:
+        options["reload_delay"] = float(options.pop("reloader_interval"))
+    if "exclude_patterns" in options:
+        options["reload_excludes"] = list(options.pop("exclude_patterns") or ())
+    if options.pop("extra_files", None):
+        ignored(
+            "extra_files",
+            "the reloader watches Python files and templates under the working directory"
+            " and the app's folder.",
+        )
+    if options.pop("reloader_type", None) is not None:
+        ignored("reloader_type", "uvicorn uses watchfiles when installed, else polling.")
+    if options.pop("request_handler", None) is not None:
+        ignored("request_handler", "uvicorn serves the app, not Werkzeug's request handler.")
+    if options.pop("static_files", None):
+        ignored("static_files", "serve them from the app's static folder or a route.")
+    ssl_context = options.pop("ssl_context", None)
+    if ssl_context is not None:
+        options.update(_uvicorn_ssl_options(ssl_context))
+    return options
+
+
+def _uvicorn_ssl_options(ssl_context: Any) -> dict[str, Any]:
+    """uvicorn's TLS options for Flask's ``ssl_context``: (cert, key), ``"adhoc"`` or an SSLContext."""
+    import ssl
+
+    if isinstance(ssl_context, tuple):
+        certfile, keyfile = ssl_context
+        return {"ssl_certfile": certfile, "ssl_keyfile": keyfile}
+    if ssl_context == "adhoc":
+        import tempfile
+
+        from werkzeug.serving import make_ssl_devcert
+
+        # A self-signed certificate for this run, as Werkzeug makes one.
+        base = os.path.join(tempfile.mkdtemp(prefix="erlen-adhoc-"), "adhoc")
+        certfile, keyfile = make_ssl_devcert(base, host="localhost")
+        return {"ssl_certfile": certfile, "ssl_keyfile": keyfile}
+    if isinstance(ssl_context, ssl.SSLContext):
+        context = ssl_context
+
+        def factory(config: Any, default: Any) -> ssl.SSLContext:
+            return context
+
+        return {"ssl_context_factory": factory}
+    raise ValueError(
+        "ssl_context must be a (certfile, keyfile) tuple, 'adhoc' or an ssl.SSLContext,"
+        f" not {ssl_context!r}."
+    )
+
+
+#: Attributes whose assignment on an app is watched: Flask's dispatch methods and the
+#: doors (replaced by extensions and middleware), and the registries plans are made of.
+_WATCHED_ATTRIBUTES = frozenset(
+    (*FLASK_DISPATCH_METHODS, "wsgi_app", "asgi_app", "app_context", *REGISTRY_FACTORIES)
+)
 
 #: What the error-handler steps return for an exception no handler takes (re-raise it).
 _UNHANDLED: Any = object()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -122,12 +121,9 @@ class Blueprint(Scaffold):
             self._cli = AppGroup(self.name)
         return self._cli
 
-    def _changed(self) -> None:
-        # Every setup method of the shared scaffold ends here: refuse changes that
-        # would not reach the apps this blueprint was already registered on.
-        self._check_setup_finished(sys._getframe(1).f_code.co_name)
-
     def _check_setup_finished(self, f_name: str) -> None:
+        # Every setup method starts here: refuse changes that would not reach the
+        # apps this blueprint was already registered on.
         if self._got_registered_once:
             raise AssertionError(
                 f"The setup method '{f_name}' can no longer be called on the blueprint"
@@ -259,6 +255,7 @@ class Blueprint(Scaffold):
         **options: Any,
     ) -> None:
         """Record a rule; it is added to the app, prefixed, when the blueprint is registered."""
+        self._check_setup_finished("add_url_rule")
         if endpoint and "." in endpoint:
             raise ValueError("'endpoint' may not contain a dot '.' character.")
         if view_func is not None and "." in getattr(view_func, "__name__", ""):

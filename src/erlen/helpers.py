@@ -138,10 +138,10 @@ def redirect(location: str, code: int = 302, Response: type[Response] | None = N
 def abort(code: int | Response, *args: Any, **kwargs: Any) -> NoReturn:
     """Raise the HTTP exception for a status code (or a response) to end the request."""
     if not isinstance(code, int):
-        # Werkzeug's Aborter only recognises its own response class, not Erlen's.
+        # A response to send as it is (Erlen's Response is a Werkzeug response).
         from werkzeug.exceptions import HTTPException
 
-        raise HTTPException(response=code)  # type: ignore[arg-type]
+        raise HTTPException(response=code)
     ctx = _cv_app.get(None)
     if ctx is not None:
         ctx.app.aborter(code, *args, **kwargs)

@@ -3,6 +3,9 @@
 Both keep their registrations in dicts keyed by blueprint name (``None`` for
 the app itself), as Flask does. The app compiles them into flat per-endpoint
 plans before the first request, so the request path never walks this structure.
+The dicts and lists are :class:`RegistryDict` and :class:`RegistryList`: a change
+made directly on them (``app.after_request_funcs[None].append(f)``, as Flask
+allows) drops the compiled plans, so it takes effect on the next request.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import os
 import pathlib
 import sys
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from werkzeug.exceptions import HTTPException, default_exceptions
@@ -24,6 +27,208 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 ErrorHandler = Callable[[Any], Any]
+
+
+class RegistryChanges:
+    """The caches compiled from an object's registries, cleared when one of them changes.
+
+    PERF: a change (rare) clears the caches; a request pays nothing to notice it.
+    """
+
+    __slots__ = ("caches",)
+
+    def __init__(self) -> None:
+        self.caches: list[dict[Any, Any]] = []
+
+    def changed(self) -> None:
+        """Drop every compiled cache."""
+        for cache in self.caches:
+            cache.clear()
+
+
+def _keep(value: Any) -> Any:
+    return value
+
+
+class RegistryList(list[Any]):
+    """A list of registered functions that reports each change to its owner."""
+
+    __slots__ = ("_changes",)
+
+    def __init__(self, changes: RegistryChanges, items: Iterable[Any] = ()) -> None:
+        super().__init__(items)
+        self._changes = changes
+
+    def copy(self) -> list[Any]:
+        """Return a plain list with the same items."""
+        return list(self)
+
+    def __reduce__(self) -> Any:
+        return (list, (list(self),))
+
+
+def _notify_after(base: type, name: str) -> Callable[..., Any]:
+    method = getattr(base, name)
+
+    def notifying(self: Any, *args: Any, **kwargs: Any) -> Any:
+        rv = method(self, *args, **kwargs)
+        self._changes.changed()
+        return rv
+
+    notifying.__name__ = name
+    notifying.__doc__ = method.__doc__
+    return notifying
+
+
+for _name in (
+    "append",
+    "extend",
+    "insert",
+    "remove",
+    "pop",
+    "clear",
+    "sort",
+    "reverse",
+    "__setitem__",
+    "__delitem__",
+    "__iadd__",
+    "__imul__",
+):
+    setattr(RegistryList, _name, _notify_after(list, _name))
+
+
+class RegistryDict(defaultdict[Any, Any]):
+    """A registry dict (``defaultdict`` as in Flask) that reports each change to its owner.
+
+    Values stored in it are converted by ``wrap`` (a plain list becomes a
+    :class:`RegistryList`, a nested dict a :class:`RegistryDict`), so a change made
+    through the value is noticed too.
+    """
+
+    __slots__ = ("_changes", "_wrap")
+
+    def __init__(
+        self,
+        changes: RegistryChanges,
+        factory: Callable[[], Any] | None = None,
+        wrap: Callable[[Any], Any] = _keep,
+        items: Any = (),
+    ) -> None:
+        super().__init__(factory)
+        self._changes = changes
+        self._wrap = wrap
+        for key, value in dict(items).items():
+            dict.__setitem__(self, key, wrap(value))
+
+    def __missing__(self, key: Any) -> Any:
+        # A fresh, empty value changes nothing that was compiled: no notice.
+        if self.default_factory is None:
+            raise KeyError(key)
+        value = self.default_factory()
+        dict.__setitem__(self, key, value)
+        return value
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        dict.__setitem__(self, key, self._wrap(value))
+        self._changes.changed()
+
+    def __delitem__(self, key: Any) -> None:
+        dict.__delitem__(self, key)
+        self._changes.changed()
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        """Return the value for ``key``, storing ``default`` first when it is missing."""
+        if key in self:
+            return dict.__getitem__(self, key)
+        self[key] = default
+        return dict.__getitem__(self, key)
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        """Remove ``key`` and return its value (or ``default``)."""
+        rv = dict.pop(self, key, *default)
+        self._changes.changed()
+        return rv
+
+    def popitem(self) -> tuple[Any, Any]:
+        """Remove and return the last-inserted item."""
+        rv = dict.popitem(self)
+        self._changes.changed()
+        return rv
+
+    def clear(self) -> None:
+        """Remove every item."""
+        dict.clear(self)
+        self._changes.changed()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Store the items of a mapping (or pairs) and keywords."""
+        for key, value in dict(*args, **kwargs).items():
+            dict.__setitem__(self, key, self._wrap(value))
+        self._changes.changed()
+
+    def __ior__(self, other: Any) -> RegistryDict:  # type: ignore[misc]
+        self.update(other)
+        return self
+
+    def copy(self) -> defaultdict[Any, Any]:  # type: ignore[override]
+        """Return a plain ``defaultdict`` with the same items."""
+        return defaultdict(self.default_factory, self)
+
+    __copy__ = copy  # type: ignore[assignment]
+
+    def __reduce__(self) -> Any:
+        return (dict, (dict(self),))
+
+
+def _registry_lists(changes: RegistryChanges) -> RegistryDict:
+    """``defaultdict(list)`` keyed by blueprint name, whose lists report changes."""
+
+    def wrap(value: Any) -> Any:
+        return value if isinstance(value, RegistryList) else RegistryList(changes, value)
+
+    return RegistryDict(changes, lambda: RegistryList(changes), wrap)
+
+
+def _registry_error_handlers(changes: RegistryChanges) -> RegistryDict:
+    """``error_handler_spec``: blueprint name -> code -> exception class -> handler."""
+
+    def by_class() -> RegistryDict:
+        return RegistryDict(changes)
+
+    def wrap_by_class(value: Any) -> Any:
+        return value if isinstance(value, RegistryDict) else RegistryDict(changes, items=value)
+
+    def by_code() -> RegistryDict:
+        return RegistryDict(changes, by_class, wrap_by_class)
+
+    def wrap_by_code(value: Any) -> Any:
+        if isinstance(value, RegistryDict):
+            return value
+        return RegistryDict(changes, by_class, wrap_by_class, value)
+
+    return RegistryDict(changes, by_code, wrap_by_code)
+
+
+#: The registries a plan is compiled from, with how each is made; assigning a new
+#: value to one of these attributes converts it, so changes to it are noticed too.
+REGISTRY_FACTORIES: dict[str, Callable[[RegistryChanges], RegistryDict]] = {
+    "view_functions": RegistryDict,
+    "error_handler_spec": _registry_error_handlers,
+    "before_request_funcs": _registry_lists,
+    "after_request_funcs": _registry_lists,
+    "url_value_preprocessors": _registry_lists,
+    "websocket_before_funcs": _registry_lists,
+}
+
+
+def as_registry(name: str, value: Any, changes: RegistryChanges) -> Any:
+    """Convert a mapping assigned to the registry attribute ``name`` so that changes are noticed."""
+    if isinstance(value, RegistryDict) and value._changes is changes:
+        return value
+    registry = REGISTRY_FACTORIES[name](changes)
+    if value is not None:
+        registry.update(value)
+    return registry
 
 
 def get_root_path(import_name: str) -> str:
@@ -137,12 +342,18 @@ class Scaffold:
         if root_path is None:
             root_path = get_root_path(self.import_name)
         self.root_path = root_path
-        self.view_functions: dict[str, Callable[..., Any]] = {}
+        #: What compiled caches to drop when a registry changes (the app adds its plans).
+        self._registry_changes = changes = RegistryChanges()
+        self.view_functions: dict[str, Callable[..., Any]] = RegistryDict(changes)
         self.error_handler_spec: dict[
             str | None, dict[int | None, dict[type[BaseException], ErrorHandler]]
-        ] = defaultdict(lambda: defaultdict(dict))
-        self.before_request_funcs: dict[str | None, list[Callable[[], Any]]] = defaultdict(list)
-        self.after_request_funcs: dict[str | None, list[Callable[[Any], Any]]] = defaultdict(list)
+        ] = _registry_error_handlers(changes)
+        self.before_request_funcs: dict[str | None, list[Callable[[], Any]]] = _registry_lists(
+            changes
+        )
+        self.after_request_funcs: dict[str | None, list[Callable[[Any], Any]]] = _registry_lists(
+            changes
+        )
         self.teardown_request_funcs: dict[
             str | None, list[Callable[[BaseException | None], Any]]
         ] = defaultdict(list)
@@ -151,17 +362,22 @@ class Scaffold:
         )
         self.url_value_preprocessors: dict[
             str | None, list[Callable[[str | None, dict[str, Any] | None], None]]
-        ] = defaultdict(list)
+        ] = _registry_lists(changes)
         self.url_default_functions: dict[
             str | None, list[Callable[[str, dict[str, Any]], None]]
         ] = defaultdict(list)
-        self.websocket_before_funcs: dict[str | None, list[Callable[[], Any]]] = defaultdict(list)
+        self.websocket_before_funcs: dict[str | None, list[Callable[[], Any]]] = _registry_lists(
+            changes
+        )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
     def _changed(self) -> None:
         """Note that registrations changed (the app drops its compiled plans)."""
+
+    def _check_setup_finished(self, f_name: str) -> None:
+        """Refuse a setup method called too late (the app and blueprints say when)."""
 
     # -- static files and templates -------------------------------------------------
 
@@ -266,6 +482,7 @@ class Scaffold:
 
     def route(self, rule: str, **options: Any) -> Callable[[F], F]:
         """Register the decorated function as the view for a URL rule."""
+        self._check_setup_finished("route")
 
         def decorator(f: F) -> F:
             endpoint = options.pop("endpoint", None)
@@ -311,6 +528,8 @@ class Scaffold:
     def endpoint(self, endpoint: str) -> Callable[[F], F]:
         """Register the decorated function as the view for an endpoint name."""
 
+        self._check_setup_finished("endpoint")
+
         def decorator(f: F) -> F:
             self.view_functions[endpoint] = f
             self._changed()
@@ -322,48 +541,56 @@ class Scaffold:
 
     def before_request(self, f: F) -> F:
         """Run ``f()`` before each request; a non-None return is the response."""
+        self._check_setup_finished("before_request")
         self.before_request_funcs.setdefault(None, []).append(f)
         self._changed()
         return f
 
     def before_websocket(self, f: F) -> F:
         """Run ``f()`` before each WebSocket handler; a non-None return refuses the handshake."""
+        self._check_setup_finished("before_websocket")
         self.websocket_before_funcs.setdefault(None, []).append(f)
         self._changed()
         return f
 
     def after_request(self, f: F) -> F:
         """Run ``f(response)`` after each request; it returns the response to send."""
+        self._check_setup_finished("after_request")
         self.after_request_funcs.setdefault(None, []).append(f)
         self._changed()
         return f
 
     def teardown_request(self, f: F) -> F:
         """Run ``f(error)`` when the request context is popped, even after an error."""
+        self._check_setup_finished("teardown_request")
         self.teardown_request_funcs.setdefault(None, []).append(f)
         self._changed()
         return f
 
     def context_processor(self, f: F) -> F:
         """Register a function whose returned dict is added to every template context."""
+        self._check_setup_finished("context_processor")
         self.template_context_processors[None].append(f)
         self._changed()
         return f
 
     def url_value_preprocessor(self, f: F) -> F:
         """Run ``f(endpoint, values)`` on the matched URL values before the hooks."""
+        self._check_setup_finished("url_value_preprocessor")
         self.url_value_preprocessors[None].append(f)
         self._changed()
         return f
 
     def url_defaults(self, f: F) -> F:
         """Run ``f(endpoint, values)`` to fill in values when building URLs."""
+        self._check_setup_finished("url_defaults")
         self.url_default_functions[None].append(f)
         self._changed()
         return f
 
     def errorhandler(self, code_or_exception: type[BaseException] | int) -> Callable[[F], F]:
         """Register the decorated function to handle a status code or exception class."""
+        self._check_setup_finished("errorhandler")
 
         def decorator(f: F) -> F:
             self.register_error_handler(code_or_exception, f)
@@ -375,6 +602,7 @@ class Scaffold:
         self, code_or_exception: type[BaseException] | int, f: ErrorHandler
     ) -> None:
         """Register ``f(error)`` to handle a status code or exception class."""
+        self._check_setup_finished("register_error_handler")
         exc_class, code = exc_class_and_code(code_or_exception)
         self.error_handler_spec[None][code][exc_class] = f
         self._changed()

@@ -358,7 +358,8 @@ class EventSourceResponse(Response):
     sent (``None`` or 0 disables it; sync generators under WSGI never ping).
     """
 
-    default_mimetype = "text/event-stream"
+    # Werkzeug declares it per instance, Response as a ClassVar; a class default either way.
+    default_mimetype = "text/event-stream"  # type: ignore[misc]
 
     def __init__(
         self,

@@ -962,3 +962,23 @@ def test_flask_typing_and_wrappers_submodules(module: str, names: list[str]) -> 
 
     mod = importlib.import_module(f"erlen.{module}")
     assert [n for n in names if not hasattr(mod, n)] == []
+
+
+@pytest.mark.parametrize("path", ["/old/7?x=1", "/slash?x=1", "/old/7"])
+def test_redirect_query_string_as_flask(client: Any, path: str) -> None:
+    """The trailing-slash redirect keeps the query; a ``redirect_to`` target does not."""
+    import flask
+
+    def build(cls: type) -> Any:
+        app = cls(__name__)
+        app.add_url_rule("/old/<int:id>", "old", redirect_to="new/<id>")
+        app.add_url_rule("/new/<int:id>", "new", lambda id: str(id))
+        app.add_url_rule("/slash/", "slash", lambda: "slash")
+        return app
+
+    expected = build(flask.Flask).test_client().get(path)
+    got = client(build(Erlen)).get(path)
+    assert (got.status_code, got.headers["Location"]) == (
+        expected.status_code,
+        expected.headers["Location"],
+    )

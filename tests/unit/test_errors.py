@@ -33,6 +33,20 @@ class TeapotError(HTTPException):
     description = "short and stout"
 
 
+class SeeOther(HTTPException):
+    """Builds its own response and skips HTTPException.__init__ (as some apps' redirects do)."""
+
+    code = 303
+
+    def __init__(self, url: str) -> None:
+        self.new_url = url
+
+    def get_response(self, environ: Any = None, scope: Any = None) -> Any:
+        from werkzeug.utils import redirect
+
+        return redirect(self.new_url, 303)
+
+
 def _errors_app(mod: ModuleType, cls: type) -> Any:
     app = cls(__name__)
 
@@ -63,6 +77,10 @@ def _errors_app(mod: ModuleType, cls: type) -> Any:
     @app.route("/raise/teapot")
     def raise_teapot() -> Any:
         raise TeapotError()
+
+    @app.route("/raise/see-other")
+    def raise_see_other() -> Any:
+        raise SeeOther("/elsewhere")
 
     @app.route("/raise/keyerror")
     def raise_keyerror() -> Any:
@@ -108,6 +126,7 @@ ERROR_PATHS = [
     "/raise/specific",
     "/raise/base",
     "/raise/teapot",
+    "/raise/see-other",
     "/raise/keyerror",
     "/raise/notfound",
     "/no/such/route",
@@ -117,7 +136,11 @@ ERROR_PATHS = [
 @pytest.mark.parametrize("path", ERROR_PATHS)
 def test_errors_match_flask(oracle: Any, path: str) -> None:
     o = oracle(_errors_app)
-    o.check("GET", path, headers_to_compare=("Content-Type", "X-Abort", "X-Handler", "Allow"))
+    o.check(
+        "GET",
+        path,
+        headers_to_compare=("Content-Type", "X-Abort", "X-Handler", "Allow", "Location"),
+    )
 
 
 def test_abort_raises_werkzeug_exceptions() -> None:

@@ -21,7 +21,9 @@ import pytest
 PTH = Path(sysconfig.get_paths()["purelib"]) / "erlen-flask-compat.pth"
 
 
-def run_python(code: str, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
+def run_python(
+    code: str, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> str:
     """Run ``code`` in a fresh interpreter; return its stdout (fail with its stderr)."""
     base = {k: v for k, v in os.environ.items() if k != "ERLEN_FLASK_COMPAT"}
     proc = subprocess.run(

@@ -14,9 +14,14 @@ Flask application routes the same way on Erlen, but it is organised for speed:
 The compiled structures are rebuilt lazily after :meth:`Map.add`; matching only reads them, so
 one map can serve many threads and tasks at once.
 
+Werkzeug's routing API is answered too, for code written against it: :meth:`Map.add` takes
+Werkzeug's rules and rule factories (``Submount``, ``EndpointPrefix``, ...) and turns them into
+Erlen rules, and :meth:`Map.bind` / :meth:`Map.bind_to_environ` return a :class:`MapAdapter`.
+
 The modules, each importing at run time only those listed before it: ``exceptions``,
-``converters``, ``rules`` (rule parsing and :class:`Rule`), ``matcher`` (the trie and its walk)
-and ``map`` (:class:`Map`: matching and building). Import the public names from here.
+``converters``, ``rules`` (rule parsing and :class:`Rule`), ``matcher`` (the trie and its walk),
+``adapter`` (:class:`MapAdapter`) and ``map`` (:class:`Map`: matching and building). Import the
+public names from here.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 from werkzeug.exceptions import MethodNotAllowed as MethodNotAllowed
 from werkzeug.exceptions import NotFound as NotFound
 
+from .adapter import MapAdapter as MapAdapter
 from .converters import DEFAULT_CONVERTERS as DEFAULT_CONVERTERS
 from .converters import AnyConverter as AnyConverter
 from .converters import BaseConverter as BaseConverter
@@ -47,6 +53,7 @@ __all__ = [
     "FloatConverter",
     "IntegerConverter",
     "Map",
+    "MapAdapter",
     "MethodNotAllowed",
     "NotFound",
     "PathConverter",

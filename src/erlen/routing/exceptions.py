@@ -31,7 +31,12 @@ class RequestRedirect(_WerkzeugRequestRedirect, RoutingException):
     ``redirect_to`` produced one.
     """
 
-    code = 308
+    #: Whether the request's query string belongs on the new URL: true for the canonical URL
+    #: of the same rule, false for a rule's ``redirect_to`` target (as in Werkzeug).
+    keeps_query = True
+
+    # The status (308, method preserved) is Werkzeug's class attribute, not set again here, so
+    # that code changing ``werkzeug.routing.RequestRedirect.code`` changes Erlen's redirects too.
 
     def get_headers(
         self,

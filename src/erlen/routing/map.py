@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import BadHost, MethodNotAllowed, NotFound
 
+from .adapter import MapAdapter, _request_values
 from .converters import _PATH_SAFE, DEFAULT_CONVERTERS
 from .exceptions import BuildError, RequestRedirect, _SlashRequired
 from .matcher import _Edge, _finish_node, _Matched, _Node, _static_entry, _StaticTable, _walk
 from .rules import _ABSOLUTE_URL_RE, _MULTI_SLASH_RE, _VARIABLE_RE, Rule, _build_key
+
+if TYPE_CHECKING:
+    from werkzeug.routing import RuleFactory
 
 _NO_VALUES: Mapping[str, Any] = {}
 
@@ -88,10 +93,23 @@ class Map:
         rules = "".join(f"\n    {rule!r}," for rule in self._rules)
         return f"{type(self).__name__}([{rules}\n])" if rules else f"{type(self).__name__}([])"
 
-    def add(self, rule: Rule) -> None:
-        """Bind *rule* to this map and register it; it is compiled in at the next match."""
-        if not isinstance(rule, Rule):
-            raise TypeError(f"expected a Rule, got {type(rule).__name__}")
+    def add(self, rulefactory: Rule | RuleFactory) -> None:
+        """Bind a rule to this map and register it; it is compiled in at the next match.
+
+        Werkzeug's rules and rule factories (``Submount``, ``EndpointPrefix``, ``Subdomain``,
+        ``RuleTemplate``) are accepted too: each rule they produce is added as an Erlen
+        :class:`Rule` with the same options.
+        """
+        if isinstance(rulefactory, Rule):
+            self._add(rulefactory)
+            return
+        get_rules = getattr(rulefactory, "get_rules", None)
+        if get_rules is None:
+            raise TypeError(f"expected a Rule or a rule factory, got {type(rulefactory).__name__}")
+        for rule in get_rules(self):
+            self._add(rule if isinstance(rule, Rule) else Rule.from_werkzeug(rule))
+
+    def _add(self, rule: Rule) -> None:
         rule.bind(self)
         self._rules.append(rule)
         rules = self._rules_by_endpoint.setdefault(rule.endpoint, [])
@@ -116,6 +134,87 @@ class Map:
         """Return whether some rule of *endpoint* takes all of *arguments*."""
         wanted = set(arguments)
         return any(wanted <= rule.arguments for rule in self._rules_by_endpoint[endpoint])
+
+    # -- binding (Werkzeug's MapAdapter API) ------------------------------------------------
+
+    def bind(
+        self,
+        server_name: str,
+        script_name: str | None = None,
+        subdomain: str | None = None,
+        url_scheme: str = "http",
+        default_method: str = "GET",
+        path_info: str | None = None,
+        query_args: Mapping[str, Any] | str | None = None,
+    ) -> MapAdapter:
+        """Return a :class:`MapAdapter` that matches and builds URLs for *server_name*.
+
+        *subdomain* defaults to ``default_subdomain`` (it must be left out under host
+        matching); *script_name* and *path_info* default to ``"/"``. A ``ws`` or ``wss``
+        *url_scheme* matches WebSocket rules only.
+        """
+        server_name = server_name.lower()
+        if self._host_matching:
+            if subdomain is not None:
+                raise RuntimeError("host matching enabled and a subdomain was provided")
+        elif subdomain is None:
+            subdomain = self.default_subdomain
+        name, colon, port = server_name.partition(":")
+        try:
+            # The port stays out of IDNA encoding, which would count it against label length.
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError as e:
+            raise BadHost() from e
+        return MapAdapter(
+            self,
+            f"{name}{colon}{port}",
+            "/" if script_name is None else script_name,
+            subdomain,
+            url_scheme,
+            "/" if path_info is None else path_info,
+            default_method,
+            query_args,
+        )
+
+    def bind_to_environ(
+        self,
+        environ: Mapping[str, Any] | Any,
+        server_name: str | None = None,
+        subdomain: str | None = None,
+    ) -> MapAdapter:
+        """Return a :class:`MapAdapter` for the request described by *environ*.
+
+        *environ* is a WSGI environ or a request (Erlen's or Werkzeug's). Without
+        *server_name* the request's host is the server name; with it, and without
+        *subdomain*, the subdomain is what the host has in front of *server_name*
+        (``"<invalid>"``, with a warning, when the host is not under it).
+        """
+        where = _request_values(environ)
+        host, scheme = where[0], where[1]
+        if server_name is None:
+            server_name = host
+        else:
+            server_name = server_name.lower()
+            # Like the host, the server name leaves out the scheme's standard port.
+            if scheme in ("http", "ws") and server_name.endswith(":80"):
+                server_name = server_name[:-3]
+            elif scheme in ("https", "wss") and server_name.endswith(":443"):
+                server_name = server_name[:-4]
+        if subdomain is None and not self._host_matching:
+            have = host.split(".")
+            want = server_name.split(".")
+            if have[-len(want) :] != want:
+                warnings.warn(
+                    f"Current server name {host!r} doesn't match configured server name"
+                    f" {server_name!r}",
+                    stacklevel=2,
+                )
+                subdomain = "<invalid>"
+            else:
+                subdomain = ".".join(part for part in have[: -len(want)] if part)
+        return self.bind(
+            server_name, where[2], subdomain, scheme, where[4], where[3], query_args=where[5]
+        )
 
     # -- compilation -------------------------------------------------------------------------
 
@@ -289,7 +388,9 @@ class Map:
             if not _ABSOLUTE_URL_RE.match(url):
                 # Relative targets are relative to the application root, as in Werkzeug.
                 url = "/" + url.lstrip("/")
-            raise RequestRedirect(url)
+            redirect = RequestRedirect(url)
+            redirect.keeps_query = False
+            raise redirect
         return rule, values
 
     # -- building ----------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -166,6 +166,30 @@ def _make_part(tokens: list[tuple[str, Any]], final: bool, suffixed: bool) -> _P
 # -- rules -----------------------------------------------------------------------------------
 
 
+#: Attributes of a Werkzeug rule that describe it or its binding: not copied onto an Erlen rule.
+_WERKZEUG_RULE_STATE = frozenset(
+    {
+        "alias",
+        "arguments",
+        "build_only",
+        "defaults",
+        "endpoint",
+        "host",
+        "is_branch",
+        "is_leaf",
+        "map",
+        "merge_slashes",
+        "methods",
+        "provide_automatic_options",
+        "redirect_to",
+        "rule",
+        "strict_slashes",
+        "subdomain",
+        "websocket",
+    }
+)
+
+
 def _build_key(rule: Rule) -> tuple[int, int, int]:
     # Werkzeug's build order: canonical before alias, more arguments, then more defaults.
     return (1 if rule.alias else 0, -len(rule.arguments), -len(rule.defaults or ()))
@@ -281,6 +305,61 @@ class Rule:
 
     def __str__(self) -> str:
         return self.rule
+
+    # -- rule factories (Werkzeug's protocol) -----------------------------------------------
+
+    def get_rules(self, map: Map) -> Iterator[Rule]:
+        """Yield this rule: a rule is its own factory (``Submount`` and friends call this)."""
+        yield self
+
+    def get_empty_kwargs(self) -> dict[str, Any]:
+        """Return the keyword arguments that make an unbound copy of this rule."""
+        return {
+            "endpoint": self.endpoint,
+            "methods": self.methods,
+            "defaults": dict(self.defaults) if self.defaults else None,
+            "subdomain": self.subdomain,
+            "host": self.host,
+            "strict_slashes": self.strict_slashes,
+            "redirect_to": self.redirect_to,
+            "websocket": self.websocket,
+            "build_only": self.build_only,
+            "alias": self.alias,
+            "merge_slashes": self.merge_slashes,
+        }
+
+    def empty(self) -> Rule:
+        """Return an unbound copy of this rule (what Werkzeug's rule factories rewrite)."""
+        rv = type(self)(self.rule, **self.get_empty_kwargs())
+        rv.provide_automatic_options = self.provide_automatic_options
+        return rv
+
+    @classmethod
+    def from_werkzeug(cls, rule: Any) -> Rule:
+        """Return an unbound Erlen rule with the options of a Werkzeug ``Rule``.
+
+        Public attributes that are not rule options (set on the rule by an extension, such
+        as Flask's ``provide_automatic_options``) are carried over.
+        """
+        rv = cls(
+            rule.rule,
+            rule.endpoint,
+            methods=rule.methods,
+            defaults=rule.defaults,
+            subdomain=rule.subdomain,
+            host=rule.host,
+            strict_slashes=rule.strict_slashes,
+            redirect_to=rule.redirect_to,
+            websocket=rule.websocket,
+            build_only=rule.build_only,
+            alias=rule.alias,
+            merge_slashes=rule.merge_slashes,
+        )
+        rv.provide_automatic_options = getattr(rule, "provide_automatic_options", None)
+        for name, value in vars(rule).items():
+            if not name.startswith("_") and name not in _WERKZEUG_RULE_STATE:
+                setattr(rv, name, value)
+        return rv
 
     # -- binding / compilation ---------------------------------------------------------------
 

@@ -15,7 +15,7 @@ $(VENV)/.installed: $(VENV)/.installed-run
 	$(PY) -m pip install -q -e '.[test,server,sqlalchemy,auth,bench]'
 	touch $@
 
-.PHONY: install run test lint typecheck bench bench-quick
+.PHONY: install run test lint typecheck bench bench-quick ecosystem
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,11 @@ typecheck: $(VENV)/.installed
 
 test: lint typecheck
 	$(PY) -m pytest
+
+# Flask's and its extensions' release suites on Flask and on both of Erlen's doors (its own
+# venv and downloads, cached in ~/.cache/erlen-ecosystem); `make test` runs them too.
+ecosystem: $(VENV)/.installed
+	$(PY) tests/ecosystem/eco_runner.py --write docs/_data/ecosystem.json
 
 bench: $(VENV)/.installed
 	$(PY) -m bench --plot docs/bench.png

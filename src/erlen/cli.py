@@ -938,8 +938,8 @@ def run_app(
     """Serve *app* with uvicorn: what ``app.run()`` does.
 
     *host* and *port* default to ``ERLEN_RUN_HOST``/``ERLEN_RUN_PORT`` (else Flask's
-    ``FLASK_RUN_HOST``/``FLASK_RUN_PORT``), then the port of
-    ``SERVER_NAME``, then ``127.0.0.1:5000``. *debug* sets ``app.debug`` (otherwise it is
+    ``FLASK_RUN_HOST``/``FLASK_RUN_PORT``), then the host and port of
+    ``SERVER_NAME`` (as Flask's ``app.run``), then ``127.0.0.1:5000``. *debug* sets ``app.debug`` (otherwise it is
     left alone); *reload* defaults to debug mode. *debug_allow* lists addresses (besides
     loopback) that may see the debugging page. Flask's ``use_reloader``, ``processes`` and
     ``threaded`` are understood; other keyword arguments go to ``uvicorn.run``. Nothing
@@ -962,8 +962,8 @@ def run_app(
         app.debug = debug
     debug = app.debug
     server_name = app.config.get("SERVER_NAME") or ""
-    sn_port = server_name.rpartition(":")[2] if ":" in server_name else ""
-    host = host or environ_get("RUN_HOST") or "127.0.0.1"
+    sn_host, _, sn_port = server_name.partition(":")
+    host = host or environ_get("RUN_HOST") or sn_host or "127.0.0.1"
     if port is None:
         env_port = environ_get("RUN_PORT")
         port = int(env_port or (sn_port if sn_port.isdigit() else 5000))

@@ -6,6 +6,8 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextvars
+import functools
+import importlib.metadata
 import json as _json
 import os
 import queue
@@ -528,8 +530,32 @@ class WebSocketTestSession:
         self._channel.finish()
 
 
+@functools.cache
+def _werkzeug_user_agent() -> str:
+    """The User-Agent the test client sends: ``Werkzeug/<version>``, as Flask's does."""
+    return f"Werkzeug/{importlib.metadata.version('werkzeug')}"
+
+
+#: Names the test client's door for a whole run when ``asgi`` is not passed: ``wsgi`` or ``asgi``.
+TEST_DOOR_ENV = "ERLEN_TEST_DOOR"
+
+
+def default_test_door_is_asgi() -> bool:
+    """Whether ``ERLEN_TEST_DOOR`` names the ASGI door (unset or empty means WSGI)."""
+    door = os.environ.get(TEST_DOOR_ENV, "").strip().lower()
+    if door in ("", "wsgi"):
+        return False
+    if door == "asgi":
+        return True
+    raise ValueError(f"{TEST_DOOR_ENV} must be 'wsgi' or 'asgi', not {door!r}")
+
+
 class ErlenClient(werkzeug.test.Client):
     """The test client: ``app.test_client()``; ``app.test_client(asgi=True)`` uses the ASGI door.
+
+    Without ``asgi``, the door comes from the environment variable ``ERLEN_TEST_DOOR``
+    (``wsgi``, the default, or ``asgi``), read when the client is created: it switches a whole
+    test run, Flask's and extensions' suites included, to the other door.
 
     Cookies persist between requests. Used as a context manager, the context of
     the last request stays available (``request``, ``session``) until the block ends.
@@ -540,17 +566,18 @@ class ErlenClient(werkzeug.test.Client):
     stream_timeout: float = 10.0
 
     def __init__(
-        self, app: Erlen, use_cookies: bool = True, asgi: bool = False, **kwargs: Any
+        self, app: Erlen, use_cookies: bool = True, asgi: bool | None = None, **kwargs: Any
     ) -> None:
         kwargs.setdefault("response_wrapper", ErlenTestResponse)
         super().__init__(app, use_cookies=use_cookies, **kwargs)
-        self.asgi = asgi
+        self.asgi = default_test_door_is_asgi() if asgi is None else asgi
         self.preserve_context = False
         self._preserved: RequestContext | None = None
         self._context_stack = ExitStack()
         self.environ_base = {
             "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_USER_AGENT": "Erlen-test-client",
+            # Flask's test client sends Werkzeug's name and version; so does this one.
+            "HTTP_USER_AGENT": _werkzeug_user_agent(),
         }
 
     @contextmanager

@@ -784,7 +784,8 @@ def test_app_run_env_host_port_and_server_name(served: list[dict[str, Any]]) -> 
     app = Erlen("env_run")
     app.config["SERVER_NAME"] = "example.test:7001"
     app.run()
-    assert served[-1]["port"] == 7001
+    # Flask's app.run takes both from SERVER_NAME.
+    assert (served[-1]["host"], served[-1]["port"]) == ("example.test", 7001)
     os.environ["ERLEN_RUN_PORT"] = "7002"
     os.environ["ERLEN_RUN_HOST"] = "127.0.0.3"
     app.run()

@@ -35,7 +35,7 @@ test: lint typecheck
 # Flask's and its extensions' release suites on Flask and on both of Erlen's doors (its own
 # venv and downloads, cached in ~/.cache/erlen-ecosystem); `make test` runs them too.
 ecosystem: $(VENV)/.installed
-	$(PY) tests/ecosystem/eco_runner.py --write docs/_data/ecosystem.json
+	$(PY) tests/ecosystem/eco_runner.py --write docs/_data/ecosystem.json --update-doc docs/flask-compat.md
 
 bench: $(VENV)/.installed
 	$(PY) -m bench --plot docs/bench.png

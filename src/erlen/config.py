@@ -13,6 +13,8 @@ from typing import IO, Any, Generic, Protocol, TypeVar, overload
 from werkzeug.datastructures import ImmutableDict
 from werkzeug.utils import import_string
 
+from .globals import flask_compat_active
+
 T = TypeVar("T")
 
 #: Configuration every app starts from: Flask 3.1's defaults plus Erlen's own keys.
@@ -127,15 +129,22 @@ class Config(dict[str, Any]):
         return self.from_pyfile(path, silent=silent)
 
     def from_prefixed_env(
-        self, prefix: str = "ERLEN", *, loads: Callable[[str], Any] = json.loads
+        self, prefix: str | None = None, *, loads: Callable[[str], Any] = json.loads
     ) -> bool:
         """Load environment variables named ``{prefix}_KEY`` into ``KEY``.
+
+        The default prefix is ``ERLEN``; in Flask compat mode (:mod:`erlen.flask_compat`,
+        where the app's code is Flask code run unchanged) it is ``FLASK``, as Flask's is,
+        so a ported app keeps reading the ``FLASK_*`` variables its deployment sets. Only
+        one prefix is read: pass ``prefix`` to choose another.
 
         Each value is passed through ``loads`` (JSON by default) and kept as a
         string if that fails. ``__`` in a name sets a key in a nested dict,
         creating missing dicts: ``ERLEN_DB__HOST`` sets ``config["DB"]["HOST"]``.
         Variables are applied in sorted order. Always return True.
         """
+        if prefix is None:
+            prefix = "FLASK" if flask_compat_active() else "ERLEN"
         start = f"{prefix}_"
         for name in sorted(os.environ):
             if not name.startswith(start):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import signals
 from .concurrency import drive_async, drive_sync
-from .globals import _cv_app, _cv_request
+from .globals import _cv_app, _cv_request, flask_compat_active
 
 if TYPE_CHECKING:
     from .app import EndpointPlan, Erlen
@@ -42,6 +42,7 @@ def teardown_pending(app: Erlen) -> bool:
         or app.teardown_appcontext_funcs
         or signals.request_tearing_down.receivers
         or signals.appcontext_tearing_down.receivers
+        or app._flask_dispatch  # Flask's do_teardown_* may be overridden or replaced
     )
 
 
@@ -75,12 +76,17 @@ class _AppCtxGlobals:
     def __repr__(self) -> str:
         ctx = _cv_app.get(None)
         if ctx is not None:
-            return f"<erlen.g of '{ctx.app.name}'>"
+            # Named as the code that uses it imports it: ``flask.g`` in compat mode.
+            module = "flask" if flask_compat_active() else "erlen"
+            return f"<{module}.g of '{ctx.app.name}'>"
         return object.__repr__(self)
 
 
 class AppContext:
-    """Bind an application: ``current_app`` and ``g`` point at it while pushed."""
+    """Bind an application: ``current_app`` and ``g`` point at it while pushed.
+
+    It takes new attributes, as Flask's does (``__dict__`` among its slots).
+    """
 
     __slots__ = ("__dict__", "_tokens", "app", "g")
 
@@ -154,9 +160,13 @@ class RequestContext:
 
     Pushing a request context also pushes an app context for its app when none
     is active. The session is opened the first time ``session`` is touched.
+    Like Flask's, it takes new attributes: extensions keep per-request state on it.
     """
 
+    # "__dict__": extensions (Flask-Limiter, ...) set their own attributes on the context;
+    # the fields Erlen uses stay slots.
     __slots__ = (
+        "__dict__",
         "_after_request_functions",
         "_app_ctx",
         "_session",

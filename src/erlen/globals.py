@@ -9,6 +9,7 @@ outside one, without raising.
 
 from __future__ import annotations
 
+import sys
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, cast
 
@@ -38,6 +39,18 @@ _cv_request: ContextVar[RequestContext] = ContextVar("erlen.request_ctx")
 
 
 _oga = object.__getattribute__
+
+
+def flask_compat_active() -> bool:
+    """Tell whether :mod:`erlen.flask_compat` is on (``import flask`` answers with Erlen).
+
+    Read from ``sys.modules`` rather than imported: importing ``erlen.flask_compat``
+    would turn compat mode on.
+    """
+    compat = sys.modules.get("erlen.flask_compat")
+    return compat is not None and bool(compat.is_active())
+
+
 #: Names the proxy answers itself instead of forwarding: everything its class defines
 #: (``__class__``, ``__doc__``, its methods ...), as a normal attribute lookup would.
 _OWN_NAMES: set[str] = set()
@@ -104,10 +117,26 @@ class ContextProxy:
         except RuntimeError:
             return []
 
+    # Ordinary attribute access never reaches this property: ``__class__`` is asked for
+    # by isinstance() and the like, and answered here as one of _OWN_NAMES.
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        """The proxied object's class, so ``isinstance(request, MyRequest)`` works.
+
+        Outside a context, the proxy's own class (as Werkzeug's ``LocalProxy`` answers).
+        """
+        try:
+            return type(self._get_current_object())
+        except RuntimeError:
+            return type(self)
+
     def __repr__(self) -> str:
         try:
             obj = self._get_current_object()
         except RuntimeError:
+            if flask_compat_active():
+                # In compat mode this proxy stands for Werkzeug's LocalProxy: say so alike.
+                return "<LocalProxy unbound>"
             return f"<ContextProxy unbound {self._erlen_attr or 'context'}>"
         return repr(obj)
 
@@ -149,6 +178,23 @@ class ContextProxy:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._get_current_object()(*args, **kwargs)
+
+    # ``with app_ctx:`` / ``async with request_ctx:`` through the proxy, as with Flask's.
+    def __enter__(self) -> Any:
+        obj = self._get_current_object()
+        return type(obj).__enter__(obj)
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        obj = self._get_current_object()
+        return type(obj).__exit__(obj, *exc_info)
+
+    async def __aenter__(self) -> Any:
+        obj = self._get_current_object()
+        return await type(obj).__aenter__(obj)
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        obj = self._get_current_object()
+        return await type(obj).__aexit__(obj, *exc_info)
 
 
 _OWN_NAMES.update(dir(ContextProxy))

@@ -168,6 +168,31 @@ def _params(pairs: list[tuple[str, str, str]]) -> ImmutableMultiDict[str, str]:
     return params
 
 
+#: Request headers a WSGI server does not join when repeated: the last one is kept.
+_LAST_WINS = frozenset(("Content-Type", "Content-Length"))
+
+
+def _merge_raw_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """The ASGI door's raw header pairs as a WSGI server hands them to Flask.
+
+    So that the same bytes read the same through both doors: names title-cased (as
+    Werkzeug's environ headers show them), a repeated header joined into one value
+    with "," (gunicorn, uvicorn's and Werkzeug's WSGI servers), except ``Cookie``,
+    joined with "; " (RFC 9113 8.2.3: HTTP/2 may split it), and ``Content-Type`` and
+    ``Content-Length``, where the last one counts. Values are latin-1 text (PEP 3333).
+    """
+    merged: dict[str, str] = {}
+    for key, value in raw:
+        name = key.decode("latin-1").title()
+        text = value.decode("latin-1")
+        seen = merged.get(name)
+        if seen is None or name in _LAST_WINS:
+            merged[name] = text
+        else:
+            merged[name] = f"{seen}; {text}" if name == "Cookie" else f"{seen},{text}"
+    return list(merged.items())
+
+
 def _get_host(scheme: str, header: str | None, server: tuple[str, int | None] | None) -> str:
     from werkzeug.sansio.utils import get_host
 
@@ -366,18 +391,29 @@ class Request:
                 # PERF: the server parsed these (no newlines can be in them), so
                 # they go straight into the list Headers keeps, unvalidated.
                 headers = Headers.__new__(Headers)
-                headers._list = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw or ()]
+                headers._list = _merge_raw_headers(raw) if raw else []
             self._headers = headers
         return headers
 
     @property
     def environ(self) -> dict[str, Any]:
-        """A WSGI environ for this request (synthesised when it came through ASGI)."""
+        """A WSGI environ for this request (synthesised when it came through ASGI).
+
+        As with Werkzeug's request, ``environ["werkzeug.request"]`` is this request.
+        """
         environ = self._environ
         if environ is None:
             from .asgi import environ_from_request
 
             environ = self._environ = environ_from_request(self, self._input)
+            extras = self._environ_extras()
+            if extras:
+                # What the test client's ASGI door passed from its environ (wsgi.errors...).
+                environ.update(extras)
+        # PERF: set here, when asked for, not on every request. The cycle it makes
+        # (request -> environ -> request) is left to the GC: clearing it in close() costs
+        # every request ~300 instructions (measured), for the few that read the environ.
+        environ["werkzeug.request"] = self
         return environ
 
     @property
@@ -518,10 +554,17 @@ class Request:
                 return environ.get(environ_key)
             raw = self._raw_headers
             if raw is not None:
+                # A repeated header reads as under WSGI (see _merge_raw_headers): Cookie
+                # headers joined, the last Content-Type or Content-Length.
+                found: str | None = None
                 for key, value in raw:
                     if key == raw_key:
-                        return value.decode("latin-1")
-                return None
+                        text = value.decode("latin-1")
+                        if found is None or raw_key != b"cookie":
+                            found = text
+                        else:
+                            found = f"{found}; {text}"
+                return found
         return self.headers.get(name)
 
     @property
@@ -755,6 +798,14 @@ class Request:
         return self.mimetype in _FORM_MIMETYPES
 
     def _load_form_data(self) -> None:
+        if self._form is None:
+            self._parse_form_data()
+            if not self._files:
+                from .debughelpers import _check_files  # debug mode: explain a missing enctype
+
+                _check_files(self)
+
+    def _parse_form_data(self) -> None:
         if self._form is not None:
             return
         if not self.want_form_data_parsed:
@@ -863,7 +914,12 @@ class Request:
                 "Did not attempt to load JSON data because the request"
                 " Content-Type was not 'application/json'."
             )
-        raise BadRequest(f"Failed to decode JSON object: {e}")
+        error = BadRequest(f"Failed to decode JSON object: {e}")
+        ctx = _cv_app.get(None)
+        if ctx is not None and ctx.app.debug:
+            raise error
+        # As Flask: the parser's message (which quotes the body) is shown only in debug mode.
+        raise BadRequest() from error
 
     # -- routing ---------------------------------------------------------------
 
@@ -1010,7 +1066,16 @@ class Request:
     def remote_user(self) -> str | None:
         """The user the server authenticated (WSGI ``REMOTE_USER``), if any."""
         environ = self._environ
+        if environ is None:
+            environ = self._environ_extras()
         return environ.get("REMOTE_USER") if environ is not None else None
+
+    def _environ_extras(self) -> dict[str, Any] | None:
+        """Environ keys the test client's ASGI door passed in its scope (``wsgi.errors``...)."""
+        scope = self._scope
+        if scope is None:
+            return None
+        return (scope.get("extensions") or {}).get("erlen.environ")  # type: ignore[no-any-return]
 
     # -- lifecycle -------------------------------------------------------------
 

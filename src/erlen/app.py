@@ -69,6 +69,7 @@ from .scaffold import (
     find_package,
 )
 from .wsgi import handle as _wsgi_handle
+from .wsgi_bridge import serve_wsgi as _serve_wsgi
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -1535,9 +1536,17 @@ class Erlen(Scaffold):
     async def asgi_app(
         self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]
     ) -> None:
-        """The ASGI application (wrap this for ASGI middleware)."""
+        """The ASGI application (wrap this for ASGI middleware).
+
+        HTTP requests go through ``wsgi_app`` when it is wrapped (WSGI middleware assigned
+        to the instance) or overridden, as they would under a WSGI server (see
+        :mod:`erlen.wsgi_bridge`); WebSocket and lifespan scopes never do.
+        """
         if scope["type"] == "http":
-            await _asgi_http(self, scope, receive, send)  # PERF: the common scope, directly
+            if "wsgi_app" in self.__dict__ or type(self).wsgi_app is not Erlen.wsgi_app:
+                await _serve_wsgi(self, self.wsgi_app, scope, receive, send)
+            else:
+                await _asgi_http(self, scope, receive, send)  # PERF: the common scope, directly
         else:
             await _asgi_handle(self, scope, receive, send)
 

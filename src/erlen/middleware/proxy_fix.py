@@ -4,8 +4,12 @@ Behind nginx the app sees nginx as the client, ``http`` as the scheme and nginx'
 upstream address as the host. :class:`ProxyFix` restores what the visitor used, from the
 headers the proxy adds, for WSGI and ASGI alike::
 
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)   # gunicorn
-    app.asgi_app = ProxyFix(app.asgi_app, x_for=1, x_proto=1)   # uvicorn, granian
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)   # every server
+    app.asgi_app = ProxyFix(app.asgi_app, x_for=1, x_proto=1)   # ASGI only, WebSockets too
+
+Wrapping ``wsgi_app`` covers both doors (under an ASGI server, HTTP requests then go
+through :mod:`erlen.wsgi_bridge`); wrapping ``asgi_app`` instead keeps ASGI requests on
+the direct path and covers WebSocket handshakes as well.
 
 Each argument is the number of proxies trusted to set that header. A client can send
 any header it likes, so only the last *n* values (those appended by your own proxies)

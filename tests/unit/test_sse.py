@@ -150,6 +150,8 @@ def endless_app(state: dict[str, Any]) -> Erlen:
     @app.teardown_request
     def teardown(exc: BaseException | None) -> None:
         state.setdefault("log", []).append("teardown")
+        if "torn_down" in state:
+            state["torn_down"].set()
 
     @app.route("/async-feed")
     async def async_feed() -> EventSourceResponse:
@@ -199,7 +201,7 @@ def endless_app(state: dict[str, Any]) -> Erlen:
 def test_reading_an_endless_feed_incrementally_and_disconnecting(
     client: Callable[..., Any], path: str
 ) -> None:
-    state: dict[str, Any] = {"finished": threading.Event()}
+    state: dict[str, Any] = {"finished": threading.Event(), "torn_down": threading.Event()}
     rv = client(endless_app(state)).get(f"{path}?name=ann", buffered=False)
     assert rv.status_code == 200
     chunks = iter(rv.response)
@@ -209,7 +211,10 @@ def test_reading_an_endless_feed_incrementally_and_disconnecting(
         b"id: 3\ndata: ann 3\n\n",
     ]
     rv.close()
+    # The generator's finally and then the teardown run on other threads under ASGI: wait
+    # for the teardown (the last step), then check the order.
     assert state["finished"].wait(5)
+    assert state["torn_down"].wait(5)
     log = state["log"]
     assert log[-1] == "teardown"  # teardown only after the stream closed
     assert len(log) == 2

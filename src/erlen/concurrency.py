@@ -368,7 +368,26 @@ async def run_in_threadpool(
     loop = asyncio.get_running_loop()
     ctx = contextvars.copy_context()
     ctx.run(_server_loop.set, loop)
-    return await _get_pool(max_workers).submit_async(loop, ctx, func, args)  # type: ignore[no-any-return]
+    pool = _get_pool(max_workers)  # sized by the first caller that gives a size, either way
+    runner = caller_thread.get()
+    if runner is not None:
+        future = runner(loop, ctx, func, args)
+        if future is not None:
+            return await future  # type: ignore[no-any-return]
+    return await pool.submit_async(loop, ctx, func, args)  # type: ignore[no-any-return]
+
+
+#: Set by a caller that blocks on the loop from a thread of its own and lends that thread to
+#: the blocking calls made for it (the test client's ASGI door, like asgiref's thread-sensitive
+#: mode): takes ``(loop, context, func, args)`` as ``_WorkerPool.submit_async`` does, and
+#: returns the future of the call, or None when it cannot take it (then a worker does).
+caller_thread: contextvars.ContextVar[
+    Callable[
+        [asyncio.AbstractEventLoop, contextvars.Context, Callable[..., Any], tuple[Any, ...]],
+        asyncio.Future[Any] | None,
+    ]
+    | None
+] = contextvars.ContextVar("erlen.caller_thread", default=None)
 
 
 _STOP = object()

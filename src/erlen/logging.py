@@ -21,10 +21,17 @@ class _ErrorsStream:
 
     def _target(self) -> TextIO:
         ctx = _cv_request.get(None)
-        if ctx is not None and ctx.request._environ is not None:
-            stream: Any = ctx.request._environ.get("wsgi.errors")
-            if stream is not None:
-                return stream  # type: ignore[no-any-return]
+        if ctx is not None:
+            request = ctx.request
+            # The WSGI environ; under ASGI, what the test client's door passed from its
+            # environ (``errors_stream=``), without synthesising a whole environ.
+            environ = request._environ
+            if environ is None:
+                environ = request._environ_extras()
+            if environ is not None:
+                stream: Any = environ.get("wsgi.errors")
+                if stream is not None:
+                    return stream  # type: ignore[no-any-return]
         return sys.stderr
 
     def write(self, text: str) -> int:

@@ -1075,7 +1075,7 @@ class Request:
         scope = self._scope
         if scope is None:
             return None
-        return (scope.get("extensions") or {}).get("erlen.environ")  # type: ignore[no-any-return]
+        return (scope.get("extensions") or {}).get("erlen.environ")
 
     # -- lifecycle -------------------------------------------------------------
 

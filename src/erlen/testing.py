@@ -24,7 +24,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.test import TestResponse
 from werkzeug.wrappers import Request as _WerkzeugRequest
 
-from .concurrency import thread_loop
+from .concurrency import _Job, _settle, caller_thread
 from .globals import _cv_app, _cv_request
 
 if TYPE_CHECKING:
@@ -78,6 +78,48 @@ class ErlenTestResponse(TestResponse):
     json_module = _json
 
 
+#: The scope extension under which the test client's ASGI door passes the environ keys a
+#: scope has no field for (``wsgi.errors``, ``REMOTE_USER``, a test's own keys):
+#: ``request.environ`` shows them, as the WSGI door's environ would.
+ENVIRON_EXTENSION = "erlen.environ"
+
+#: Environ keys the scope carries in its own fields, or that describe the server (the ASGI
+#: door's own values stand for these), or that belong to the client (its Werkzeug request).
+_SCOPE_KEYS = frozenset(
+    (
+        "REQUEST_METHOD",
+        "SCRIPT_NAME",
+        "PATH_INFO",
+        "QUERY_STRING",
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "SERVER_PROTOCOL",
+        "REMOTE_ADDR",
+        "REMOTE_PORT",
+        "CONTENT_TYPE",
+        "CONTENT_LENGTH",
+        "wsgi.version",
+        "wsgi.url_scheme",
+        "wsgi.input",
+        "wsgi.input_terminated",
+        "wsgi.multithread",
+        "wsgi.multiprocess",
+        "wsgi.run_once",
+        "erlen._preserve_context",
+        "werkzeug.request",
+    )
+)
+
+
+def _environ_extras(environ: dict[str, Any]) -> dict[str, Any]:
+    """The keys of a test environ that an ASGI scope has no field for."""
+    return {
+        key: value
+        for key, value in environ.items()
+        if key not in _SCOPE_KEYS and not key.startswith("HTTP_")
+    }
+
+
 def _environ_to_scope(environ: dict[str, Any]) -> dict[str, Any]:
     headers: list[tuple[bytes, bytes]] = []
     for key, value in environ.items():
@@ -91,6 +133,10 @@ def _environ_to_scope(environ: dict[str, Any]) -> dict[str, Any]:
             continue
         headers.append((name.encode("latin-1"), str(value).encode("latin-1")))
     path_info = environ.get("PATH_INFO", "") or "/"
+    if path_info[0] != "/":
+        # ``client.get("page")``: an ASGI path always has its slash (a server takes it
+        # from the request line); the WSGI door reads such a PATH_INFO with one too.
+        path_info = "/" + path_info
     script_name = environ.get("SCRIPT_NAME", "")
     raw_path = (script_name + path_info).encode("latin-1")
     port = environ.get("SERVER_PORT")
@@ -110,7 +156,7 @@ def _environ_to_scope(environ: dict[str, Any]) -> dict[str, Any]:
             int(environ.get("REMOTE_PORT", 0) or 0),
         ),
         "server": (environ.get("SERVER_NAME", "localhost"), int(port) if port else 80),
-        "extensions": {},
+        "extensions": {ENVIRON_EXTENSION: _environ_extras(environ)},
     }
 
 
@@ -168,6 +214,10 @@ class _LoopThread:
         asyncio.set_event_loop(self.loop)
         self.loop.run_forever()
 
+    def alive(self) -> bool:
+        """Whether the loop's thread still runs (an exception that escapes the loop ends it)."""
+        return self._thread.is_alive()
+
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Run a coroutine on the loop, in a fresh context."""
         return contextvars.Context().run(asyncio.run_coroutine_threadsafe, coro, self.loop)
@@ -204,7 +254,12 @@ _loop_lock = threading.Lock()
 def _background_loop() -> _LoopThread:
     global _loop_thread
     with _loop_lock:
-        if _loop_thread is None or _loop_thread.loop.is_closed() or _loop_thread.pid != os.getpid():
+        if (
+            _loop_thread is None
+            or _loop_thread.loop.is_closed()
+            or _loop_thread.pid != os.getpid()
+            or not _loop_thread.alive()
+        ):
             _loop_thread = _LoopThread()
             atexit.register(_loop_thread.stop)
         return _loop_thread
@@ -255,6 +310,97 @@ class _Channel:
             error = future.exception()
             if error is not None:
                 raise error
+
+
+class _CallerThread:
+    """Run an ASGI call on the background loop while its blocking calls run on this thread.
+
+    The WSGI door runs a sync view on the test's own thread; so does the ASGI door,
+    through :data:`erlen.concurrency.caller_thread` (as asgiref's thread-sensitive mode
+    does for Django's test client): what a test set up bound to its thread (an in-memory
+    SQLite database, a ``check_same_thread`` connection, thread-locals) is what the view
+    sees. One call at a time: a blocking call made while this thread is busy (a coroutine
+    the view waits for that calls back into a thread), or after the ASGI call returned,
+    goes to the worker pool as usual.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._open = True
+        self._taken = 0  # jobs queued or running
+
+    def _take(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context,
+        func: Any,
+        args: tuple[Any, ...],
+    ) -> asyncio.Future[Any] | None:
+        with self._lock:
+            if not self._open or self._taken:
+                return None
+            self._taken += 1
+        future = loop.create_future()
+        self._jobs.put(_Job(context, func, args, future, loop))
+        return future
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the background loop in a copy of this context; serve its calls here."""
+        context = contextvars.copy_context()
+        context.run(caller_thread.set, self._take)
+        # The task copies the context that schedules it: the test's (an app context it pushed).
+        loop_thread = _background_loop()
+        future = context.run(asyncio.run_coroutine_threadsafe, coro, loop_thread.loop)
+        future.add_done_callback(lambda _: self._jobs.put(None))
+        jobs = self._jobs
+        escaped: BaseException | None = None
+        try:
+            while True:
+                try:
+                    job = jobs.get(timeout=1.0)
+                except queue.Empty:
+                    if not loop_thread.alive():
+                        raise RuntimeError("The test client's event loop has stopped.") from None
+                    continue
+                if job is None:
+                    break
+                try:
+                    escaped = self._run_job(job) or escaped
+                finally:
+                    with self._lock:
+                        self._taken -= 1
+        finally:
+            with self._lock:
+                self._open = False
+                pending = self._taken
+            while pending:  # taken just before the call ended: run them still
+                job = jobs.get()
+                if job is not None:
+                    escaped = self._run_job(job) or escaped
+                    pending -= 1
+        if escaped is not None:
+            raise escaped
+        return future.result()
+
+    @staticmethod
+    def _run_job(job: _Job) -> BaseException | None:
+        """Run a call; return a KeyboardInterrupt or SystemExit it raised, for the test."""
+        future: asyncio.Future[Any] = job.future  # type: ignore[assignment]
+        loop = job.loop
+        assert loop is not None
+        try:
+            result = job.context.run(job.func, *job.args)
+        except Exception as e:
+            loop.call_soon_threadsafe(_settle, future, None, e)
+        except BaseException as e:
+            # Raised to the test, as the WSGI door raises it; set on the loop's future it
+            # would stop the loop. The app's call is cancelled: it unwinds (teardown runs).
+            loop.call_soon_threadsafe(future.cancel)
+            return e
+        else:
+            loop.call_soon_threadsafe(_settle, future, result, None)
+        return None
 
 
 class StreamedASGIBody:
@@ -530,6 +676,39 @@ class WebSocketTestSession:
         self._channel.finish()
 
 
+def _read_input(stream: Any) -> bytes:
+    """Read a test request's body, leaving the stream where it was.
+
+    A 307/308 redirect the client follows sends the same stream again (Werkzeug
+    reuses it), as it would send it unread to a WSGI app that answered from routing.
+    """
+    if stream is None:
+        return b""
+    try:
+        start = stream.tell()
+    except (AttributeError, OSError, ValueError):
+        return stream.read()  # type: ignore[no-any-return]
+    body: bytes = stream.read()
+    stream.seek(start)
+    return body
+
+
+def _close_keeping_body(request: Any) -> None:
+    """Close a kept request's files, not its body (see ``ErlenClient._keep``)."""
+    body = request._input
+    request._input = None
+    try:
+        type(request).close(request)
+    finally:
+        request._input = body
+
+
+def _release_kept_request(request: Any) -> None:
+    """Close a kept request for good, body included, when the client lets it go."""
+    request.__dict__.pop("close", None)
+    request.close()
+
+
 @functools.cache
 def _werkzeug_user_agent() -> str:
     """The User-Agent the test client sends: ``Werkzeug/<version>``, as Flask's does."""
@@ -659,6 +838,13 @@ class ErlenClient(werkzeug.test.Client):
 
     def _keep(self, ctx: RequestContext) -> None:
         self._preserved = ctx
+        request = ctx.request
+        if request.scope is not None and request._input is not None:
+            # Under ASGI the body buffer is the request's own, closed with the request when
+            # its context is popped; a kept request must still read it (``request.form``
+            # after the response, as under WSGI, where the body is the client's stream).
+            request.close = functools.partial(_close_keeping_body, request)  # type: ignore[method-assign]
+            self._context_stack.callback(_release_kept_request, request)
 
     def run_wsgi_app(
         self, environ: dict[str, Any], buffered: bool | None = None
@@ -674,17 +860,14 @@ class ErlenClient(werkzeug.test.Client):
         scope = _environ_to_scope(environ)
         if self.preserve_context:
             scope["extensions"]["erlen.preserve_context"] = self._keep
-        stream = environ.get("wsgi.input")
-        body = stream.read() if stream is not None else b""
+        body = _read_input(environ.get("wsgi.input"))
         app_iter: Any
         if buffered is False:
             streamed = StreamedASGIBody(self.application, scope, body, self.stream_timeout)
             status, raw_headers = streamed.start()
             app_iter = streamed
         else:
-            status, raw_headers, content = contextvars.copy_context().run(
-                thread_loop().run_until_complete, self._asgi_round_trip(scope, body)
-            )
+            status, raw_headers, content = _CallerThread().run(self._asgi_round_trip(scope, body))
             app_iter = [content]
         from .response import STATUS_LINES
 

@@ -336,7 +336,8 @@ class Exclusion(NamedTuple):
     deselect: bool = False
 
     def matches(self, test_id: str) -> bool:
-        if self.deselect and test_id.startswith(self.pattern):
+        # A test id is matched as written first: its "[params]" would be a character class.
+        if test_id == self.pattern or (self.deselect and test_id.startswith(self.pattern)):
             return True
         return fnmatch.fnmatchcase(test_id, self.pattern)
 

@@ -241,3 +241,21 @@ def run_markdown(path: Path, optionflags: int = 0) -> int:
         assert failed == 0, f"{path.name}: {failed} example(s) failed (see captured stdout)"
         attempted += tried
     return attempted
+
+
+def isolated_cli_run(monkeypatch: Any, tmp_path: Path) -> Iterator[None]:
+    """For a CLI test fixture: run in an empty folder without ERLEN_/FLASK_ variables, and
+    restore the environment, sys.path and sys.modules afterwards."""
+    for key in list(os.environ):
+        if key.startswith(("ERLEN_", "FLASK_")):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    saved_env = dict(os.environ)
+    saved_path = list(sys.path)
+    saved_modules = set(sys.modules)
+    yield
+    os.environ.clear()
+    os.environ.update(saved_env)
+    sys.path[:] = saved_path
+    for name in set(sys.modules) - saved_modules:
+        del sys.modules[name]

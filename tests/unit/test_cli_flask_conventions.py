@@ -34,6 +34,7 @@ from erlen.cli import (
     version_option,
 )
 from erlen.middleware.debug import DebugMiddleware
+from support import isolated_cli_run
 
 BIN = Path(sys.executable).parent
 
@@ -41,19 +42,7 @@ BIN = Path(sys.executable).parent
 @pytest.fixture(autouse=True)
 def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Run in an empty folder; restore the environment, sys.path and sys.modules after."""
-    for key in list(os.environ):
-        if key.startswith(("ERLEN_", "FLASK_")):
-            monkeypatch.delenv(key)
-    monkeypatch.chdir(tmp_path)
-    saved_env = dict(os.environ)
-    saved_path = list(sys.path)
-    saved_modules = set(sys.modules)
-    yield
-    os.environ.clear()
-    os.environ.update(saved_env)
-    sys.path[:] = saved_path
-    for name in set(sys.modules) - saved_modules:
-        del sys.modules[name]
+    yield from isolated_cli_run(monkeypatch, tmp_path)
 
 
 @pytest.fixture

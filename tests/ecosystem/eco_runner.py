@@ -254,7 +254,13 @@ def run_suite(
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(source, work, symlinks=True)
     out = work / ".eco-outcomes.jsonl"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ERLEN_", "PYTEST_"))}
+    # ``CI`` goes too: some suites (Flask-Caching) refuse to start their own Redis when it is
+    # set and expect a CI service on their own port; here they start it as on a laptop.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ERLEN_", "PYTEST_")) and k != "CI"
+    }
     env.update(
         PYTHONPATH=str(HERE),
         # The suites' subprocesses (Flask-Migrate's ``flask db``) use the venv's commands.

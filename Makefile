@@ -3,11 +3,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-# What the example app needs: the dev server, SQLAlchemy, argon2 password hashing.
+# What the example app needs: the dev server, SQLAlchemy, argon2 password hashing, Celery.
 $(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[server,sqlalchemy,auth]'
+	$(PY) -m pip install -q -e '.[server,sqlalchemy,auth,celery]'
 	touch $@
 
 # Everything the tests and the benchmark harness need.

@@ -1,16 +1,19 @@
-# Start the servers some tests need (PostgreSQL, Redis) on loopback and export their URLs.
+# Start the servers some tests need (PostgreSQL, Redis, MariaDB) on loopback and export their URLs.
 #
 # Sourced by .ci/run (bash, `set -euo pipefail`) on a fresh Debian machine running as root;
 # also fine to source by hand. Idempotent: what is installed is not reinstalled, what runs is
-# reused. Exports ERLEN_TEST_POSTGRES_URL and ERLEN_TEST_REDIS_URL (a variable that is already
-# set is respected and its server left alone). Tests that need a server skip without its variable.
+# reused. Exports ERLEN_TEST_POSTGRES_URL, ERLEN_TEST_REDIS_URL and ERLEN_TEST_MYSQL_URL (a
+# variable that is already set is respected and its server left alone). Tests that need a
+# server skip without its variable; MariaDB is optional (a failed install or start only warns).
 
 _erlen_services() {
     local pg_db=erlen_test pg_user=erlen pg_password=erlen redis_port=6379
-    local need_pg=0 need_redis=0
+    local my_db=erlen_test my_user=erlen my_password=erlen my_port=3306
+    local need_pg=0 need_redis=0 need_mysql=0
     if [ -z "${ERLEN_TEST_POSTGRES_URL:-}" ]; then need_pg=1; fi
     if [ -z "${ERLEN_TEST_REDIS_URL:-}" ]; then need_redis=1; fi
-    if [ "$need_pg$need_redis" = "00" ]; then return 0; fi
+    if [ -z "${ERLEN_TEST_MYSQL_URL:-}" ]; then need_mysql=1; fi
+    if [ "$need_pg$need_redis$need_mysql" = "000" ]; then return 0; fi
 
     # Install only what is missing (one apt-get run for both).
     local missing=()
@@ -90,8 +93,65 @@ SQL
         done
         export ERLEN_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
     fi
-    echo "services.sh: PostgreSQL and Redis ready" >&2
+
+    if [ "$need_mysql" = 1 ]; then
+        if _erlen_mysql "$my_db" "$my_user" "$my_password" "$my_port"; then
+            export ERLEN_TEST_MYSQL_URL="mysql+pymysql://$my_user:$my_password@127.0.0.1:$my_port/$my_db"
+        else
+            echo "services.sh: no MariaDB; the MySQL tests will skip" >&2
+        fi
+    fi
+    echo "services.sh: PostgreSQL and Redis ready${ERLEN_TEST_MYSQL_URL:+, MariaDB ready}" >&2
+}
+
+# MariaDB (Debian's mariadb-server): install if missing, start on loopback (Debian's config
+# binds 127.0.0.1), create the test user and database. Returns non-zero instead of failing the
+# script: the MySQL tests are the only ones that need it.
+_erlen_mysql() {
+    local db=$1 user=$2 password=$3 port=$4 i
+    _erlen_mysql_login() {  # the test user reaches its database over TCP on loopback
+        mariadb --batch -h 127.0.0.1 -P "$port" -u "$user" -p"$password" -e "SELECT 1" "$db" \
+            >/dev/null 2>&1
+    }
+    _erlen_as_root() {
+        if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n -- "$@"; fi
+    }
+    if command -v mariadb >/dev/null 2>&1 && _erlen_mysql_login; then
+        unset -f _erlen_mysql_login _erlen_as_root
+        return 0  # already running and set up
+    fi
+    if ! command -v mariadbd >/dev/null 2>&1 && ! command -v mysqld >/dev/null 2>&1; then
+        command -v apt-get >/dev/null 2>&1 || return 1
+        echo "services.sh: installing mariadb-server" >&2
+        DEBIAN_FRONTEND=noninteractive _erlen_as_root apt-get install -y -qq mariadb-server \
+            >/dev/null 2>&1 || return 1
+    fi
+    # A ping answers without credentials.
+    if ! mariadb-admin -h 127.0.0.1 -P "$port" --silent ping >/dev/null 2>&1; then
+        # The init script starts mysqld_safe directly (no systemd, no policy-rc.d needed).
+        _erlen_as_root service mariadb start >/dev/null 2>&1 || return 1
+    fi
+    for i in $(seq 1 300); do  # up to 30 s
+        if mariadb-admin -h 127.0.0.1 -P "$port" --silent ping >/dev/null 2>&1; then break; fi
+        if [ "$i" = 300 ]; then
+            echo "services.sh: MariaDB not ready on port $port" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    # Root talks to the server through its socket (unix_socket authentication). The test
+    # user may create and drop databases named erlen_* (each test makes its own).
+    _erlen_as_root mariadb --batch <<SQL || return 1
+CREATE DATABASE IF NOT EXISTS $db CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE USER IF NOT EXISTS '$user'@'localhost' IDENTIFIED BY '$password';
+CREATE USER IF NOT EXISTS '$user'@'127.0.0.1' IDENTIFIED BY '$password';
+ALTER USER '$user'@'localhost' IDENTIFIED BY '$password';
+ALTER USER '$user'@'127.0.0.1' IDENTIFIED BY '$password';
+GRANT ALL PRIVILEGES ON \`erlen\_%\`.* TO '$user'@'localhost';
+GRANT ALL PRIVILEGES ON \`erlen\_%\`.* TO '$user'@'127.0.0.1';
+SQL
+    _erlen_mysql_login
 }
 
 _erlen_services
-unset -f _erlen_services
+unset -f _erlen_services _erlen_mysql _erlen_mysql_login _erlen_as_root

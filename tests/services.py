@@ -1,9 +1,10 @@
-"""Find the real PostgreSQL and Redis servers that ``.ci/services.sh`` starts.
+"""Find the real PostgreSQL, Redis and MariaDB servers that ``.ci/services.sh`` starts.
 
-The script exports ``ERLEN_TEST_POSTGRES_URL`` and ``ERLEN_TEST_REDIS_URL``; a test
-that needs a server skips when its variable is unset (run ``source .ci/services.sh``
-to get both locally). Each test works in its own PostgreSQL schema and under its own
-Redis key prefix, so concurrent runs against the same servers do not collide.
+The script exports ``ERLEN_TEST_POSTGRES_URL``, ``ERLEN_TEST_REDIS_URL`` and
+``ERLEN_TEST_MYSQL_URL``; a test that needs a server skips when its variable is unset
+(run ``source .ci/services.sh`` to get them locally). Each test works in its own
+PostgreSQL schema, its own MySQL database and under its own Redis key prefix, so
+concurrent runs against the same servers do not collide.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 
 POSTGRES_ENV = "ERLEN_TEST_POSTGRES_URL"
 REDIS_ENV = "ERLEN_TEST_REDIS_URL"
+MYSQL_ENV = "ERLEN_TEST_MYSQL_URL"
 
 
 def postgres_url() -> str:
@@ -82,3 +84,36 @@ def redis_prefix(url: str) -> Iterator[tuple[Any, str]]:
         if keys:
             client.delete(*keys)
         client.close()
+
+
+def mysql_url() -> str:
+    """Return the test MySQL/MariaDB URL (``mysql+pymysql://...``), or skip the test."""
+    url = os.environ.get(MYSQL_ENV)
+    if not url:
+        pytest.skip(f"no MySQL/MariaDB: set {MYSQL_ENV} (source .ci/services.sh)")
+    return url
+
+
+@contextmanager
+def mysql_database(url: str) -> Iterator[str]:
+    """Create a fresh utf8mb4 database, yield a URL to it, then drop it with its tables.
+
+    MySQL's schemas are databases: the URL differs from *url* in its database name only
+    (``erlen_t_...``, which the test user may create).
+    """
+    import sqlalchemy as sa
+
+    name = unique_name("erlen_t_")
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                )
+            )
+        yield sa.make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        engine.dispose()

@@ -98,6 +98,13 @@ class EndpointPlan:
     two answers the doors need before dispatch: ``in_thread`` (a sync view, or an app
     overriding Flask's sync dispatch methods: under ASGI it runs in the worker pool)
     and ``streams_body`` (the view reads the body itself, ``@stream_request_body``).
+
+    For an ``async def`` view, a hook that names an async twin in its ``__erlen_async__``
+    attribute is flattened as that twin (a battery's Redis check awaits its I/O there),
+    and ``session_async`` holds the session interface when it has non-blocking I/O
+    (:func:`erlen.sessions.has_async_session_io`): :meth:`Erlen.respond_async` then
+    awaits its open and save hooks. Both are decided here, so a request pays nothing
+    for them.
     """
 
     __slots__ = (
@@ -105,6 +112,7 @@ class EndpointPlan:
         "before",
         "blueprints",
         "in_thread",
+        "session_async",
         "streams_body",
         "url_preprocessors",
         "view",
@@ -120,6 +128,7 @@ class EndpointPlan:
         self.url_preprocessors: list[Callable[..., Any]] = []
         self.before: list[tuple[Callable[[], Any], bool]] = []
         self.after: list[tuple[Callable[[Any], Any], bool]] = []
+        self.session_async: SessionInterface | None = None
 
 
 class Erlen(Scaffold):
@@ -604,22 +613,35 @@ class Erlen(Scaffold):
         plan.blueprints = blueprints
         outer_first: tuple[str | None, ...] = (None, *reversed(blueprints))
         inner_first: tuple[str | None, ...] = (*blueprints, None)
+        view = self.view_functions.get(endpoint) if endpoint is not None else None
+        on_loop = view is not None and is_async_callable(view) and not self._flask_dispatch
         for name in outer_first:
             plan.url_preprocessors.extend(self.url_value_preprocessors.get(name, ()))
             for f in self.before_request_funcs.get(name, ()):
+                if on_loop:
+                    f = getattr(f, "__erlen_async__", f)
                 plan.before.append((f, is_async_callable(f)))
         for name in inner_first:
             for af in reversed(self.after_request_funcs.get(name, ())):
+                if on_loop:
+                    af = getattr(af, "__erlen_async__", af)
                 plan.after.append((af, is_async_callable(af)))
-        if endpoint is not None:
-            view = self.view_functions.get(endpoint)
-            if view is not None:
-                plan.view = view
-                plan.view_is_async = is_async_callable(view)
-                plan.in_thread = not plan.view_is_async
-                plan.streams_body = bool(getattr(view, "_erlen_stream_body", False))
+        if view is not None:
+            plan.view = view
+            plan.view_is_async = is_async_callable(view)
+            plan.in_thread = not plan.view_is_async
+            plan.streams_body = bool(getattr(view, "_erlen_stream_body", False))
         if self._flask_dispatch:
             plan.in_thread = True  # Flask's dispatch methods are sync
+        else:
+            # respond_async serves this plan (an async view; under ASGI also a routing
+            # error, which has no view): a session store with non-blocking I/O is used
+            # through its async hooks there. The sync twin, respond, never looks at it.
+            from .sessions import has_async_session_io
+
+            interface = self.session_interface
+            if not plan.in_thread and has_async_session_io(interface):
+                plan.session_async = interface
         return plan
 
     # -- dispatch ---------------------------------------------------------------------------------
@@ -850,12 +872,15 @@ class Erlen(Scaffold):
         """Hooks, view, error handlers and after-request processing, from async code.
 
         The twin of :meth:`respond`: coroutines returned by hooks and views are awaited
-        on the running loop.
+        on the running loop. A session store with non-blocking I/O (``plan.session_async``)
+        is loaded here first, as Flask loads the session when the request begins.
         """
         plan: EndpointPlan = ctx.plan  # type: ignore[assignment]
         request = ctx.request
         try:
             try:
+                if plan.session_async is not None:
+                    await self._open_session_async(ctx, plan.session_async)
                 if signals.request_started.receivers:
                     signals.request_started.send(self, _async_wrapper=self.ensure_sync)
                 rv = None
@@ -1016,7 +1041,10 @@ class Erlen(Scaffold):
                 response = after(response)
                 if after_is_async:
                     response = await response
-            self._save_session(ctx, response)
+            if plan.session_async is not None:
+                await self._save_session_async(ctx, response, plan.session_async)
+            else:
+                self._save_session(ctx, response)
             if signals.request_finished.receivers:
                 signals.request_finished.send(
                     self, _async_wrapper=self.ensure_sync, response=response
@@ -1062,6 +1090,40 @@ class Erlen(Scaffold):
         interface = self.session_interface
         if not interface.is_null_session(session):
             interface.save_session(self, session, response)
+
+    async def _open_session_async(self, ctx: RequestContext, interface: SessionInterface) -> None:
+        """Load the session through the interface's async hook, unless it is loaded already.
+
+        The session API is synchronous, so on the async path it is loaded before the
+        hooks and the view run rather than on first use. It is not marked accessed.
+        """
+        if ctx._session is None:
+            session = await interface.open_session_async(self, ctx.request)
+            if session is None:
+                session = interface.make_null_session(self)
+            ctx._session = session
+
+    async def _save_session_async(
+        self, ctx: RequestContext, response: Response, interface: SessionInterface
+    ) -> None:
+        """:meth:`_save_session` through the interface's async hooks."""
+        session = ctx._session
+        if session is None:
+            # Not loaded (a context that skipped respond_async): refresh as the sync path does.
+            request = ctx.request
+            sent = request._has_cookie_header
+            if not (sent if sent is not None else request._sent_cookies()):
+                return
+            if not self.config["SESSION_REFRESH_EACH_REQUEST"]:
+                return
+            if interface.get_cookie_name(self) not in request.cookies:
+                return
+            session = await interface.open_session_async(self, request)
+            if session is None:
+                return
+            ctx._session = session
+        if not interface.is_null_session(session):
+            await interface.save_session_async(self, session, response)
 
     def _session_to_refresh(self, ctx: RequestContext) -> SessionMixin | None:
         """Open the session of a request that never touched it, when its cookie came along.
@@ -1685,9 +1747,17 @@ def _uvicorn_ssl_options(ssl_context: Any) -> dict[str, Any]:
 
 
 #: Attributes whose assignment on an app is watched: Flask's dispatch methods and the
-#: doors (replaced by extensions and middleware), and the registries plans are made of.
+#: doors (replaced by extensions and middleware), the registries plans are made of, and
+#: the session interface (plans note whether its I/O is async).
 _WATCHED_ATTRIBUTES = frozenset(
-    (*FLASK_DISPATCH_METHODS, "wsgi_app", "asgi_app", "app_context", *REGISTRY_FACTORIES)
+    (
+        *FLASK_DISPATCH_METHODS,
+        "wsgi_app",
+        "asgi_app",
+        "app_context",
+        "session_interface",
+        *REGISTRY_FACTORIES,
+    )
 )
 
 #: What the error-handler steps return for an exception no handler takes (re-raise it).

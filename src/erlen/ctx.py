@@ -159,7 +159,9 @@ class RequestContext:
     """Bind a request (and, lazily, its session) to the current context.
 
     Pushing a request context also pushes an app context for its app when none
-    is active. The session is opened the first time ``session`` is touched.
+    is active. The session is opened the first time ``session`` is touched (or, on
+    the async path with a session store that has async I/O, by ``respond_async``
+    before the hooks run: see :class:`erlen.app.EndpointPlan`).
     Like Flask's, it takes new attributes: extensions keep per-request state on it.
     """
 

@@ -257,6 +257,34 @@ class SessionInterface:
         """Save the session on the response (or in a store)."""
         raise NotImplementedError
 
+    # An interface that keeps sessions in a network store overrides these two with
+    # non-blocking I/O. The core then awaits them for requests it serves on an event
+    # loop (``async def`` views): the session is loaded before the before-request hooks
+    # run (it cannot be loaded lazily there: ``session[...]`` is synchronous) and saved
+    # after the after-request hooks. Everywhere else (sync views, the WSGI door, Flask's
+    # dispatch methods) the sync pair is used, lazily, as before.
+
+    async def open_session_async(self, app: Erlen, request: Request) -> SessionMixin | None:
+        """Load the session from async code (the default calls :meth:`open_session`)."""
+        return self.open_session(app, request)
+
+    async def save_session_async(
+        self, app: Erlen, session: SessionMixin, response: Response
+    ) -> None:
+        """Save the session from async code (the default calls :meth:`save_session`)."""
+        self.save_session(app, session, response)
+
+
+def has_async_session_io(interface: object) -> bool:
+    """Tell whether ``interface`` overrides the async open/save hooks (its I/O does not block)."""
+    cls = type(interface)
+    default_open = SessionInterface.open_session_async
+    default_save = SessionInterface.save_session_async
+    return (
+        getattr(cls, "open_session_async", default_open) is not default_open
+        or getattr(cls, "save_session_async", default_save) is not default_save
+    )
+
 
 session_json_serializer = TaggedJSONSerializer()
 
@@ -555,4 +583,5 @@ __all__ = [
     "SessionMixin",
     "add_vary",
     "get_opened_session",
+    "has_async_session_io",
 ]

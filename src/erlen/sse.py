@@ -6,7 +6,8 @@ of an unnamed event) or dicts of event fields (``{"event": "tick", "data": 1}``)
 Under ASGI, and under WSGI for async generators, a keep-alive comment is sent
 whenever no event was sent for ``ping`` seconds, so proxies keep the connection.
 The generator keeps the request context; its ``finally`` runs when the client
-goes away.
+goes away. For a stream of a hub's room that replays what a reconnecting client
+missed (``Last-Event-ID``), see :meth:`erlen.hub.BaseHub.event_stream`.
 """
 
 from __future__ import annotations

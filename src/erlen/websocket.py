@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sys
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
 from types import SimpleNamespace
@@ -53,7 +54,7 @@ _ACCEPTED = 1
 _CLOSED = 2
 _RESPONDED = 3
 
-#: The close code sent when the server stops the handler (shutdown).
+#: The close code sent when the server stops the handler or shuts down.
 GOING_AWAY = 1001
 #: The close code used when the client vanished without a closing handshake.
 ABNORMAL_CLOSURE = 1006
@@ -194,6 +195,7 @@ class WebSocket:
             ]
         self._state = _ACCEPTED
         self.accepted_subprotocol = subprotocol
+        _track(self._app, self)
         try:
             await self._send(message)
         except OSError:
@@ -366,6 +368,71 @@ async def _collect_body(response: Response) -> bytes:
     return b"".join(chunks)
 
 
+#: The accepted WebSockets of each app that are still open, with the loop that serves each.
+_open_sockets: weakref.WeakKeyDictionary[Erlen, dict[WebSocket, asyncio.AbstractEventLoop]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def open_websockets(app: Erlen) -> list[WebSocket]:
+    """Return the app's accepted WebSockets that are open in this process."""
+    return list(_open_sockets.get(app, ()))
+
+
+async def close_websockets(
+    app: Erlen, code: int = GOING_AWAY, reason: str = "server shutting down"
+) -> int:
+    """Close the app's open WebSockets served on this event loop; return how many.
+
+    Erlen calls this with 1001 (going away) when the server begins to shut
+    down (see :mod:`erlen.lifespan`); each handler then sees
+    :class:`WebSocketDisconnect` from its next ``receive`` or ``send``.
+    """
+    loop = asyncio.get_running_loop()
+    targets = [ws for ws, ws_loop in list(_open_sockets.get(app, {}).items()) if ws_loop is loop]
+    results = await asyncio.gather(
+        *(ws.close(code, reason) for ws in targets if not ws.closed), return_exceptions=True
+    )
+    return sum(1 for r in results if not isinstance(r, BaseException))
+
+
+def schedule_close_websockets(
+    app: Erlen, code: int = GOING_AWAY, reason: str = "server shutting down"
+) -> None:
+    """Ask every loop that serves the app's open WebSockets to close them (thread- and signal-safe)."""
+    loops = {loop for loop in list(_open_sockets.get(app, {}).values())}
+    for loop in loops:
+        if loop.is_closed():
+            continue
+
+        def start(app: Erlen = app) -> None:
+            task = asyncio.ensure_future(close_websockets(app, code, reason))
+            _closing_tasks.add(task)
+            task.add_done_callback(_closing_tasks.discard)
+
+        try:
+            loop.call_soon_threadsafe(start)
+        except RuntimeError:
+            pass  # The loop closed in between.
+
+
+#: Closing tasks started by :func:`schedule_close_websockets`, kept until they finish.
+_closing_tasks: set[asyncio.Future[int]] = set()
+
+
+def _track(app: Erlen, ws: WebSocket) -> None:
+    sockets = _open_sockets.get(app)
+    if sockets is None:
+        sockets = _open_sockets[app] = {}
+    sockets[ws] = asyncio.get_running_loop()
+
+
+def _untrack(app: Erlen, ws: WebSocket) -> None:
+    sockets = _open_sockets.get(app)
+    if sockets is not None:
+        sockets.pop(ws, None)
+
+
 class _WebSocketProxy(ContextProxy):
     """The ``websocket`` proxy; it also supports ``async for`` (which looks up ``__aiter__`` on the type)."""
 
@@ -486,6 +553,7 @@ async def serve_websocket(app: Erlen, scope: dict[str, Any], receive: Receive, s
                     code = INTERNAL_ERROR
                 await ws.close(code)
         finally:
+            _untrack(app, ws)
             _cv_websocket.reset(token)
             await ctx.apop(error)
 
@@ -557,8 +625,12 @@ async def _run_cleanups(app: Erlen, ws: WebSocket) -> None:
 
 
 __all__ = [
+    "GOING_AWAY",
     "WebSocket",
     "WebSocketDisconnect",
+    "close_websockets",
+    "open_websockets",
+    "schedule_close_websockets",
     "serve_websocket",
     "websocket",
 ]

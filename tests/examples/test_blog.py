@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -574,21 +575,53 @@ def test_a_new_post_is_announced_to_open_pages(visitor: Any, protocol: str) -> N
         assert response.status_code == 200
         assert response.mimetype == "text/event-stream"
         chunks = iter(response.response)
-        assert next(chunks) == b"event: ready\nretry: 3000\ndata: subscribed\n\n"
+        ready = next(chunks).decode()
+        assert re.fullmatch(r"event: ready\nid: \S+\nretry: 3000\ndata: \n\n", ready)
         ann = visitor().signed_up("ann")
         location = ann.write("Breaking news").headers["Location"]
         post_id = int(location.rpartition("/")[2])
         event = next(chunks).decode()
-        assert event.startswith(f"event: post\nid: {post_id}\ndata: ")
+        assert re.match(r"event: post\nid: \S+\ndata: ", event)
+        assert f'"id": {post_id}' in event
         assert '"title": "Breaking news"' in event
         assert '"author": "ann"' in event
         assert f'"url": "{location}"' in event
         # The API's posts are announced too.
         token = visitor().post("/api/tokens", headers=basic("ann")).json["token"]
         ann.post("/api/posts", json={"title": "By API", "body": "b"}, headers=bearer(token))
-        assert '"title": "By API"' in next(chunks).decode()
+        by_api = next(chunks).decode()
+        assert '"title": "By API"' in by_api
+        last_id = by_api.split("\n")[1].removeprefix("id: ")
     finally:
         response.close()
+    # The page lost its connection; a post was announced meanwhile. EventSource reconnects
+    # with the last id it saw and gets the missed post before the stream goes live again.
+    ann.write("While you were away")
+    response = reader.get(
+        "/notifications/stream", headers={"Last-Event-ID": last_id}, buffered=False
+    )
+    try:
+        chunks = iter(response.response)
+        assert '"title": "While you were away"' in next(chunks).decode()
+        assert next(chunks).startswith(b"event: ready\n")
+    finally:
+        response.close()
+
+
+def test_without_a_broker_the_post_task_runs_in_the_request(app: Erlen, visitor: Any) -> None:
+    # No CELERY broker_url: Celery runs tasks.prepare_post eagerly (a real worker:
+    # tests/integration/test_celery_worker.py).
+    assert app.extensions["celery"].conf.task_always_eager
+    ann = visitor().signed_up("ann")
+    location = ann.write("Long read", body=" ".join(["word"] * 450)).headers["Location"]
+    assert "3 min read" in ann.get(location).text  # 450 words at 220 a minute
+    post_id = int(location.rpartition("/")[2])
+    assert ann.get(f"/api/posts/{post_id}").json["reading_minutes"] == 3
+    ann.submit(f"{location}/edit", title="Short now", body="A few words.")
+    assert ann.get(f"/api/posts/{post_id}").json["reading_minutes"] == 1
+    with app.app_context():
+        digest = db.session.get(Post, post_id).digest
+        assert (digest.words, digest.excerpt) == (3, "A few words.")
 
 
 # -- errors and headers ------------------------------------------------------------------------------
@@ -705,22 +738,39 @@ def test_the_erlen_command_finds_the_app(tmp_path: Path) -> None:
 # -- many workers: PostgreSQL and Redis ----------------------------------------------------------------
 
 
+@contextmanager
+def shared_database(backend: str) -> Iterator[dict[str, Any]]:
+    """Config for a fresh schema on PostgreSQL or a fresh database on MySQL/MariaDB."""
+    import services
+
+    if backend == "mysql":
+        with services.mysql_database(services.mysql_url()) as url:
+            yield {"SQLALCHEMY_DATABASE_URI": url}
+        return
+    pg = services.postgres_url()
+    with services.postgres_schema(pg) as schema:
+        yield {
+            "SQLALCHEMY_DATABASE_URI": pg,
+            "SQLALCHEMY_ENGINE_OPTIONS": services.psycopg_search_path(schema),
+        }
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mysql"])
 def test_two_workers_share_everything_through_postgres_and_redis(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two app objects stand for two worker processes: what one does, the other sees."""
-    from services import postgres_schema, postgres_url, psycopg_search_path, redis_prefix, redis_url
+    from services import redis_prefix, redis_url
 
-    pg, redis = postgres_url(), redis_url()
+    redis = redis_url()
     monkeypatch.setenv("ERLENBLOG_INSTANCE_PATH", str(tmp_path / "instance"))
     # The app puts a Redis store on the login manager, an object every app shares.
     monkeypatch.setattr(login_manager, "revocation_store", login_manager.revocation_store)
-    with postgres_schema(pg) as schema, redis_prefix(redis) as (client, prefix):
+    with shared_database(backend) as database, redis_prefix(redis) as (client, prefix):
         config = {
             "TESTING": True,
             "SECRET_KEY": "shared by the workers",
-            "SQLALCHEMY_DATABASE_URI": pg,
-            "SQLALCHEMY_ENGINE_OPTIONS": psycopg_search_path(schema),
+            **database,
             "UPLOAD_FOLDER": str(tmp_path / "uploads"),
             "REDIS_URL": redis,
             "REDIS_PREFIX": prefix,

@@ -25,12 +25,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+import wsgi_servers
+
 REPO = Path(__file__).resolve().parents[2]
 HELLO = REPO / "examples" / "hello"
 DEPLOYMENT_DOC = REPO / "docs" / "deployment.md"
 DOCKERFILE = REPO / "Dockerfile"
 BIN = Path(sys.executable).parent
-SERVERS = ("gunicorn", "uvicorn", "granian", "hypercorn", "erlen")
+SERVERS = ("gunicorn", "uvicorn", "granian", "hypercorn", "erlen", "uwsgi", "mod_wsgi-express")
 DOC_PORT = "8000"
 START_TIMEOUT = 40.0
 STOP_TIMEOUT = 15.0
@@ -55,7 +57,7 @@ def doc_commands() -> list[str]:
 
 def expected_door(command: str) -> str:
     """Which door of the app a documented command serves."""
-    if "--interface wsgi" in command:
+    if "--interface wsgi" in command or command.startswith(("uwsgi", "mod_wsgi-express")):
         return "wsgi"
     if command.startswith("gunicorn") and "--worker-class" not in command:
         return "wsgi"
@@ -182,6 +184,9 @@ KINDS: dict[str, Callable[[str], bool]] = {
     "granian-wsgi": lambda c: c.startswith("granian --interface wsgi"),
     "hypercorn": lambda c: c.startswith("hypercorn"),
     "erlen-run": lambda c: c.startswith("erlen run"),
+    "uwsgi-http": lambda c: c.startswith("uwsgi --http "),
+    "uwsgi-socket": lambda c: c.startswith("uwsgi --socket "),
+    "mod_wsgi": lambda c: c.startswith("mod_wsgi-express start-server "),
 }
 
 
@@ -199,11 +204,34 @@ def test_docs_show_every_server() -> None:
     assert all(DOC_PORT in c for c in commands), "each command binds the documented port"
 
 
-@pytest.mark.parametrize("command", doc_commands())
+def optional_server_missing(command: str) -> str | None:
+    """Why the server of *command* cannot run here (uWSGI and mod_wsgi are optional)."""
+    if command.startswith("uwsgi"):
+        return wsgi_servers.uwsgi_missing()
+    if command.startswith("mod_wsgi-express"):
+        return wsgi_servers.mod_wsgi_missing()
+    return None
+
+
+@pytest.mark.parametrize(
+    # uWSGI's --socket speaks the uwsgi protocol: tested behind nginx below.
+    "command",
+    [c for c in doc_commands() if not KINDS["uwsgi-socket"](c)],
+)
 def test_documented_command_serves_the_app(command: str, tmp_path: Path) -> None:
+    missing = optional_server_missing(command)
+    if missing:
+        pytest.skip(missing)
     port = free_port()
-    with serve(with_port(command, port), HELLO, tmp_path / "server.log", port) as server:
-        check_hello(server, expected_door(command))
+    argv = with_port(command, port)
+    if command.startswith("mod_wsgi-express"):
+        argv = [*wsgi_servers.mod_wsgi_prefix(), *argv]
+    try:
+        with serve(argv, HELLO, tmp_path / "server.log", port) as server:
+            check_hello(server, expected_door(command))
+    finally:
+        if command.startswith("mod_wsgi-express"):
+            shutil.rmtree(wsgi_servers.mod_wsgi_server_root(port), ignore_errors=True)
 
 
 def test_dockerfile_cmd_serves_the_app(tmp_path: Path) -> None:
@@ -400,36 +428,17 @@ NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").e
 
 
 def nginx_config(tmp_path: Path, listen_port: int, app_port: int, static: Path) -> Path:
-    """Wrap the server block from docs/deployment.md in a runnable nginx configuration."""
-    (snippet,) = fenced_blocks(DEPLOYMENT_DOC.read_text("utf-8"), "nginx")
+    """Wrap the proxy_pass server block from docs/deployment.md in a runnable nginx configuration."""
+    (snippet,) = [
+        b for b in fenced_blocks(DEPLOYMENT_DOC.read_text("utf-8"), "nginx") if "proxy_pass" in b
+    ]
     snippet = (
         snippet.replace("listen 80;", f"listen 127.0.0.1:{listen_port};")
         .replace("alias /srv/app/static/;", f"alias {static}/;")
         .replace("proxy_pass http://127.0.0.1:8000;", f"proxy_pass http://127.0.0.1:{app_port};")
     )
     assert f"127.0.0.1:{app_port}" in snippet and f"{static}/" in snippet
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(
-        f"""
-user root;
-worker_processes 1;
-daemon off;
-pid {tmp_path}/nginx.pid;
-error_log {tmp_path}/nginx-error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log {tmp_path}/nginx-access.log;
-    client_body_temp_path {tmp_path}/body;
-    proxy_temp_path {tmp_path}/proxy;
-    fastcgi_temp_path {tmp_path}/fastcgi;
-    uwsgi_temp_path {tmp_path}/uwsgi;
-    scgi_temp_path {tmp_path}/scgi;
-{snippet}
-}}
-""",
-        encoding="utf-8",
-    )
-    return conf
+    return wsgi_servers.nginx_conf(tmp_path, snippet)
 
 
 @pytest.mark.skipif(NGINX is None, reason="nginx is not installed (CI installs Debian's nginx)")
@@ -479,3 +488,31 @@ def test_behind_nginx_as_documented(kind: str, tmp_path: Path) -> None:
             assert info["url"] == "http://example.com/api/info"
         finally:
             stop(proc)
+
+
+def test_uwsgi_behind_nginx_as_documented(tmp_path: Path) -> None:
+    """The documented ``uwsgi --socket`` command behind the documented uwsgi_pass block."""
+    missing = wsgi_servers.uwsgi_missing() or wsgi_servers.nginx_missing()
+    if missing:
+        pytest.skip(missing)
+    command = doc_command("uwsgi-socket")
+    assert wsgi_servers.uwsgi_argv(8000, "app:app", socket=True)[1:] == shlex.split(command)[1:]
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "site.css").write_text("body { color: green }", encoding="utf-8")
+    with wsgi_servers.serve_nginx_uwsgi(HELLO, "app:app", tmp_path) as base:
+        # nginx serves static files itself and passes the rest over the uwsgi protocol.
+        assert httpx.get(base + "/static/site.css").text == "body { color: green }"
+        page = httpx.get(base + "/", timeout=10)
+        assert page.status_code == 200 and "Hello from Erlen!" in page.text
+        # uwsgi_params hands the app the client's address and nginx's $host: no ProxyFix, so
+        # a forged X-Forwarded-For changes nothing.
+        info = httpx.get(
+            base + "/api/info",
+            headers={"Host": "example.com", "X-Forwarded-For": "6.6.6.6"},
+            timeout=10,
+        ).json()
+        assert info["door"] == "wsgi"
+        assert info["remote_addr"] == "127.0.0.1"
+        assert info["url"] == "http://example.com/api/info"
+        assert httpx.get(base + "/async", timeout=10).json() == {"async": True, "message": "hello"}
+        assert httpx.get(base + "/missing", timeout=10).status_code == 404

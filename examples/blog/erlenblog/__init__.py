@@ -7,7 +7,9 @@
 The first start creates the instance folder (``ERLENBLOG_INSTANCE_PATH``, or
 ``examples/blog/instance``) with a secret key, the SQLite database and the uploads folder.
 Settings come from ``instance/config.py`` and from ``ERLENBLOG_*`` environment variables
-(``ERLENBLOG_SQLALCHEMY_DATABASE_URI``, ``ERLENBLOG_REDIS_URL`` ...).
+(``ERLENBLOG_SQLALCHEMY_DATABASE_URI``, ``ERLENBLOG_REDIS_URL`` ...). Background work goes
+through Celery (``erlenblog.tasks``): give it a broker with ``ERLENBLOG_CELERY__broker_url``
+and start ``celery -A erlenblog.worker worker``; without one it runs inside the request.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import sqlalchemy.exc
 from erlen import Erlen
 from erlen.cli import with_appcontext
 
-from . import errors, live
+from . import errors, live, tasks
 from .extensions import cache, csrf, db, limiter, login_manager, security_headers, token_auth
 
 DEFAULTS: dict[str, Any] = {
@@ -36,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "API_MAX_PER_PAGE": 50,
     "API_TOKEN_MAX_AGE": 30 * 86400,
     "CHAT_HISTORY": 50,
+    # Events kept per hub room: chat history, and what a reconnecting notification stream
+    # replays (a browser away for longer gets a "reset" event).
+    "HUB_HISTORY": 1000,
     "CHAT_MAX_LENGTH": 500,
     # Set a Redis URL to share sessions, chat, notifications, cache and rate limits between
     # processes; every key and channel the app uses there starts with REDIS_PREFIX.
@@ -77,6 +82,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Erlen:
     limiter.init_app(app)
     security_headers.init_app(app)
     live.init_app(app)
+    tasks.init_app(app)
     errors.init_app(app)
 
     from . import api, auth, blog, chat, notify

@@ -40,6 +40,14 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+async def recent_messages(limit: int) -> list[dict[str, Any]]:
+    """The room's last ``limit`` chat messages, from the hub's history (presence left out)."""
+    # Presence events ("joined", "left") are in the history too: look a little further back.
+    events = await live().hub.history(ROOM, limit=4 * limit)
+    messages = [e.data for e in events if e.data.get("type") == "message"]
+    return messages[-limit:] if limit > 0 else []
+
+
 @bp.websocket("/ws/chat")
 async def socket() -> Any:
     """Relay the user's messages to everyone in the room, and theirs to the user."""
@@ -63,7 +71,7 @@ async def socket() -> Any:
             "type": "welcome",
             "user": name,
             "online": state.hub.members(ROOM),
-            "history": await state.history.recent(),
+            "history": await recent_messages(limit=current_app.config["CHAT_HISTORY"]),
         }
     )
     await state.hub.publish(
@@ -81,8 +89,7 @@ async def socket() -> Any:
                 "text": text[:limit],
                 "at": _now(),
             }
-            await state.history.add(message)
-            await state.hub.publish(ROOM, message)
+            await state.hub.publish(ROOM, message)  # kept in the room's history too
     finally:
         await state.hub.leave(ROOM, websocket)
         await state.hub.publish(

@@ -55,6 +55,10 @@ class Post(Model):
     attachment: Mapped[str | None] = mapped_column(String(255), default=None)
     author_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     author: Mapped[User] = relationship(back_populates="posts", lazy="joined")
+    #: Filled in by a background task after each save (``tasks.prepare_post``).
+    digest: Mapped[PostDigest | None] = relationship(
+        back_populates="post", cascade="all, delete-orphan", lazy="joined"
+    )
 
     @property
     def attachment_is_image(self) -> bool:
@@ -72,7 +76,26 @@ class Post(Model):
             "created": self.created.isoformat() + "Z",
             "updated": None if self.updated is None else self.updated.isoformat() + "Z",
             "attachment": self.attachment,
+            "reading_minutes": None if self.digest is None else self.digest.reading_minutes,
         }
 
     def __repr__(self) -> str:
         return f"<Post {self.id} {self.title!r}>"
+
+
+class PostDigest(Model):
+    """What a background task works out about a post: its length, reading time and excerpt.
+
+    A table of its own, written by that task only: it never races the author's edits of the
+    post's row, and databases made before it existed get it at the next start
+    (``AUTO_CREATE_TABLES``).
+    """
+
+    __tablename__ = "post_digest"
+
+    post_id: Mapped[int] = mapped_column(ForeignKey("post.id"), primary_key=True)
+    words: Mapped[int]
+    reading_minutes: Mapped[int]
+    excerpt: Mapped[str] = mapped_column(String(300))
+    computed: Mapped[datetime] = mapped_column(default=utcnow)
+    post: Mapped[Post] = relationship(back_populates="digest")

@@ -13,9 +13,9 @@ import shutil
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
-from erlen import current_app
+from erlen import current_app, url_for
 
-from . import notify
+from . import tasks
 from .extensions import cache, db
 from .models import Post, User, utcnow
 
@@ -78,7 +78,7 @@ def _remove_file(folder: str, name: str) -> None:
 
 
 def create(author: User, title: str, body: str, file: FileStorage | None = None) -> Post:
-    """Save a new post (and its attachment), then announce it to every open page."""
+    """Save a new post (and its attachment); a task then digests and announces it."""
     title, body = validate(title, body)
     name = attachment_name(file)
     post = Post(title=title, body=body, author=author)
@@ -88,7 +88,8 @@ def create(author: User, title: str, body: str, file: FileStorage | None = None)
         _store(post, file, name)
     db.session.commit()
     index_changed()
-    notify.announce(post)
+    # The digest and the announcement are a Celery task's (run here without a broker).
+    tasks.prepare_post.delay(post.id, url_for("blog.detail", post_id=post.id))
     return post
 
 
@@ -101,6 +102,7 @@ def update(post: Post, title: str, body: str, file: FileStorage | None = None) -
     post.updated = utcnow()
     db.session.commit()
     index_changed()
+    tasks.prepare_post.delay(post.id)  # a new digest for the new text
     return post
 
 

@@ -7,6 +7,8 @@
 * :mod:`erlen.contrib.caching` -- view and function caching in memory or Redis (``erlen[redis]``).
 * :mod:`erlen.contrib.sqlalchemy` -- SQLAlchemy 2.x (``pip install erlen[sqlalchemy]``).
 * :mod:`erlen.contrib.redis_session` -- server-side sessions in Redis (``erlen[redis]``).
+* :mod:`erlen.contrib.redis_hub` -- a WebSocket/SSE hub shared by processes through Redis (``erlen[redis]``).
+* :mod:`erlen.contrib.celery` -- background tasks on Celery, in an app context (``erlen[celery]``).
 
 They use Erlen's public API only, as a third-party extension would (the linter checks it).
 This module holds what several of them share: one client per event loop.

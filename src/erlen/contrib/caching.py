@@ -4,7 +4,14 @@
 default; an in-process, thread-safe LRU dict with expiry), ``"redis"`` (shared by
 every worker and server; needs ``redis``), or ``"null"`` (caches nothing). The API
 mirrors Flask-Caching: ``get/set/add/delete/clear/get_many/set_many/delete_many/
-has/inc/dec``, plus ``aget/aset/aadd/adelete/ahas`` for async code.
+has/inc/dec``, plus the same with an ``a`` in front (``await cache.aget(key)``, as
+Django names them) for async code.
+
+In async code use the ``a`` methods: with Redis they go through ``redis.asyncio`` (one
+client per event loop, closed when the ASGI server shuts down), so the loop keeps
+serving other requests during the round trip. ``@cache.cached`` and ``@cache.memoize``
+on ``async def`` functions do so by themselves. The sync methods still work in async
+code but block the loop for the round trip.
 
 Values are serialized with pickle by default (any picklable object; only let
 trusted processes write to a shared cache) or with Erlen's tagged JSON
@@ -181,8 +188,36 @@ class BaseCache:
         """Async :meth:`has`."""
         return self.has(key)
 
+    async def aclear(self) -> bool:
+        """Async :meth:`clear`."""
+        return self.clear()
+
+    async def aget_many(self, *keys: str) -> list[Any]:
+        """Async :meth:`get_many`."""
+        return self.get_many(*keys)
+
+    async def aset_many(self, mapping: Mapping[str, Any], timeout: int | None = None) -> list[str]:
+        """Async :meth:`set_many`."""
+        return self.set_many(mapping, timeout)
+
+    async def adelete_many(self, *keys: str) -> list[str]:
+        """Async :meth:`delete_many`."""
+        return self.delete_many(*keys)
+
+    async def ainc(self, key: str, delta: int = 1) -> int | None:
+        """Async :meth:`inc`."""
+        return self.inc(key, delta)
+
+    async def adec(self, key: str, delta: int = 1) -> int | None:
+        """Async :meth:`dec`."""
+        return await self.ainc(key, -delta)
+
     def close(self) -> None:
         """Release connections (nothing to do for in-process backends)."""
+
+    async def aclose(self) -> None:
+        """Release connections from async code (the ASGI server's shutdown calls it)."""
+        self.close()
 
 
 class NullCache(BaseCache):
@@ -309,7 +344,8 @@ class RedisCache(BaseCache):
 
     Keys get ``key_prefix``; :meth:`clear` deletes only keys with the prefix (it
     flushes the whole database when the prefix is empty). The async methods use
-    ``redis.asyncio`` with one client per event loop.
+    ``redis.asyncio`` with one client per event loop, made from ``url``; a cache made
+    from a ``client`` alone runs them on the sync client in the worker pool (off the loop).
     """
 
     def __init__(
@@ -325,7 +361,7 @@ class RedisCache(BaseCache):
         super().__init__(default_timeout)
         import redis
 
-        from . import LoopLocal
+        from ._redis import AsyncRedisClients
 
         if client is None and url is None:
             raise ValueError("RedisCache needs a URL or a client.")
@@ -335,12 +371,11 @@ class RedisCache(BaseCache):
         self._client_options = client_options
         #: The sync client (thread-safe, with a connection pool).
         self.client: redis.Redis = client or redis.Redis.from_url(cast(str, url), **client_options)
-        self._async_clients: LoopLocal[redis.asyncio.Redis] = LoopLocal(self._make_async_client)
+        self._async_clients = None if url is None else AsyncRedisClients(url, **client_options)
 
-    def _make_async_client(self) -> redis.asyncio.Redis:
-        import redis.asyncio
-
-        return redis.asyncio.Redis.from_url(cast(str, self.url), **self._client_options)
+    def _async_client(self) -> redis.asyncio.Redis:
+        assert self._async_clients is not None
+        return self._async_clients.get()
 
     def _k(self, key: str) -> str:
         return self.key_prefix + key
@@ -441,43 +476,113 @@ class RedisCache(BaseCache):
 
     async def aget(self, key: str) -> Any:
         """Return the value for ``key`` without blocking the loop."""
-        if self.url is None:
+        if self._async_clients is None:
             return await _in_thread(self.get, key)
-        return self._load(await self._async_clients.get().get(self._k(key)))
+        return self._load(await self._async_client().get(self._k(key)))
 
     async def aset(self, key: str, value: Any, timeout: int | None = None) -> bool:
         """Store ``value`` without blocking the loop."""
-        if self.url is None or (timeout is not None and timeout < 0):
+        if self._async_clients is None:
             return bool(await _in_thread(self.set, key, value, timeout))
-        client = self._async_clients.get()
+        client = self._async_client()
+        if timeout is not None and timeout < 0:
+            await client.delete(self._k(key))
+            return True
         return bool(await client.set(self._k(key), self._dump(value), **self._set_args(timeout)))
 
     async def aadd(self, key: str, value: Any, timeout: int | None = None) -> bool:
         """Store ``value`` unless ``key`` exists, without blocking the loop."""
-        if self.url is None:
+        if self._async_clients is None:
             return bool(await _in_thread(self.add, key, value, timeout))
-        client = self._async_clients.get()
         args = self._set_args(timeout)
-        return bool(await client.set(self._k(key), self._dump(value), nx=True, **args))
+        return bool(
+            await self._async_client().set(self._k(key), self._dump(value), nx=True, **args)
+        )
 
     async def adelete(self, key: str) -> bool:
         """Remove ``key`` without blocking the loop."""
-        if self.url is None:
+        if self._async_clients is None:
             return bool(await _in_thread(self.delete, key))
-        return bool(await self._async_clients.get().delete(self._k(key)))
+        return bool(await self._async_client().delete(self._k(key)))
 
     async def ahas(self, key: str) -> bool:
         """Tell whether ``key`` exists, without blocking the loop."""
-        if self.url is None:
+        if self._async_clients is None:
             return bool(await _in_thread(self.has, key))
-        return bool(await self._async_clients.get().exists(self._k(key)))
+        return bool(await self._async_client().exists(self._k(key)))
+
+    async def aclear(self) -> bool:
+        """:meth:`clear` without blocking the loop."""
+        if self._async_clients is None or not self.key_prefix:
+            return bool(await _in_thread(self.clear))
+        client = self._async_client()
+        batch: list[bytes] = []
+        async for name in client.scan_iter(match=_glob_escape(self.key_prefix) + "*", count=500):
+            batch.append(name)
+            if len(batch) >= 500:
+                await client.delete(*batch)
+                batch = []
+        if batch:
+            await client.delete(*batch)
+        return True
+
+    async def aget_many(self, *keys: str) -> list[Any]:
+        """:meth:`get_many` without blocking the loop (one ``MGET``)."""
+        if self._async_clients is None or not keys:
+            return list(await _in_thread(self.get_many, *keys)) if keys else []
+        values = await self._async_client().mget([self._k(k) for k in keys])
+        return [self._load(v) for v in values]
+
+    async def aset_many(self, mapping: Mapping[str, Any], timeout: int | None = None) -> list[str]:
+        """:meth:`set_many` without blocking the loop (one round trip)."""
+        if self._async_clients is None:
+            return list(await _in_thread(self.set_many, mapping, timeout))
+        args = self._set_args(timeout)
+        async with self._async_client().pipeline(transaction=False) as pipe:
+            for key, value in mapping.items():
+                pipe.set(self._k(key), self._dump(value), **args)
+            results = await pipe.execute()
+        return [key for key, ok in zip(mapping, results, strict=True) if ok]
+
+    async def adelete_many(self, *keys: str) -> list[str]:
+        """:meth:`delete_many` without blocking the loop (one round trip)."""
+        if not keys:
+            return []
+        if self._async_clients is None:
+            return list(await _in_thread(self.delete_many, *keys))
+        async with self._async_client().pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.delete(self._k(key))
+            results = await pipe.execute()
+        return [key for key, n in zip(keys, results, strict=True) if n]
+
+    async def ainc(self, key: str, delta: int = 1) -> int | None:
+        """:meth:`inc` without blocking the loop."""
+        if self._async_clients is None:
+            return await _in_thread(self.inc, key, delta)  # type: ignore[no-any-return]
+        import redis
+
+        name = self._k(key)
+        async with self._async_client().pipeline(transaction=True) as pipe:
+            pipe.set(name, b"0", nx=True, **self._set_args(None))
+            pipe.incrby(name, delta)
+            try:
+                _, value = await pipe.execute()
+            except redis.ResponseError as e:
+                raise ValueError(f"The value of {key!r} is not an integer.") from e
+        return int(value)
 
     def close(self) -> None:
         """Close the connection pools (sync, and async ones whose loop is idle)."""
-        from . import close_per_loop
-
         self.client.close()
-        close_per_loop(self._async_clients, lambda client: client.aclose())
+        if self._async_clients is not None:
+            self._async_clients.close()
+
+    async def aclose(self) -> None:
+        """Close the running loop's ``redis.asyncio`` client now, and the other pools."""
+        if self._async_clients is not None:
+            await self._async_clients.aclose()
+        self.client.close()
 
 
 def _glob_escape(text: str) -> str:
@@ -570,7 +675,9 @@ class Cache:
     def init_app(self, app: Erlen, config: Mapping[str, Any] | None = None) -> None:
         """Make the backend for ``app`` from its config (then this cache's, then ``config``)."""
         merged = {**_DEFAULTS, **app.config, **self.config, **(config or {})}
-        app.extensions.setdefault("cache", {})[self] = _make_backend(merged)
+        backend = _make_backend(merged)
+        app.extensions.setdefault("cache", {})[self] = backend
+        app.after_serving(backend.aclose)  # async clients close on the server's loop
 
     @property
     def cache(self) -> BaseCache:
@@ -658,9 +765,41 @@ class Cache:
         """Async :meth:`has`."""
         return await self.cache.ahas(key)
 
+    async def aclear(self) -> bool:
+        """Async :meth:`clear`."""
+        return await self.cache.aclear()
+
+    async def aget_many(self, *keys: str) -> list[Any]:
+        """Async :meth:`get_many`."""
+        return await self.cache.aget_many(*keys)
+
+    async def aget_dict(self, *keys: str) -> dict[str, Any]:
+        """Async :meth:`get_dict`."""
+        return dict(zip(keys, await self.cache.aget_many(*keys), strict=True))
+
+    async def aset_many(self, mapping: Mapping[str, Any], timeout: int | None = None) -> list[str]:
+        """Async :meth:`set_many`."""
+        return await self.cache.aset_many(mapping, timeout)
+
+    async def adelete_many(self, *keys: str) -> list[str]:
+        """Async :meth:`delete_many`."""
+        return await self.cache.adelete_many(*keys)
+
+    async def ainc(self, key: str, delta: int = 1) -> int | None:
+        """Async :meth:`inc`."""
+        return await self.cache.ainc(key, delta)
+
+    async def adec(self, key: str, delta: int = 1) -> int | None:
+        """Async :meth:`dec`."""
+        return await self.cache.adec(key, delta)
+
     def close(self) -> None:
         """Release the backend's connections."""
         self.cache.close()
+
+    async def aclose(self) -> None:
+        """Release the backend's connections from async code (closes ``redis.asyncio`` clients)."""
+        await self.cache.aclose()
 
     # -- views ------------------------------------------------------------------------------
 
@@ -864,10 +1003,18 @@ class Cache:
                 else:
                     backend.delete(key_for(version(backend), args, kwargs))
 
+            async def adelete(*args: Any, **kwargs: Any) -> None:
+                backend = self.cache
+                if not args and not kwargs:
+                    await backend.aset(version_key, secrets.token_hex(8), NO_EXPIRY)
+                else:
+                    await backend.adelete(key_for(await aversion(backend), args, kwargs))
+
             wrapper.uncached = f
             wrapper.cache_timeout = timeout
             wrapper.make_cache_key = make_cache_key
             wrapper._erlen_delete_memoized = delete
+            wrapper._erlen_adelete_memoized = adelete
             return cast(F, wrapper)
 
         return decorator
@@ -878,6 +1025,13 @@ class Cache:
         if delete is None:
             raise TypeError(f"{f!r} is not a function decorated with @cache.memoize().")
         delete(*args, **kwargs)
+
+    async def adelete_memoized(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Async :meth:`delete_memoized`."""
+        adelete = getattr(f, "_erlen_adelete_memoized", None)
+        if adelete is None:
+            raise TypeError(f"{f!r} is not a function decorated with @cache.memoize().")
+        await adelete(*args, **kwargs)
 
 
 # -- helpers for cached views --------------------------------------------------------------------

@@ -14,7 +14,11 @@ Two strategies, both with O(1) state per client and limit:
   is an estimate that assumes the previous window's requests were evenly spread.
 
 The check runs in a ``before_request`` hook, the same for sync and async views through
-the WSGI and the ASGI door. ``OPTIONS`` requests (CORS preflights) are not counted.
+the WSGI and the ASGI door. ``OPTIONS`` requests (CORS preflights) are not counted. For an
+``async def`` view the hook's async twin runs instead (the core flattens a hook's
+``__erlen_async__`` into the plans of async views): with a :class:`RedisStorage` it
+awaits ``redis.asyncio``, so the check never blocks the event loop; sync views keep the
+sync client on both doors.
 """
 
 from __future__ import annotations
@@ -27,20 +31,23 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from werkzeug.exceptions import TooManyRequests
 
+from ..concurrency import run_in_threadpool
 from ..globals import app_ctx, get_app_context, get_request_context, request_ctx
 
 if TYPE_CHECKING:
     from ..app import Erlen
     from ..request import Request
     from ..response import Response
+    from ._redis import AsyncRedisClients
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 logger = logging.getLogger("erlen.contrib.ratelimit")
 
 # -- limits ---------------------------------------------------------------------------------------
@@ -109,7 +116,11 @@ get_remote_address = remote_address
 
 
 class Storage(Protocol):
-    """Where counters live; ``incr`` must be atomic."""
+    """Where counters live; ``incr`` must be atomic.
+
+    A storage that does network I/O may also offer ``async def aincr`` and ``aget`` (same
+    arguments): async views then await them instead of calling ``incr``/``get``.
+    """
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Add ``amount`` to a counter that expires ``expiry`` seconds after its last change."""
@@ -195,19 +206,57 @@ class RedisStorage:
 
     ``RedisStorage(redis.Redis(...))`` or ``RedisStorage.from_url("redis://localhost:6379/0")``.
     Each hit is one ``MULTI``/``INCRBY``/``EXPIRE``/``EXEC`` round trip, so counters are
-    atomic and never outlive their window. Calls block: under ASGI an async view's check
-    runs on the event loop (a sub-millisecond round trip on a local network).
+    atomic and never outlive their window. Sync views call the sync client. Async views
+    await :meth:`aincr`/:meth:`aget`: ``redis.asyncio`` clients made from ``url`` (one per
+    event loop; :meth:`from_url` and ``RATELIMIT_STORAGE_URI`` give it), or, for a storage
+    made from a client object alone, the sync client in the worker pool, off the loop.
     """
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, *, url: str | None = None, **async_options: Any) -> None:
         self.client = client
+        self.url = url
+        self._async_clients: AsyncRedisClients | None = None
+        if url is not None:
+            from ._redis import AsyncRedisClients
+
+            self._async_clients = AsyncRedisClients(url, **async_options)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisStorage:
         """Connect with ``redis.Redis.from_url`` (needs the ``redis`` package)."""
         import redis
 
-        return cls(redis.Redis.from_url(url, **kwargs))
+        return cls(redis.Redis.from_url(url, **kwargs), url=url, **kwargs)
+
+    async def aincr(self, key: str, expiry: int, amount: int = 1) -> int:
+        """:meth:`incr` without blocking the event loop."""
+        clients = self._async_clients
+        if clients is None:
+            return await run_in_threadpool(self.incr, key, expiry, amount)
+        async with clients.get().pipeline(transaction=True) as pipe:
+            pipe.incrby(key, amount)
+            pipe.expire(key, max(1, int(expiry)))
+            count, _ = await pipe.execute()
+        return int(count)
+
+    async def aget(self, key: str) -> int:
+        """:meth:`get` without blocking the event loop."""
+        clients = self._async_clients
+        if clients is None:
+            return await run_in_threadpool(self.get, key)
+        value = await clients.get().get(key)
+        return int(value) if value else 0
+
+    async def aclose(self) -> None:
+        """Close the ``redis.asyncio`` clients (the ASGI server's shutdown does it too)."""
+        if self._async_clients is not None:
+            await self._async_clients.aclose()
+
+    def close(self) -> None:
+        """Close the sync client's pool and the ``redis.asyncio`` clients of idle loops."""
+        self.client.close()
+        if self._async_clients is not None:
+            self._async_clients.close()
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """``INCRBY`` and ``EXPIRE`` in one transaction."""
@@ -356,13 +405,21 @@ class Limiter:
         for key in ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION"):
             if config[key]:
                 parse_limits(config[key])  # fail at start-up, not on the first request
-        if self._storage is None:
+        storage = self._storage
+        if storage is None:
             # Each app gets the store its own config names (one limiter may serve several).
             uri = config["RATELIMIT_STORAGE_URI"]
-            self._storages[app] = storage_from_uri(uri) if uri else MemoryStorage(clock=self.clock)
+            storage = storage_from_uri(uri) if uri else MemoryStorage(clock=self.clock)
+            self._storages[app] = storage
+        aclose = getattr(storage, "aclose", None)
+        if aclose is not None:
+            app.after_serving(aclose)  # its redis.asyncio clients, on the server's loop
         app.extensions["limiter"] = self
         self._plans[app] = {}
-        app.before_request(self._before_request)
+        # The same check, for async views awaiting the store's async calls (see the module).
+        check = functools.partial(self._before_request)
+        check.__erlen_async__ = self._before_request_async  # type: ignore[attr-defined]
+        app.before_request(check)
         app.after_request(self._after_request)
 
     # -- decorators ----------------------------------------------------------------------------------
@@ -492,29 +549,59 @@ class Limiter:
             checks.append(_Check(parse_limits(config["RATELIMIT_DEFAULT"]), scope))
         return checks
 
-    def _before_request(self) -> None:
+    def _pending_checks(self) -> tuple[Erlen, Request, list[_Check]] | None:
+        """The app, request and checks of the current request (None: nothing to check)."""
         app = app_ctx.app
-        config = app.config
-        if not config["RATELIMIT_ENABLED"]:
-            return
+        if not app.config["RATELIMIT_ENABLED"]:
+            return None
         request = request_ctx.request
         if request.method == "OPTIONS":
-            return
+            return None
         checks = self._checks_for(app, request)
         if not checks:
+            return None
+        return app, request, checks
+
+    def _before_request(self) -> None:
+        pending = self._pending_checks()
+        if pending is None:
             return
+        app, request, checks = pending
+        storage = self._storage if self._storage is not None else self._storages[app]
         try:
-            self._run_checks(app, request, checks)
+            _drive_sync(self._check_steps(app, request, checks), storage)
         except RateLimitExceeded:
             raise
         except Exception:
-            if not config["RATELIMIT_SWALLOW_ERRORS"]:
+            if not app.config["RATELIMIT_SWALLOW_ERRORS"]:
                 raise
             logger.exception("Rate limit storage failed; the request is let through.")
 
-    def _run_checks(self, app: Erlen, request: Request, checks: list[_Check]) -> None:
-        config = app.config
+    async def _before_request_async(self) -> None:
+        """:meth:`_before_request` for async views: the store's async calls are awaited."""
+        pending = self._pending_checks()
+        if pending is None:
+            return
+        app, request, checks = pending
         storage = self._storage if self._storage is not None else self._storages[app]
+        try:
+            steps = self._check_steps(app, request, checks)
+            if hasattr(storage, "aincr"):
+                await _drive_async(steps, storage)
+            else:
+                _drive_sync(steps, storage)  # in memory: nothing to wait for
+        except RateLimitExceeded:
+            raise
+        except Exception:
+            if not app.config["RATELIMIT_SWALLOW_ERRORS"]:
+                raise
+            logger.exception("Rate limit storage failed; the request is let through.")
+
+    def _check_steps(
+        self, app: Erlen, request: Request, checks: list[_Check]
+    ) -> _StorageSteps[None]:
+        """Count the request against each limit (written once: see :func:`_drive_sync`)."""
+        config = app.config
         prefix = config["RATELIMIT_KEY_PREFIX"]
         sliding = config["RATELIMIT_STRATEGY"] == "sliding-window"
         now = self.clock()
@@ -532,10 +619,10 @@ class Limiter:
             scope = f"{check.scope}:{request.method}" if check.per_method else check.scope
             for limit in limits:
                 base = f"{prefix}/{scope}/{client}/{limit.amount}/{limit.period}"
-                outcome = _hit(storage, base, limit, check.cost, now, sliding)
+                outcome = yield from _hit(base, limit, check.cost, now, sliding)
                 if not outcome.allowed:
                     for done in passed:  # the request was refused: it counts for no limit
-                        storage.incr(done.key, done.expiry, -done.cost)
+                        yield ("incr", (done.key, done.expiry, -done.cost))
                     _store_outcome(outcome)
                     raise RateLimitExceeded(limit, outcome.retry_after, check.error_message)
                 passed.append(outcome)
@@ -603,9 +690,34 @@ def _store_outcome(outcome: _Outcome) -> None:
         info["rate_limit"] = outcome
 
 
+#: Storage calls written once for sync and async drivers: the generator yields
+#: ``(method, args)`` ("incr" or "get") and is sent the call's result.
+_StorageSteps = Generator[tuple[str, tuple[Any, ...]], int, T]
+
+
+def _drive_sync(steps: _StorageSteps[T], storage: Any) -> T:
+    """Run storage steps with the store's sync methods."""
+    try:
+        name, args = next(steps)
+        while True:
+            name, args = steps.send(getattr(storage, name)(*args))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+async def _drive_async(steps: _StorageSteps[T], storage: Any) -> T:
+    """Run storage steps with the store's async methods (``aincr``, ``aget``)."""
+    try:
+        name, args = next(steps)
+        while True:
+            name, args = steps.send(await getattr(storage, "a" + name)(*args))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
 def _hit(
-    storage: Storage, base: str, limit: RateLimit, cost: int, now: float, sliding: bool
-) -> _Outcome:
+    base: str, limit: RateLimit, cost: int, now: float, sliding: bool
+) -> _StorageSteps[_Outcome]:
     """Count one request against ``limit``; undo the count when it is refused."""
     period = limit.period
     index = int(now // period)
@@ -613,19 +725,19 @@ def _hit(
     reset = start + period
     key = f"{base}/{index}"
     if not sliding:
-        count = storage.incr(key, period, cost)
+        count = yield ("incr", (key, period, cost))
         if count > limit.amount:
-            storage.incr(key, period, -cost)
+            yield ("incr", (key, period, -cost))
             retry = max(1, math.ceil(reset - now))
             return _Outcome(False, limit, 0, reset, retry, key, period, cost)
         return _Outcome(True, limit, limit.amount - count, reset, 0, key, period, cost)
     expiry = 2 * period
-    previous = storage.get(f"{base}/{index - 1}")
+    previous = yield ("get", (f"{base}/{index - 1}",))
     weight = 1.0 - (now - start) / period
-    count = storage.incr(key, expiry, cost)
+    count = yield ("incr", (key, expiry, cost))
     used = previous * weight + count
     if used > limit.amount:
-        storage.incr(key, expiry, -cost)
+        yield ("incr", (key, expiry, -cost))
         retry = _sliding_retry(previous, count - cost, limit.amount, cost, now, start, period)
         return _Outcome(False, limit, 0, reset, retry, key, expiry, cost)
     remaining = max(0, math.floor(limit.amount - used))

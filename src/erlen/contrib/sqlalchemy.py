@@ -9,13 +9,17 @@ the ``get_or_404`` / ``first_or_404`` / ``one_or_404`` / ``paginate`` helpers, a
 
 Async views use ``db.async_session``: an ``AsyncSession`` on an async engine derived
 from the same URI (``sqlite`` -> ``sqlite+aiosqlite``, ``postgresql`` ->
-``postgresql+asyncpg`` or async psycopg), also scoped to the app context and closed
-at teardown. There is one async engine per event loop: the server's loop under ASGI,
-each worker thread's loop under WSGI.
+``postgresql+asyncpg`` or async psycopg, ``mysql`` -> ``mysql+aiomysql`` or asyncmy),
+also scoped to the app context and closed at teardown. There is one async engine per
+event loop: the server's loop under ASGI, each worker thread's loop under WSGI.
+
+MySQL and MariaDB URLs get ``charset=utf8mb4`` and ``pool_recycle=7200`` unless they
+say otherwise, as with Flask-SQLAlchemy.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import importlib.util
 import os
@@ -396,6 +400,16 @@ def _engine_options(app: Erlen, base: Mapping[str, Any]) -> tuple[sa.URL, dict[s
         elif not url.query.get("uri") and not os.path.isabs(url.database or ""):
             os.makedirs(app.instance_path, exist_ok=True)
             url = url.set(database=os.path.join(app.instance_path, url.database or ""))
+    elif url.get_backend_name() in ("mysql", "mariadb"):
+        # As Flask-SQLAlchemy does. The server closes connections idle for longer than its
+        # wait_timeout (8 hours by default), and a pooled one then fails its next query
+        # ("server has gone away"): replace them after 2 hours.
+        if options.get("poolclass") in (None, sa.pool.QueuePool, sa.pool.AsyncAdaptedQueuePool):
+            options.setdefault("pool_recycle", 7200)
+        # MySQL's "utf8" holds 3 bytes per character at most: no emoji. Some drivers
+        # (mysqlclient) take the client library's default otherwise.
+        if "charset" not in url.query:
+            url = url.update_query_dict({"charset": "utf8mb4"})
     return url, options
 
 
@@ -448,16 +462,46 @@ class _State:
 
     def _make_async_engine(self) -> sa_async.AsyncEngine:
         url = self._async_url or async_url(self.url)
-        return sa_async.create_async_engine(url, **self._async_options)
+        engine = sa_async.create_async_engine(url, **self._async_options)
+        _dispose_at_exit()
+        return engine
 
 
 _states: weakref.WeakSet[_State] = weakref.WeakSet()
+_exit_hook: list[bool] = []
 
 
-@atexit.register
+def _dispose_at_exit() -> None:
+    """Register :func:`_dispose_async_engines` once, when the first async engine is made.
+
+    atexit runs hooks last-registered first: registered now, after whatever started the
+    engine's loop (a test client's loop thread stops itself at exit), it runs while that
+    loop still runs.
+    """
+    if not _exit_hook:
+        _exit_hook.append(True)
+        atexit.register(_dispose_async_engines)
+
+
 def _dispose_async_engines() -> None:
-    """Close pooled async connections while their loops still exist (runs before they close)."""
+    """Close pooled async connections while their loops still exist.
+
+    A loop running in another thread gets a bounded wait: left to the garbage collector
+    after its loop closed, aiomysql's connections complain ("Event loop is closed").
+    """
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
     for state in list(_states):
+        for loop, engine in state.async_engines.items():
+            if loop.is_running() and loop is not running:
+                state.async_engines.discard(loop)
+                future = asyncio.run_coroutine_threadsafe(engine.dispose(), loop)
+                try:
+                    future.result(timeout=5)
+                except Exception:  # exiting: a failed close is no error to report
+                    future.cancel()
         close_per_loop(state.async_engines, lambda engine: engine.dispose())
 
 

@@ -352,4 +352,4 @@ def test_docs_sessions_example(
         thief.set_cookie("session", copied)
         assert thief.get("/me").json == {"user": None}
     finally:
-        namespace["client"].close()
+        app.session_interface.close()

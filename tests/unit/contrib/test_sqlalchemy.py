@@ -1,4 +1,5 @@
-"""erlen.contrib.sqlalchemy on SQLite and on a real PostgreSQL server, through both doors."""
+"""erlen.contrib.sqlalchemy on SQLite and on real PostgreSQL and MariaDB servers, through both
+doors."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import importlib.util
 import json
 import re
 import sqlite3
+import subprocess
 import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -197,11 +200,16 @@ class Blog:
         return thread_loop().run_until_complete(run())
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def db_config(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
-    """Config for the default SQLite file, or for a fresh schema on the real PostgreSQL."""
+    """Config for the default SQLite file, a fresh schema on the real PostgreSQL, or a fresh
+    database on the real MySQL/MariaDB (PyMySQL; aiomysql for the async session)."""
     if request.param == "sqlite":
         yield {}
+        return
+    if request.param == "mysql":
+        with services.mysql_database(services.mysql_url()) as url:
+            yield {"SQLALCHEMY_DATABASE_URI": url}
         return
     url = services.postgres_url()
     with services.postgres_schema(url) as schema:
@@ -427,19 +435,29 @@ def test_async_sessions_are_per_request(blog: Blog) -> None:
     assert blog.run_async(lambda: _checked_out(blog)) == 0
 
 
-def test_asyncpg_driver(tmp_path: Path, protocol: str) -> None:
+@contextmanager
+def async_driver_config(driver: str) -> Iterator[dict[str, Any]]:
+    """Config whose async engine uses *driver* on a fresh schema or database."""
+    if driver == "aiomysql":
+        with services.mysql_database(services.mysql_url()) as url:
+            # mysql+pymysql: the async URL is derived (mysql+aiomysql).
+            yield {"SQLALCHEMY_DATABASE_URI": url}
+        return
     url = services.postgres_url()
     async_uri = sa.make_url(url).set(drivername="postgresql+asyncpg")
     with services.postgres_schema(url) as schema:
-        b = Blog(
-            tmp_path,
-            {
-                "SQLALCHEMY_DATABASE_URI": url,
-                "SQLALCHEMY_ENGINE_OPTIONS": services.psycopg_search_path(schema),
-                "SQLALCHEMY_ASYNC_DATABASE_URI": async_uri.render_as_string(hide_password=False),
-                "SQLALCHEMY_ASYNC_ENGINE_OPTIONS": services.asyncpg_search_path(schema),
-            },
-        )
+        yield {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SQLALCHEMY_ENGINE_OPTIONS": services.psycopg_search_path(schema),
+            "SQLALCHEMY_ASYNC_DATABASE_URI": async_uri.render_as_string(hide_password=False),
+            "SQLALCHEMY_ASYNC_ENGINE_OPTIONS": services.asyncpg_search_path(schema),
+        }
+
+
+@pytest.mark.parametrize("driver", ["asyncpg", "aiomysql"])
+def test_async_driver(driver: str, tmp_path: Path, protocol: str) -> None:
+    with async_driver_config(driver) as config:
+        b = Blog(tmp_path, config)
         with b.app.app_context():
             b.db.create_all()
         try:
@@ -448,7 +466,7 @@ def test_asyncpg_driver(tmp_path: Path, protocol: str) -> None:
             assert r.status_code == 201
             assert c.post("/async/half-written", data={"name": "ghost"}).status_code == 500
             assert b.count("author") == 1
-            assert b.run_async(lambda: _driver(b)) == "asyncpg"
+            assert b.run_async(lambda: _driver(b)) == driver
         finally:
             with b.app.app_context():
                 b.db.dispose()
@@ -791,14 +809,29 @@ def test_docs_blog_example(
             db.dispose()
 
 
-def test_docs_production_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@contextmanager
+def database_url(backend: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A URL on a fresh schema (PostgreSQL) or database (MySQL), and the engine options
+    that reach it."""
+    if backend == "mysql":
+        with services.mysql_database(services.mysql_url()) as url:
+            yield url, {}
+        return
     url = services.postgres_url()
-    (tmp_path / "production.py").write_text(doc_block("production.py"), encoding="utf-8")
-    monkeypatch.setenv("DATABASE_URL", url)
     with services.postgres_schema(url) as schema:
+        yield url, services.psycopg_search_path(schema)
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mysql"])
+def test_docs_production_settings(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "production.py").write_text(doc_block("production.py"), encoding="utf-8")
+    with database_url(backend) as (url, options):
+        monkeypatch.setenv("DATABASE_URL", url)
         app = Erlen(__name__, root_path=str(tmp_path), instance_path=str(tmp_path / "instance"))
         assert app.config.from_pyfile("production.py")
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"].update(services.psycopg_search_path(schema))
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"].update(options)
         db = SQLAlchemy(app)
 
         class Hit(db.Model):
@@ -822,3 +855,104 @@ def test_docs_production_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         with app.app_context():
             assert db.session.scalar(select(sa.func.count()).select_from(Hit)) == 13
             db.dispose()
+
+
+# -- MySQL / MariaDB ----------------------------------------------------------------------------
+
+
+def test_mysql_defaults(tmp_path: Path) -> None:
+    """utf8mb4 and a pool recycled before the server's idle timeout, unless the app says."""
+    with services.mysql_database(services.mysql_url()) as url:
+        db = SQLAlchemy(app := _app(tmp_path, SQLALCHEMY_DATABASE_URI=url))
+        with app.app_context():
+            assert db.engine.url.query["charset"] == "utf8mb4"
+            assert db.engine.pool._recycle == 7200  # type: ignore[attr-defined]
+            db.dispose()
+        own = _app(
+            tmp_path,
+            SQLALCHEMY_DATABASE_URI=url + "?charset=utf8",
+            SQLALCHEMY_ENGINE_OPTIONS={"pool_recycle": 600},
+        )
+        db = SQLAlchemy(own)
+        with own.app_context():
+            assert db.engine.url.query["charset"] == "utf8"
+            assert db.engine.pool._recycle == 600  # type: ignore[attr-defined]
+            db.dispose()
+
+
+def test_mysql_four_byte_characters_both_drivers(tmp_path: Path, protocol: str) -> None:
+    """Emoji survive PyMySQL and aiomysql (MySQL's 3-byte "utf8" would refuse them)."""
+    with services.mysql_database(services.mysql_url()) as url:
+        b = Blog(tmp_path, {"SQLALCHEMY_DATABASE_URI": url})
+        with b.app.app_context():
+            b.db.create_all()
+        try:
+            c = b.app.test_client(asgi=protocol == "asgi")
+            sync_id = c.post("/authors", data={"name": "ada \U0001f40d"}).json["id"]
+            async_id = c.post("/async/authors", data={"name": "bob \U0001f680"}).json["id"]
+            assert c.get(f"/async/authors/{sync_id}").json == {"name": "ada \U0001f40d"}
+            assert c.get(f"/authors/{async_id}").json["name"] == "bob \U0001f680"
+            assert b.run_async(lambda: _async_charset(b)) == "utf8mb4"
+        finally:
+            with b.app.app_context():
+                b.db.drop_all()
+                b.db.dispose()
+
+
+async def _async_charset(blog: Blog) -> str:
+    async with blog.db.async_engine.connect() as conn:
+        return str((await conn.execute(sa.text("SELECT @@character_set_client"))).scalar_one())
+
+
+def test_mysql_string_needs_a_length(tmp_path: Path) -> None:
+    """A ``String`` without a length is fine on SQLite and PostgreSQL; MySQL says why not."""
+    with services.mysql_database(services.mysql_url()) as url:
+        app = _app(tmp_path, SQLALCHEMY_DATABASE_URI=url)
+        db = SQLAlchemy(app)
+
+        class Note(db.Model):
+            id: Mapped[int] = mapped_column(primary_key=True)
+            text: Mapped[str] = mapped_column(String)
+
+        with app.app_context():
+            with pytest.raises(sa.exc.CompileError, match="VARCHAR requires a length"):
+                db.create_all()
+            db.dispose()
+
+
+AT_EXIT = """
+import sys
+import sqlalchemy as sa
+from erlen import Erlen
+from erlen.contrib.sqlalchemy import SQLAlchemy
+
+app = Erlen(__name__)
+app.config["SQLALCHEMY_DATABASE_URI"] = sys.argv[1]
+db = SQLAlchemy(app)
+
+
+@app.get("/")
+async def one():
+    return str((await db.async_session.execute(sa.text("SELECT 1"))).scalar_one())
+
+
+assert app.test_client(asgi=True).get("/").data == b"1"
+assert app.test_client().get("/").data == b"1"
+"""
+
+
+def test_mysql_async_pool_closed_at_exit() -> None:
+    """The pools of the test client's loop and of this thread's loop close before the loops.
+
+    Left to the garbage collector, aiomysql's connections print "Event loop is closed".
+    """
+    with services.mysql_database(services.mysql_url()) as url:
+        done = subprocess.run(
+            [sys.executable, "-c", AT_EXIT, url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""

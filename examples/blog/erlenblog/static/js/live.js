@@ -26,12 +26,24 @@
   }
 
   const source = new EventSource(url);
-  // The server's first event says the subscription is in place.
+  // "ready": the stream is live (after replaying what a reconnection missed).
   source.addEventListener("ready", () => {
     body.dataset.live = "on";
   });
   source.addEventListener("post", (event) => {
     toast(JSON.parse(event.data));
+  });
+  // Back after a longer absence than the server's history covers: some posts were missed.
+  source.addEventListener("reset", () => {
+    const box = document.getElementById("toasts");
+    const item = document.createElement("div");
+    item.className = "toast";
+    const link = document.createElement("a");
+    link.href = location.href;
+    link.textContent = "Reload";
+    item.append("You were offline for a while. ", link, " to see what is new.");
+    box.append(item);
+    body.dataset.live = "on";
   });
   source.addEventListener("error", () => {
     // EventSource reconnects by itself (after the server's retry delay).

@@ -257,9 +257,7 @@ def run_suite(
     # ``CI`` goes too: some suites (Flask-Caching) refuse to start their own Redis when it is
     # set and expect a CI service on their own port; here they start it as on a laptop.
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ERLEN_", "PYTEST_")) and k != "CI"
+        k: v for k, v in os.environ.items() if not k.startswith(("ERLEN_", "PYTEST_")) and k != "CI"
     }
     env.update(
         PYTHONPATH=str(HERE),

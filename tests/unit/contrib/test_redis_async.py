@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 import services
-from erlen import Erlen, session
+from erlen import Erlen, session, websocket
 from erlen.contrib.caching import Cache, RedisCache
 from erlen.contrib.ratelimit import Limiter, RedisStorage
 from erlen.contrib.redis_session import RedisSessionInterface
@@ -456,23 +456,48 @@ def test_async_views_behave_the_same_on_both_doors(
     stack.close()
 
 
+def _asgi_client_with_a_session(stack: Stack) -> Any:
+    """An ASGI test client holding a session (``seen == 1``) made through the sync clients,
+    which are then forbidden."""
+    with stack.app.test_client() as warm:
+        warm.get("/session/1")
+        cookie = warm.get_cookie("session")
+        assert cookie is not None
+    stack.forbid_sync_clients()
+    client = stack.app.test_client(asgi=True)
+    client.set_cookie("session", cookie.value)
+    return client
+
+
 def test_a_routing_error_under_asgi_refreshes_the_session_without_blocking(
     redis_env: tuple[Any, str, str],
 ) -> None:
     """A 404 (no view, so no worker thread) with a session cookie: the async client refreshes it."""
     _, prefix, url = redis_env
     stack = Stack(url, prefix)
-    with stack.app.test_client() as warm:
-        warm.get("/session/1")
-        cookie = warm.get_cookie("session")
-        assert cookie is not None
-    stack.forbid_sync_clients()
-    c = stack.app.test_client(asgi=True)
-    c.set_cookie("session", cookie.value)
+    c = _asgi_client_with_a_session(stack)
     missing = c.get("/no/such/page")
     assert missing.status_code == 404
     assert "session=" in missing.headers["Set-Cookie"]  # SESSION_REFRESH_EACH_REQUEST
     assert c.get("/session/2").json == {"i": 2, "seen": 2}
+    stack.close()
+
+
+def test_a_websocket_handshake_loads_the_session_with_the_async_client(
+    redis_env: tuple[Any, str, str],
+) -> None:
+    """An async WebSocket handler reads the session the handshake loaded through redis.asyncio."""
+    _, prefix, url = redis_env
+    stack = Stack(url, prefix)
+
+    @stack.app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        await websocket.send_json({"seen": session.get("seen")})
+
+    c = _asgi_client_with_a_session(stack)
+    with c.websocket_connect("/ws") as conn:
+        assert conn.receive_json() == {"seen": 1}
     stack.close()
 
 

@@ -880,7 +880,7 @@ class Erlen(Scaffold):
         try:
             try:
                 if plan.session_async is not None:
-                    await self._open_session_async(ctx, plan.session_async)
+                    await ctx.load_session_async(plan.session_async)
                 if signals.request_started.receivers:
                     signals.request_started.send(self, _async_wrapper=self.ensure_sync)
                 rv = None
@@ -1090,18 +1090,6 @@ class Erlen(Scaffold):
         interface = self.session_interface
         if not interface.is_null_session(session):
             interface.save_session(self, session, response)
-
-    async def _open_session_async(self, ctx: RequestContext, interface: SessionInterface) -> None:
-        """Load the session through the interface's async hook, unless it is loaded already.
-
-        The session API is synchronous, so on the async path it is loaded before the
-        hooks and the view run rather than on first use. It is not marked accessed.
-        """
-        if ctx._session is None:
-            session = await interface.open_session_async(self, ctx.request)
-            if session is None:
-                session = interface.make_null_session(self)
-            ctx._session = session
 
     async def _save_session_async(
         self, ctx: RequestContext, response: Response, interface: SessionInterface

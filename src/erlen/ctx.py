@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .app import EndpointPlan, Erlen
     from .request import Request
     from .response import Response
-    from .sessions import SessionMixin
+    from .sessions import SessionInterface, SessionMixin
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -213,6 +213,19 @@ class RequestContext:
     @session.setter
     def session(self, value: SessionMixin) -> None:
         self._session = value
+
+    async def load_session_async(self, interface: SessionInterface) -> None:
+        """Load the session through ``interface``'s async hook, unless it is loaded already.
+
+        The session API is synchronous, so on the async path a store with non-blocking
+        I/O is loaded before the hooks and the view run rather than on first use. The
+        session is not marked accessed (no ``Vary: Cookie`` unless the view uses it).
+        """
+        if self._session is None:
+            session = await interface.open_session_async(self.app, self.request)
+            if session is None:
+                session = interface.make_null_session(self.app)
+            self._session = session
 
     def copy(self) -> RequestContext:
         """Return a context bound to the same request and session."""

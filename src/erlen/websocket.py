@@ -566,7 +566,7 @@ async def _handle(app: Erlen, ctx: RequestContext, ws: WebSocket) -> BaseExcepti
     try:
         if plan.session_async is not None:
             # A store with non-blocking I/O: loaded here, not lazily with its blocking client.
-            await app._open_session_async(ctx, plan.session_async)
+            await ctx.load_session_async(plan.session_async)
         rv = await _run_before(app, request, plan)
         if rv is not None:
             await ws._refuse(await _response_for(app, ctx, plan, rv, False))

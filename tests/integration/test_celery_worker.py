@@ -303,8 +303,9 @@ def _exercise_example(app: Any, worker: subprocess.Popen[bytes], log: Path) -> N
             event = events.get(timeout=DEADLINE).decode()
         except queue.Empty:
             pytest.fail(f"no announcement; worker log:\n{log.read_text()}")
-        assert event.startswith(f"event: post\nid: {post_id}\ndata: ")
+        assert event.startswith("event: post\nid: ")  # the hub's event id, for replay
         message = json.loads(event.partition("data: ")[2])
+        assert message["id"] == post_id
         assert message["title"] == "Written in the web process"
         assert message["url"] == f"/posts/{post_id}"
         assert message["reading_minutes"] == 3

@@ -8,11 +8,9 @@ history gets a ``reset`` event instead.
 
 from __future__ import annotations
 
-from typing import Any
+from erlen import Blueprint, Response, request
 
-from erlen import Blueprint, Response, request, url_for
-
-from .live import live, publish_from_sync
+from .live import live
 
 bp = Blueprint("notify", __name__, url_prefix="/notifications")
 
@@ -29,14 +27,3 @@ async def stream() -> Response:
         return Response(status=204)
     # A client that falls behind is disconnected; its browser reconnects and catches up.
     return live().hub.event_stream(ROOM, event="post", retry=3000)
-
-
-def announce(post: Any) -> None:
-    """Tell every open page about a new post (call from a sync view, after the commit)."""
-    message = {
-        "id": post.id,
-        "title": post.title,
-        "author": post.author.username,
-        "url": url_for("blog.detail", post_id=post.id),
-    }
-    publish_from_sync(ROOM, message)

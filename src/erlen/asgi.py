@@ -323,7 +323,10 @@ async def _pump(response: Response, send: Send) -> None:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             except OSError as e:
                 raise ClientGone() from e
-        await send({"type": "http.response.body", "body": b""})
+        try:
+            await send({"type": "http.response.body", "body": b""})
+        except OSError as e:  # the client left as the stream ended: nothing is lost
+            raise ClientGone() from e
     finally:
         # Our own wrappers are closed here; the body itself by _close_response().
         if chunks is not it:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from io import BytesIO
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
@@ -280,18 +280,31 @@ async def send_stream(response: Response, receive: Receive, send: Send) -> None:
             "headers": _encode_headers(response),
         }
     )
-    pump = asyncio.ensure_future(_pump(response, send))
+    await pump_until_disconnect(_pump(response, send), receive, lambda: _close_response(response))
+
+
+async def pump_until_disconnect(
+    pump: Coroutine[Any, Any, None],
+    receive: Receive,
+    close: Callable[[], Awaitable[None]],
+) -> None:
+    """Run ``pump`` (which sends a body) until it ends or the client disconnects.
+
+    Either way ``close`` runs once both have stopped; the pump's error is raised
+    afterwards, unless it only says that the client left (:class:`ClientGone`).
+    """
+    pumping = asyncio.ensure_future(pump)
     watch = asyncio.ensure_future(_watch_disconnect(receive))
     try:
-        done, _ = await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait((pumping, watch), return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (pump, watch):
+        for task in (pumping, watch):
             if not task.done():
                 task.cancel()
-        await asyncio.gather(pump, watch, return_exceptions=True)
-        await _close_response(response)
-    if pump in done and not pump.cancelled():
-        exc = pump.exception()
+        await asyncio.gather(pumping, watch, return_exceptions=True)
+        await close()
+    if pumping in done and not pumping.cancelled():
+        exc = pumping.exception()
         if exc is not None and not isinstance(exc, ClientGone):
             raise exc
 

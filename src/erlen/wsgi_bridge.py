@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
-from .asgi import ASGIBody, ClientGone, Receive, Send
+from .asgi import ASGIBody, ClientGone, Receive, Send, pump_until_disconnect
 from .concurrency import ThreadedIterator, run_in_threadpool
 
 if TYPE_CHECKING:
@@ -278,33 +278,14 @@ async def serve_wsgi(
 
 async def _stream(out: _Exchange, chunks: ThreadedIterator, receive: Receive) -> None:
     """Send the chunks until they end or the client leaves; close the iterable either way."""
-    pump = asyncio.ensure_future(_pump(out, chunks))
-    watch = asyncio.ensure_future(_watch_disconnect(receive))
-    try:
-        done, _ = await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (pump, watch):
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(pump, watch, return_exceptions=True)
-        await chunks.aclose()  # closes the app's iterable in a worker thread
-    if pump in done and not pump.cancelled():
-        exc = pump.exception()
-        if exc is not None and not isinstance(exc, ClientGone):
-            raise exc
+    # chunks.aclose() closes the app's iterable in a worker thread.
+    await pump_until_disconnect(_pump(out, chunks), receive, chunks.aclose)
 
 
 async def _pump(out: _Exchange, chunks: ThreadedIterator) -> None:
     async for chunk in chunks:
         await out.body(chunk)
     await out.end()
-
-
-async def _watch_disconnect(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
 
 
 async def _fail(app: Erlen, scope: dict[str, Any], out: _Exchange, error: Exception) -> None:

@@ -13,7 +13,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -35,7 +34,6 @@ BIN = Path(sys.executable).parent
 SERVERS = ("gunicorn", "uvicorn", "granian", "hypercorn", "erlen", "uwsgi", "mod_wsgi-express")
 DOC_PORT = "8000"
 START_TIMEOUT = 40.0
-STOP_TIMEOUT = 15.0
 
 
 def fenced_blocks(text: str, language: str) -> list[str]:
@@ -135,26 +133,7 @@ def serve(
                 time.sleep(0.1)
         yield server
     finally:
-        stop(proc)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the process group started for *proc* (SIGTERM, then SIGKILL)."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    try:
-        proc.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        pass
-    # Workers may outlive their manager for a moment; the group is ours alone.
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=STOP_TIMEOUT)
+        wsgi_servers.stop(proc)
 
 
 def with_port(command: str, port: int) -> list[str]:
@@ -487,7 +466,7 @@ def test_behind_nginx_as_documented(kind: str, tmp_path: Path) -> None:
             assert info["scheme"] == "http"
             assert info["url"] == "http://example.com/api/info"
         finally:
-            stop(proc)
+            wsgi_servers.stop(proc)
 
 
 def test_uwsgi_behind_nginx_as_documented(tmp_path: Path) -> None:

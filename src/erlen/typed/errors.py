@@ -1,0 +1,94 @@
+"""The errors of typed views, answered as RFC 9457 problem details (``application/problem+json``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from werkzeug.exceptions import HTTPException, InternalServerError, UnsupportedMediaType
+
+from ..globals import _cv_request
+
+#: The media type of RFC 9457 problem details.
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(
+    status: int, title: str, detail: str, **members: Any
+) -> Any:  # -> erlen.Response
+    """A response carrying an RFC 9457 problem-details document."""
+    from ..response import Response
+
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    body["detail"] = detail
+    ctx = _cv_request.get(None)
+    cls = Response
+    if ctx is not None:
+        body["instance"] = ctx.request.path
+        cls = ctx.app.response_class
+    body.update(members)
+    return cls(json.dumps(body, default=str), status, mimetype=PROBLEM_JSON)
+
+
+def _where(loc: list[Any]) -> str:
+    return ".".join(str(part) for part in loc) or "request"
+
+
+class RequestValidationError(HTTPException):
+    """The request did not match the typed view's parameters: a 422 with every error.
+
+    ``errors`` is a list of ``{"loc": [...], "msg": ..., "type": ...}``; ``loc`` starts
+    with where the value was read (``"path"``, ``"query"``, ``"header"``, ``"cookie"``,
+    ``"body"``, ``"form"``, ``"file"``). Register ``errorhandler(RequestValidationError)``
+    (or ``errorhandler(422)``) to answer differently.
+    """
+
+    code = 422
+    description = "The request did not match what this endpoint expects."
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        first = errors[0] if errors else None
+        detail = self.description
+        if first is not None:
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            detail = f"{_where(first['loc'])}: {first['msg']}{more}"
+        super().__init__(detail)
+        self.errors = errors
+
+    def get_response(self, environ: Any = None, scope: Any = None) -> Any:
+        """The problem-details response (422, ``application/problem+json``)."""
+        return problem_response(
+            422, "Unprocessable Content", self.description or "", errors=self.errors
+        )
+
+
+class UnsupportedBodyType(UnsupportedMediaType):
+    """The body's ``Content-Type`` is not one the typed view reads: a 415 problem document."""
+
+    def __init__(self, got: str, expected: str) -> None:
+        super().__init__(f"The body must be {expected}, not {got!r}.")
+
+    def get_response(self, environ: Any = None, scope: Any = None) -> Any:
+        """The problem-details response (415)."""
+        return problem_response(415, "Unsupported Media Type", self.description or "")
+
+
+class ResponseValidationError(InternalServerError):
+    """A typed view returned a value that does not match its return annotation (a 500)."""
+
+    def __init__(self, endpoint: str | None, errors: list[dict[str, Any]]) -> None:
+        where = "; ".join(f"{_where(e['loc'])}: {e['msg']}" for e in errors[:5])
+        super().__init__(
+            f"The view {endpoint!r} returned a value that does not match its return"
+            f" annotation: {where}"
+        )
+        self.errors = errors
+
+
+__all__ = [
+    "PROBLEM_JSON",
+    "RequestValidationError",
+    "ResponseValidationError",
+    "UnsupportedBodyType",
+    "problem_response",
+]

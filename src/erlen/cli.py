@@ -1247,6 +1247,40 @@ def routes_command(sort: str, all_methods: bool) -> None:
         click.echo(fmt(line))
 
 
+@click.command("openapi", short_help="Print or write the app's OpenAPI document.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the document to this file instead of standard output.",
+)
+@click.option("--indent", type=int, default=2, show_default=True, help="JSON indentation.")
+@with_appcontext
+def openapi_command(output: str | None, indent: int) -> None:
+    """Print the OpenAPI 3.1 document of the app's routes as JSON (``-o FILE`` writes it).
+
+    Typed views (``erlen.typed``) contribute their parameters, bodies and responses; an
+    ``OpenAPI`` extension on the app contributes its title, version and servers.
+    """
+    import json
+
+    try:
+        from .typed import openapi_document
+    except RuntimeError as e:  # pragma: no cover - Pydantic missing
+        raise click.ClickException(str(e)) from e
+    app = _current_app()
+    extension = app.extensions.get("erlen.openapi")
+    document = extension.document(app) if extension is not None else openapi_document(app)
+    text = json.dumps(document, indent=indent or None, ensure_ascii=False) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    with open(output, "w", encoding="utf-8") as f:
+        f.write(text)
+    click.echo(f"Wrote the OpenAPI document to {output}", err=True)
+
+
 # -- entry points --------------------------------------------------------------------------------
 
 cli = ErlenGroup(
@@ -1259,6 +1293,8 @@ An application to load must be given with the '--app' option, the 'ERLEN_APP'
 in the current directory.
 """,
 )
+
+cli.add_command(openapi_command)
 
 #: Flask's name for the group; ``flask.cli.FlaskGroup(create_app=...)`` makes an ErlenGroup.
 FlaskGroup = ErlenGroup
@@ -1289,6 +1325,7 @@ __all__ = [
     "load_dotenv",
     "locate_app",
     "main",
+    "openapi_command",
     "pass_script_info",
     "prepare_import",
     "routes_command",

@@ -1050,6 +1050,12 @@ def _login_disabled() -> bool:
     return request.method in EXEMPT_METHODS or bool(current_app.config.get("LOGIN_DISABLED"))
 
 
+def _declare_security(view: Any, schemes: tuple[str, ...]) -> Any:
+    """Say on the view which credentials it needs, for the OpenAPI document's ``security``."""
+    view.openapi_security = [{name: []} for name in schemes]
+    return view
+
+
 def _wrap_login(func: F, fresh: bool) -> F:
     if inspect.iscoroutinefunction(func):
 
@@ -1066,7 +1072,7 @@ def _wrap_login(func: F, fresh: bool) -> F:
                     return await drive_async(_manager()._deny_steps(refused))
             return await func(*args, **kwargs)
 
-        return async_view  # type: ignore[return-value]
+        return _declare_security(async_view, ("sessionCookie",))  # type: ignore[no-any-return]
 
     @functools.wraps(func)
     def view(*args: Any, **kwargs: Any) -> Any:
@@ -1078,7 +1084,7 @@ def _wrap_login(func: F, fresh: bool) -> F:
                 return _manager().needs_refresh()
         return func(*args, **kwargs)
 
-    return view  # type: ignore[return-value]
+    return _declare_security(view, ("sessionCookie",))  # type: ignore[no-any-return]
 
 
 def login_required(func: F) -> F:
@@ -1301,6 +1307,8 @@ def _auth_decorator(
             f"auth_required: unknown scheme(s) {sorted(bad)}; use 'bearer' and/or 'basic'."
         )
 
+    declared = tuple(f"{name}Auth" for name in schemes)  # bearerAuth, basicAuth
+
     def decorator(func: F) -> F:
         if inspect.iscoroutinefunction(func):
 
@@ -1309,14 +1317,14 @@ def _auth_decorator(
                 await drive_async(_authenticate_steps(auth, schemes, realm))
                 return await func(*args, **kwargs)
 
-            return async_view  # type: ignore[return-value]
+            return _declare_security(async_view, declared)  # type: ignore[no-any-return]
 
         @functools.wraps(func)
         def sync_view(*args: Any, **kwargs: Any) -> Any:
             drive_sync(_authenticate_steps(auth, schemes, realm))
             return func(*args, **kwargs)
 
-        return sync_view  # type: ignore[return-value]
+        return _declare_security(sync_view, declared)  # type: ignore[no-any-return]
 
     if view is not None:
         return decorator(view)

@@ -13,21 +13,28 @@ from ..globals import _cv_request
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem_response(
-    status: int, title: str, detail: str, **members: Any
-) -> Any:  # -> erlen.Response
-    """A response carrying an RFC 9457 problem-details document."""
-    from ..response import Response
-
+def problem_document(status: int, title: str, detail: str, **members: Any) -> str:
+    """An RFC 9457 problem-details document as JSON text (``instance`` is the request's path)."""
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     body["detail"] = detail
     ctx = _cv_request.get(None)
-    cls = Response
     if ctx is not None:
         body["instance"] = ctx.request.path
-        cls = ctx.app.response_class
     body.update(members)
-    return cls(json.dumps(body, default=str), status, mimetype=PROBLEM_JSON)
+    return json.dumps(body)
+
+
+def problem_response(status: int, title: str, detail: str, **members: Any) -> Any:
+    """A response carrying an RFC 9457 problem-details document."""
+    from ..response import Response
+
+    ctx = _cv_request.get(None)
+    cls = ctx.app.response_class if ctx is not None else Response
+    document = problem_document(status, title, detail, **members)
+    return cls(document, status, mimetype=PROBLEM_JSON)
+
+
+_PROBLEM_HEADERS = [("Content-Type", PROBLEM_JSON)]
 
 
 def _where(loc: list[Any]) -> str:
@@ -55,11 +62,15 @@ class RequestValidationError(HTTPException):
         super().__init__(detail)
         self.errors = errors
 
-    def get_response(self, environ: Any = None, scope: Any = None) -> Any:
-        """The problem-details response (422, ``application/problem+json``)."""
-        return problem_response(
+    def get_body(self, environ: Any = None, scope: Any = None) -> str:
+        """The problem-details document, with every error."""
+        return problem_document(
             422, "Unprocessable Content", self.description or "", errors=self.errors
         )
+
+    def get_headers(self, environ: Any = None, scope: Any = None) -> list[tuple[str, str]]:
+        """``Content-Type: application/problem+json``."""
+        return list(_PROBLEM_HEADERS)
 
 
 class UnsupportedBodyType(UnsupportedMediaType):
@@ -68,9 +79,13 @@ class UnsupportedBodyType(UnsupportedMediaType):
     def __init__(self, got: str, expected: str) -> None:
         super().__init__(f"The body must be {expected}, not {got!r}.")
 
-    def get_response(self, environ: Any = None, scope: Any = None) -> Any:
-        """The problem-details response (415)."""
-        return problem_response(415, "Unsupported Media Type", self.description or "")
+    def get_body(self, environ: Any = None, scope: Any = None) -> str:
+        """The problem-details document."""
+        return problem_document(415, "Unsupported Media Type", self.description or "")
+
+    def get_headers(self, environ: Any = None, scope: Any = None) -> list[tuple[str, str]]:
+        """``Content-Type: application/problem+json``."""
+        return list(_PROBLEM_HEADERS)
 
 
 class ResponseValidationError(InternalServerError):
@@ -90,5 +105,6 @@ __all__ = [
     "RequestValidationError",
     "ResponseValidationError",
     "UnsupportedBodyType",
+    "problem_document",
     "problem_response",
 ]

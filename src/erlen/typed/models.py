@@ -9,6 +9,7 @@ holds a msgspec ``Struct`` is handled by msgspec. Both report errors as the same
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import sys
 import types
@@ -114,6 +115,11 @@ class Adapter:
     dump_json: Callable[[Any], bytes]
     #: Convert a valid value to plain JSON-compatible Python data.
     dump_python: Callable[[Any], Any]
+    #: PERF: the library's own validation of a Python value, raising ``error_type``
+    #: (turned into a list of errors by ``errors_of``): no wrapper on the hot path.
+    raw_validate_python: Callable[[Any], Any]
+    error_type: type[Exception]
+    errors_of: Callable[[Any], list[dict[str, Any]]]
 
     def json_schema(
         self, ref_prefix: str, mode: str = "validation"
@@ -141,8 +147,14 @@ class PydanticAdapter(Adapter):
             adapter = pydantic.TypeAdapter(tp)
         self._adapter = adapter
         self._error = pydantic.ValidationError
+        self.raw_validate_python = adapter.validator.validate_python
+        self.error_type = pydantic.ValidationError
+        self.errors_of = _pydantic_errors
         self.is_file = is_file_type(tp)
-        self.dump_json = adapter.dump_json
+        # PERF: pydantic-core's validator and serializer, without TypeAdapter's wrappers.
+        self._validate_python = adapter.validator.validate_python
+        self._validate_json = adapter.validator.validate_json
+        self.dump_json = adapter.serializer.to_json
         self.dump_python = self._dump_python
 
     def _dump_python(self, value: Any) -> Any:
@@ -150,13 +162,13 @@ class PydanticAdapter(Adapter):
 
     def validate_python(self, value: Any) -> Any:
         try:
-            return self._adapter.validate_python(value)
+            return self._validate_python(value)
         except self._error as e:
             raise ValidationFailed(_pydantic_errors(e)) from None
 
     def validate_json(self, data: bytes) -> Any:
         try:
-            return self._adapter.validate_json(data)
+            return self._validate_json(data)
         except self._error as e:
             raise ValidationFailed(_pydantic_errors(e)) from None
 
@@ -215,6 +227,9 @@ class MsgspecAdapter(Adapter):
         self._encoder = msgspec.json.Encoder()
         self.dump_json = self._encoder.encode
         self.dump_python = msgspec.to_builtins
+        self.raw_validate_python = functools.partial(msgspec.convert, type=self._type, strict=False)
+        self.error_type = msgspec.ValidationError
+        self.errors_of = _msgspec_errors
 
     def validate_python(self, value: Any) -> Any:
         try:

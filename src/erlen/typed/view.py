@@ -301,11 +301,16 @@ class ViewSpec:
         adapter = self.return_adapter
         status = self.status_code
         if adapter is None:
-            if is_model(type(rv)):
-                adapter = adapter_for(type(rv))
-            elif status is None or isinstance(rv, (tuple, Response)):
-                return rv
-            else:
+            kind = type(rv)
+            # PERF: what Flask already knows how to answer is decided by one dict lookup.
+            adapter = _returned_models.get(kind, _MISSING)
+            if adapter is _MISSING:
+                adapter = adapter_for(kind) if is_model(kind) else None
+                if len(_returned_models) < 1024:
+                    _returned_models[kind] = adapter
+            if adapter is None:
+                if status is None or isinstance(rv, (tuple, Response)):
+                    return rv
                 return rv, status
         rest: tuple[Any, ...] = ()
         if type(rv) is tuple:
@@ -320,9 +325,9 @@ class ViewSpec:
             rest = (status,)
         ctx = _cv_request.get()
         try:
-            data = adapter.dump_json(adapter.validate_python(rv))
-        except ValidationFailed as e:
-            data = self._mismatch(ctx, rv, e.errors)
+            data = adapter.dump_json(adapter.raw_validate_python(rv))
+        except adapter.error_type as e:
+            data = self._mismatch(ctx, rv, adapter.errors_of(e))
         cls = ctx.app.response_class
         if cls.__init__ is Response.__init__:
             # PERF: the common model answer skips __init__'s argument handling.
@@ -349,6 +354,9 @@ class ViewSpec:
 
 
 _UNSET: Any = object()
+#: For views without a return annotation: the adapter of each model class returned, None
+#: for the types Flask answers itself.
+_returned_models: dict[type, Adapter | None] = {}
 
 
 def _marker_of(annotation: Any) -> markers.Param | None:
@@ -408,33 +416,48 @@ def _check_json(request: Any, expected: str) -> None:
     raise UnsupportedBodyType(mimetype, expected)
 
 
+_SOURCE_ATTRIBUTES = {
+    "query": "args",
+    "header": "headers",
+    "cookie": "cookies",
+    "form": "form",
+    "file": "files",
+}
+
+
 def _reader(p: ParamSpec) -> Callable[[Any, dict[str, Any], list[dict[str, Any]]], None]:
     """A function that reads one parameter from the request into ``out``."""
     name, alias, source = p.name, p.alias, p.source
+    # PERF: a plain ``str`` read from the request is valid as it is.
+    plain_str = p.annotation is str and not (p.marker is not None and p.marker.constraints)
     validate = p.adapter.validate_python
+    raw_validate = p.adapter.raw_validate_python
+    error_type, errors_of = p.adapter.error_type, p.adapter.errors_of
     required, default = p.required, p.default
     may_be_path = not p.explicit or source == "path"
     fields = p.model_fields
+    attribute = _SOURCE_ATTRIBUTES.get(source)
+    lookup: Callable[[Any], Any]
+    if attribute is None:  # a Path marker whose name is not in the rule
 
-    def lookup(request: Any) -> Any:
-        if source == "query":
-            values: Any = request.args
-        elif source == "header":
-            values = request.headers
-        elif source == "cookie":
-            values = request.cookies
-        elif source == "form":
-            values = request.form
-        elif source == "file":
-            values = request.files
-        else:  # a Path marker whose name is not in the rule
+        def lookup(request: Any) -> Any:
             return None
-        if fields is not None:
-            data = _collect(values, fields)
-            return data or None
-        if p.sequence:
-            return values.getlist(alias) or None
-        return values.get(alias)
+
+    elif fields is not None:
+
+        def lookup(request: Any) -> Any:
+            # The model decides what is required: no field at all is an empty input.
+            return _collect(getattr(request, attribute), fields)
+
+    elif p.sequence:
+
+        def lookup(request: Any) -> Any:
+            return getattr(request, attribute).getlist(alias) or None
+
+    else:
+
+        def lookup(request: Any) -> Any:
+            return getattr(request, attribute).get(alias)
 
     def read(request: Any, out: dict[str, Any], errors: list[dict[str, Any]]) -> None:
         if may_be_path and name in out:  # a variable of the URL rule
@@ -450,10 +473,13 @@ def _reader(p: ParamSpec) -> Callable[[Any, dict[str, Any], list[dict[str, Any]]
             else:
                 out[name] = default
             return
+        if plain_str:
+            out[name] = value
+            return
         try:
-            out[name] = validate(value)
-        except ValidationFailed as e:
-            errors.extend(_located(source, None if fields is not None else alias, e.errors))
+            out[name] = raw_validate(value)
+        except error_type as e:
+            errors.extend(_located(source, None if fields is not None else alias, errors_of(e)))
 
     return read
 

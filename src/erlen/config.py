@@ -62,8 +62,9 @@ _MISSING_FILE = (errno.ENOENT, errno.EISDIR, errno.ENOTDIR)
 
 
 class _HasConfig(Protocol):
+    # Any rather than Config: type checkers see a TypedErlen's config as a TypedDict.
     @property
-    def config(self) -> Config: ...
+    def config(self) -> Any: ...
 
 
 class ConfigAttribute(Generic[T]):

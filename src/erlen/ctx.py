@@ -69,9 +69,14 @@ class _AppCtxGlobals:
     def __iter__(self) -> Iterator[str]:
         return iter(self.__dict__)
 
-    def __getattr__(self, name: str) -> Any:
-        # Only reached for missing attributes; Flask raises AttributeError too.
-        raise AttributeError(name)
+    # Hidden from type checkers, so that a declared ``g`` (a subclass, see
+    # erlen.typing.Globals) has only its declared attributes; ``erlen.g`` itself is
+    # typed as _AnyGlobals below and takes any attribute.
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any:
+            # Only reached for missing attributes; Flask raises AttributeError too.
+            raise AttributeError(name)
 
     def __repr__(self) -> str:
         ctx = _cv_app.get(None)
@@ -80,6 +85,16 @@ class _AppCtxGlobals:
             module = "flask" if flask_compat_active() else "erlen"
             return f"<{module}.g of '{ctx.app.name}'>"
         return object.__repr__(self)
+
+
+if TYPE_CHECKING:
+
+    class _AnyGlobals(_AppCtxGlobals):
+        """How type checkers see an undeclared ``g``: any attribute, of any type, as Flask's."""
+
+        def __getattr__(self, name: str) -> Any: ...
+        def __setattr__(self, name: str, value: Any) -> None: ...
+        def __delattr__(self, name: str) -> None: ...
 
 
 class AppContext:
@@ -92,7 +107,8 @@ class AppContext:
 
     def __init__(self, app: Erlen) -> None:
         self.app = app
-        self.g: _AppCtxGlobals = app.app_ctx_globals_class()
+        # Typed as the undeclared g (any attribute), as Flask types it.
+        self.g: _AnyGlobals = app.app_ctx_globals_class()  # type: ignore[assignment]
         self._tokens: list[Token[AppContext]] = []
 
     def push(self) -> None:

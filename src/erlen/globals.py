@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from .app import Erlen
-    from .ctx import AppContext, RequestContext, _AppCtxGlobals
+    from .ctx import AppContext, RequestContext, _AnyGlobals
     from .request import Request
     from .sessions import SessionMixin
 
@@ -269,7 +269,7 @@ def _bound_proxy(cv: ContextVar[Any], attr: str | None, message: str) -> Any:
 
 
 current_app: Erlen = cast("Erlen", _bound_proxy(_cv_app, "app", _no_app_msg))
-g: _AppCtxGlobals = cast("_AppCtxGlobals", _bound_proxy(_cv_app, "g", _no_app_msg))
+g: _AnyGlobals = cast("_AnyGlobals", _bound_proxy(_cv_app, "g", _no_app_msg))
 app_ctx: AppContext = cast("AppContext", _bound_proxy(_cv_app, None, _no_app_msg))
 request: Request = cast("Request", _bound_proxy(_cv_request, "request", _no_req_msg))
 session: SessionMixin = cast("SessionMixin", _bound_proxy(_cv_request, "session", _no_req_msg))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from werkzeug.exceptions import HTTPException, InternalServerError, UnsupportedMediaType
+from werkzeug.exceptions import InternalServerError, UnprocessableEntity, UnsupportedMediaType
 
 from ..globals import _cv_request
 
@@ -41,7 +41,7 @@ def _where(loc: list[Any]) -> str:
     return ".".join(str(part) for part in loc) or "request"
 
 
-class RequestValidationError(HTTPException):
+class RequestValidationError(UnprocessableEntity):
     """The request did not match the typed view's parameters: a 422 with every error.
 
     ``errors`` is a list of ``{"loc": [...], "msg": ..., "type": ...}``; ``loc`` starts

@@ -135,7 +135,7 @@ class Adapter:
 class PydanticAdapter(Adapter):
     """An :class:`Adapter` on Pydantic v2's ``TypeAdapter``."""
 
-    def __init__(self, tp: Any) -> None:
+    def __init__(self, tp: Any, namespace: dict[str, Any] | None = None) -> None:
         pydantic = _pydantic()
         self._type = tp
         config = None
@@ -145,6 +145,14 @@ class PydanticAdapter(Adapter):
             adapter = pydantic.TypeAdapter(tp, config=config)
         except pydantic.PydanticUserError:  # a model with its own config takes none
             adapter = pydantic.TypeAdapter(tp)
+        if not _complete(adapter) and namespace:
+            # A model whose string annotations name types Pydantic could not see where the
+            # model was defined (a model made in a function): resolve them where the
+            # view was defined.
+            for model in walk(tp):
+                if isinstance(model, type) and hasattr(model, "model_rebuild"):
+                    model.model_rebuild(_types_namespace=namespace, raise_errors=False)
+            adapter = pydantic.TypeAdapter(tp, config=config if config else None)
         self._adapter = adapter
         self._error = pydantic.ValidationError
         self.raw_validate_python = adapter.validator.validate_python
@@ -180,6 +188,14 @@ class PydanticAdapter(Adapter):
         schema = dict(self._adapter.json_schema(ref_template=ref_prefix + "{model}", mode=mode))
         defs = schema.pop("$defs", {})
         return schema, defs
+
+
+def _complete(adapter: Any) -> bool:
+    try:
+        adapter.validator.validate_python  # noqa: B018 - a mock validator raises here
+    except Exception:
+        return False
+    return True
 
 
 def _file_schema(tp: Any) -> dict[str, Any]:
@@ -259,8 +275,12 @@ class MsgspecAdapter(Adapter):
 _cache: dict[Any, Adapter] = {}
 
 
-def adapter_for(tp: Any) -> Adapter:
-    """The :class:`Adapter` of a type (cached per type)."""
+def adapter_for(tp: Any, namespace: dict[str, Any] | None = None) -> Adapter:
+    """The :class:`Adapter` of a type (cached per type).
+
+    ``namespace`` resolves the string annotations of models that Pydantic could not
+    resolve where they were defined (the globals and closure of the view).
+    """
     try:
         return _cache[tp]
     except (KeyError, TypeError):
@@ -269,7 +289,7 @@ def adapter_for(tp: Any) -> Adapter:
     if any(_is_struct(t) for t in walk(tp)):
         adapter = MsgspecAdapter(tp)
     else:
-        adapter = PydanticAdapter(tp)
+        adapter = PydanticAdapter(tp, namespace)
     try:
         _cache[tp] = adapter
     except TypeError:  # an unhashable annotation (a marker holding a list): not cached

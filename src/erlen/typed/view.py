@@ -60,7 +60,12 @@ class ParamSpec:
     )
 
     def __init__(
-        self, name: str, annotation: Any, marker: markers.Param | None, explicit: bool
+        self,
+        name: str,
+        annotation: Any,
+        marker: markers.Param | None,
+        explicit: bool,
+        namespace: dict[str, Any] | None = None,
     ) -> None:
         self.name = name
         #: True when a marker says where the value comes from (else the type decides).
@@ -99,7 +104,7 @@ class ParamSpec:
             from pydantic import Field
 
             constrained = typing.Annotated[annotation, Field(**marker.constraints)]
-        self.adapter: Adapter = adapter_for(constrained)
+        self.adapter: Adapter = adapter_for(constrained, namespace)
 
     def missing(self) -> dict[str, Any]:
         """The error for a required parameter that is absent."""
@@ -180,7 +185,8 @@ class ViewSpec:
         if self.compiled:
             return self
         func = self.func
-        hints = typing.get_type_hints(func, include_extras=True)
+        namespace = _namespace_of(func)
+        hints = typing.get_type_hints(func, globalns=namespace, include_extras=True)
         signature = inspect.signature(func)
         specs: list[ParamSpec] = []
         for i, (name, parameter) in enumerate(signature.parameters.items()):
@@ -200,7 +206,7 @@ class ViewSpec:
                     marker.default = default
                 else:
                     marker = _with_default(marker, default)
-            specs.append(ParamSpec(name, annotation, marker, explicit))
+            specs.append(ParamSpec(name, annotation, marker, explicit, namespace))
         self.params = specs
         self.body_params = [p for p in specs if p.source == "body"]
         if len(self.body_params) > 1:
@@ -223,7 +229,7 @@ class ViewSpec:
         body_type = _body_type_of(returns)
         self.return_type = body_type
         if body_type is not None:
-            self.return_adapter = adapter_for(body_type)
+            self.return_adapter = adapter_for(body_type, namespace)
         self.compiled = True
         return self
 
@@ -354,6 +360,19 @@ class ViewSpec:
 
 
 _UNSET: Any = object()
+
+
+def _namespace_of(func: Any) -> dict[str, Any]:
+    """Where the view's string annotations resolve: its module's globals and its closure."""
+    inner = inspect.unwrap(func)
+    namespace = dict(getattr(inner, "__globals__", {}))
+    try:
+        namespace.update(inspect.getclosurevars(inner).nonlocals)
+    except (TypeError, ValueError):  # pragma: no cover - not a Python function
+        pass
+    return namespace
+
+
 #: For views without a return annotation: the adapter of each model class returned, None
 #: for the types Flask answers itself.
 _returned_models: dict[type, Adapter | None] = {}

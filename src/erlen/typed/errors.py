@@ -37,8 +37,8 @@ def problem_response(status: int, title: str, detail: str, **members: Any) -> An
 _PROBLEM_HEADERS = [("Content-Type", PROBLEM_JSON)]
 
 
-def _where(loc: list[Any]) -> str:
-    return ".".join(str(part) for part in loc) or "request"
+def _where(loc: list[Any], whole: str = "request") -> str:
+    return ".".join(str(part) for part in loc) or whole
 
 
 class RequestValidationError(UnprocessableEntity):
@@ -92,7 +92,7 @@ class ResponseValidationError(InternalServerError):
     """A typed view returned a value that does not match its return annotation (a 500)."""
 
     def __init__(self, endpoint: str | None, errors: list[dict[str, Any]]) -> None:
-        where = "; ".join(f"{_where(e['loc'])}: {e['msg']}" for e in errors[:5])
+        where = "; ".join(f"{_where(e['loc'], 'the value')}: {e['msg']}" for e in errors[:5])
         super().__init__(
             f"The view {endpoint!r} returned a value that does not match its return"
             f" annotation: {where}"

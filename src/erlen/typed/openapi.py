@@ -21,7 +21,7 @@ from ..routing.converters import (
     PathConverter,
     UUIDConverter,
 )
-from .models import adapter_for, strip_annotated
+from .models import adapter_for, is_model, strip_annotated
 from .view import ParamSpec, ViewSpec, typed_spec
 
 if TYPE_CHECKING:
@@ -143,16 +143,31 @@ class _Builder:
     # -- schemas -----------------------------------------------------------------------------
 
     def schema_of(self, tp: Any, mode: str = "validation") -> dict[str, Any]:
+        """The schema of ``tp``, its models moved into ``components.schemas``."""
         schema, defs = adapter_for(tp).json_schema(_PREFIX, mode)
+        bare = strip_annotated(tp)
+        if is_model(bare) and "$ref" not in schema:
+            # Pydantic inlines the outermost model; a component is what clients expect.
+            name = str(schema.get("title") or bare.__name__)
+            defs = {**defs, name: schema}
+            schema = {"$ref": _PREFIX + name}
+        renames: dict[str, str] = {}
         for name, definition in defs.items():
             known = self.schemas.get(name)
-            if known is not None and known != definition and mode == "serialization":
-                # The same model reads differently than it writes (defaults, computed
-                # fields): the answer's form gets its own name.
-                renamed = f"{name}-Output"
-                self.schemas[renamed] = definition
-                schema = _rename_refs(schema, _PREFIX + name, _PREFIX + renamed)
+            if known is None or known == definition:
                 continue
+            # Another model of the same name (another module), or the same model as it
+            # is written out (defaults, computed fields): a name of its own.
+            base = f"{name}-Output" if mode == "serialization" else name
+            candidate, n = base, 2
+            while candidate in self.schemas and self.schemas[candidate] != definition:
+                candidate, n = f"{base}{n}", n + 1
+            renames[name] = candidate
+        if renames:
+            refs = {_PREFIX + old: _PREFIX + new for old, new in renames.items()}
+            defs = {renames.get(k, k): _rename_refs(v, refs) for k, v in defs.items()}
+            schema = _rename_refs(schema, refs)
+        for name, definition in defs.items():
             self.schemas.setdefault(name, definition)
         return schema
 
@@ -219,6 +234,7 @@ class _Builder:
 
     def parameters(self, rule: Any, spec: ViewSpec | None) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
+        entry: dict[str, Any]
         converters = getattr(rule, "_converters", {}) or {}
         typed_params = {p.name: p for p in spec.params} if spec is not None else {}
         for name in _VARIABLE.findall(rule.rule):
@@ -226,10 +242,13 @@ class _Builder:
             if (param is not None and param.source in ("path", "query") and not param.explicit) or (
                 param is not None and param.source == "path"
             ):
-                schema = self.schema_of(param.annotation)
+                schema = self.schema_of(param.constrained)
             else:
                 schema = _converter_schema(converters.get(name))
-            out.append({"name": name, "in": "path", "required": True, "schema": schema})
+            entry = {"name": name, "in": "path", "required": True, "schema": schema}
+            if param is not None:
+                self.describe(entry, param)
+            out.append(entry)
         path_names = set(_VARIABLE.findall(rule.rule)) | set(rule.defaults or ())
         for param in typed_params.values():
             if param.name in path_names or param.source not in ("query", "header", "cookie"):
@@ -239,11 +258,11 @@ class _Builder:
             if param.model_fields is not None:
                 out.extend(self.model_parameters(param))
                 continue
-            entry: dict[str, Any] = {
+            entry = {
                 "name": param.alias,
                 "in": param.source,
                 "required": param.required,
-                "schema": self.schema_of(param.annotation),
+                "schema": self.schema_of(param.constrained),
             }
             self.describe(entry, param)
             out.append(entry)
@@ -278,11 +297,20 @@ class _Builder:
             entry["deprecated"] = True
         if marker.examples:
             entry["examples"] = {str(i): {"value": v} for i, v in enumerate(marker.examples)}
-        if not param.required and marker.default is not None:
-            try:
-                entry["schema"] = {**entry["schema"], "default": marker.default}
-            except TypeError:  # pragma: no cover - a schema that is not a dict
-                pass
+        default = _default_of(param)
+        if default is not _NO_DEFAULT:
+            entry["schema"] = {**entry["schema"], "default": default}
+
+    def property_schema(self, param: ParamSpec) -> dict[str, Any]:
+        """A body or form field's schema, with its description and default."""
+        schema = self.schema_of(param.constrained)
+        marker = param.marker
+        if marker is not None and marker.description:
+            schema = {**schema, "description": marker.description}
+        default = _default_of(param)
+        if default is not _NO_DEFAULT:
+            schema = {**schema, "default": default}
+        return schema
 
     def request_body(self, spec: ViewSpec) -> dict[str, Any] | None:
         form = [p for p in spec.params if p.source in ("form", "file")]
@@ -290,12 +318,12 @@ class _Builder:
             if len(spec.body_params) == 1 and not spec.body_params[0].embed:
                 p = spec.body_params[0]
                 media_type = getattr(p.marker, "media_type", "application/json")
-                schema = self.schema_of(p.annotation)
+                schema = self.schema_of(p.constrained)
                 return {
                     "required": p.required,
                     "content": {media_type: {"schema": schema}},
                 }
-            properties = {p.alias: self.schema_of(p.annotation) for p in spec.body_params}
+            properties = {p.alias: self.property_schema(p) for p in spec.body_params}
             required = [p.alias for p in spec.body_params if p.required]
             body: dict[str, Any] = {"type": "object", "properties": properties}
             if required:
@@ -315,7 +343,7 @@ class _Builder:
                     properties.update(schema.get("properties", {}))
                     required.extend(schema.get("required", ()))
                     continue
-                properties[p.alias] = self.schema_of(p.annotation)
+                properties[p.alias] = self.property_schema(p)
                 if p.required:
                     required.append(p.alias)
             has_file = any(p.source == "file" for p in form)
@@ -328,7 +356,9 @@ class _Builder:
 
     def responses(self, spec: ViewSpec | None, method: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        status = str(spec.status_code or 200) if spec is not None else "200"
+        status = "200"
+        if spec is not None:
+            status = str(spec.status_code or (204 if spec.returns_none else 200))
         main: dict[str, Any] = {"description": "Successful response"}
         if spec is not None and spec.return_type is not None:
             main["content"] = {
@@ -374,18 +404,31 @@ class _Builder:
         }
 
 
+_NO_DEFAULT: Any = object()
+
+
+def _default_of(param: ParamSpec) -> Any:
+    """The parameter's default as JSON data, or ``_NO_DEFAULT`` (required, None, unencodable)."""
+    if param.required or param.default is None:
+        return _NO_DEFAULT
+    try:
+        return param.adapter.dump_python(param.default)
+    except Exception:  # a default its own type cannot encode: left out of the document
+        return _NO_DEFAULT
+
+
 class Problem:
     """Declare an RFC 9457 problem response: ``@typed(responses={404: Problem})``."""
 
 
-def _rename_refs(schema: Any, old: str, new: str) -> Any:
+def _rename_refs(schema: Any, refs: dict[str, str]) -> Any:
+    """``schema`` with every ``$ref`` named in ``refs`` pointed at its new name."""
     if isinstance(schema, dict):
         return {
-            k: (new if k == "$ref" and v == old else _rename_refs(v, old, new))
-            for k, v in schema.items()
+            k: (refs.get(v, v) if k == "$ref" else _rename_refs(v, refs)) for k, v in schema.items()
         }
     if isinstance(schema, list):
-        return [_rename_refs(v, old, new) for v in schema]
+        return [_rename_refs(v, refs) for v in schema]
     return schema
 
 

@@ -18,6 +18,8 @@ import typing
 from collections.abc import Callable
 from typing import Any, TypeVar, get_args, get_origin, overload
 
+from werkzeug.exceptions import InternalServerError
+
 from ..globals import _cv_request
 from ..response import Response
 from . import params as markers
@@ -48,6 +50,7 @@ class ParamSpec:
         "adapter",
         "alias",
         "annotation",
+        "constrained",
         "default",
         "embed",
         "explicit",
@@ -104,6 +107,8 @@ class ParamSpec:
             from pydantic import Field
 
             constrained = typing.Annotated[annotation, Field(**marker.constraints)]
+        #: The annotation with the marker's constraints, as validated and documented.
+        self.constrained = constrained
         self.adapter: Adapter = adapter_for(constrained, namespace)
 
     def missing(self) -> dict[str, Any]:
@@ -111,12 +116,23 @@ class ParamSpec:
         return {"loc": [self.source, self.alias], "msg": "Field required", "type": "missing"}
 
 
+#: In a model's field table: a key that belongs to another parameter of the view.
+_NOT_A_FIELD: Any = None
+
+
 def _fields_of(model: Any) -> dict[str, bool]:
-    """A model's field names (by alias), each with whether it holds a list."""
+    """A model's field names (by alias), each with whether it holds a list.
+
+    A Pydantic model that forbids extra fields gets ``"*"``: every key is read, so that
+    an unknown query parameter is an error, as the model says.
+    """
     hints: dict[str, Any]
     fields = getattr(model, "model_fields", None)
     if fields is not None:  # Pydantic
-        return {(f.alias or name): is_sequence(f.annotation) for name, f in fields.items()}
+        found = {(f.alias or name): is_sequence(f.annotation) for name, f in fields.items()}
+        if getattr(model, "model_config", {}).get("extra") == "forbid":
+            found["*"] = True
+        return found
     hints = typing.get_type_hints(model)
     return {name: is_sequence(tp) for name, tp in hints.items()}
 
@@ -124,7 +140,13 @@ def _fields_of(model: Any) -> dict[str, bool]:
 def _collect(values: Any, fields: dict[str, bool]) -> dict[str, Any]:
     """Build a model's input from a multi-dict (query, form) or headers."""
     data: dict[str, Any] = {}
+    if "*" in fields and hasattr(values, "lists"):
+        for name, found in values.lists():
+            if name not in fields:
+                data[name] = found[0] if len(found) == 1 else found
     for name, many in fields.items():
+        if name == "*" or many is _NOT_A_FIELD:
+            continue
         if many:
             found = values.getlist(name)
             if found:
@@ -175,6 +197,7 @@ class ViewSpec:
         self.body_params: list[ParamSpec] = []
         self.return_type: Any = None
         self.return_adapter: Adapter | None = None
+        self.returns_none = False
         self._readers: list[Callable[[Any, dict[str, Any], list[dict[str, Any]]], None]] = []
         self._path_names: frozenset[str] = frozenset()
 
@@ -207,6 +230,12 @@ class ViewSpec:
                 else:
                     marker = _with_default(marker, default)
             specs.append(ParamSpec(name, annotation, marker, explicit, namespace))
+        for p in specs:
+            if p.model_fields is not None and p.model_fields.get("*"):
+                # A model that forbids extra keys leaves the other parameters' keys alone.
+                for other in specs:
+                    if other is not p and other.source == p.source:
+                        p.model_fields.setdefault(other.alias, _NOT_A_FIELD)
         self.params = specs
         self.body_params = [p for p in specs if p.source == "body"]
         if len(self.body_params) > 1:
@@ -227,6 +256,7 @@ class ViewSpec:
             else hints.get("return", inspect.Signature.empty)
         )
         body_type = _body_type_of(returns)
+        self.returns_none = returns is None or returns is type(None)
         self.return_type = body_type
         if body_type is not None:
             self.return_adapter = adapter_for(body_type, namespace)
@@ -306,6 +336,9 @@ class ViewSpec:
         """Serialize what the view returned by the return annotation (Flask's rules otherwise)."""
         adapter = self.return_adapter
         status = self.status_code
+        if rv is None and self.returns_none:
+            # ``-> None`` (a DELETE, say): an empty answer, 204 unless told otherwise.
+            return _empty_response(status or 204)
         if adapter is None:
             kind = type(rv)
             # PERF: what Flask already knows how to answer is decided by one dict lookup.
@@ -331,7 +364,7 @@ class ViewSpec:
             rest = (status,)
         ctx = _cv_request.get()
         try:
-            data = adapter.dump_json(adapter.raw_validate_python(rv))
+            data = adapter.dump_json(adapter.validate_output(rv))
         except adapter.error_type as e:
             data = self._mismatch(ctx, rv, adapter.errors_of(e))
         cls = ctx.app.response_class
@@ -343,6 +376,12 @@ class ViewSpec:
         return (response, *rest) if rest else response
 
     def _mismatch(self, ctx: Any, rv: Any, errors: list[dict[str, Any]]) -> bytes:
+        """A return value that breaks the annotation: the server's bug, never sent as is.
+
+        In debug or testing mode the 500 names the view and the fields; in production
+        the details go to the log and the client gets a plain 500 (the value may hold
+        fields the declared type was meant to hide).
+        """
         app = ctx.app
         endpoint = ctx.request.endpoint
         if app.debug or app.testing:
@@ -353,13 +392,17 @@ class ViewSpec:
             self.return_type,
             errors,
         )
-        try:
-            return app.json.dumps(rv).encode()  # type: ignore[no-any-return]
-        except TypeError:
-            raise ResponseValidationError(endpoint, errors) from None
+        raise InternalServerError()
 
 
 _UNSET: Any = object()
+
+
+def _empty_response(status: int) -> Response:
+    ctx = _cv_request.get()
+    response: Response = ctx.app.response_class(b"", status)
+    response.headers.pop("Content-Type", None)
+    return response
 
 
 def _namespace_of(func: Any) -> dict[str, Any]:

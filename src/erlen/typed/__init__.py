@@ -14,6 +14,7 @@ from .errors import RequestValidationError as RequestValidationError
 from .errors import ResponseValidationError as ResponseValidationError
 from .errors import problem_response as problem_response
 from .openapi import Problem as Problem
+from .openapi import exclude_from_openapi as exclude_from_openapi
 from .openapi import openapi_document as openapi_document
 from .params import Body as Body
 from .params import Cookie as Cookie

@@ -168,11 +168,12 @@ class PydanticAdapter(Adapter):
         # PERF: pydantic-core's validator and serializer, without TypeAdapter's wrappers.
         self._validate_python = adapter.validator.validate_python
         self._validate_json = adapter.validator.validate_json
-        self.dump_json = adapter.serializer.to_json
+        # Answers use the fields' aliases, as the document (and FastAPI) say.
+        self.dump_json = functools.partial(adapter.serializer.to_json, by_alias=True)
         self.dump_python = self._dump_python
 
     def _dump_python(self, value: Any) -> Any:
-        return self._adapter.dump_python(value, mode="json")
+        return self._adapter.dump_python(value, mode="json", by_alias=True)
 
     def validate_python(self, value: Any) -> Any:
         try:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..routing.converters import (
     AnyConverter,
@@ -26,6 +27,8 @@ from .view import ParamSpec, ViewSpec, typed_spec
 
 if TYPE_CHECKING:
     from ..app import Erlen
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 OPENAPI_VERSION = "3.1.0"
 _PREFIX = "#/components/schemas/"
@@ -274,11 +277,12 @@ class _Builder:
         if "$ref" in schema:
             schema = self.schemas.get(schema["$ref"].removeprefix(_PREFIX), schema)
         required = set(schema.get("required", ()))
+        wire = param.model_fields.locations if param.model_fields is not None else {}
         out = []
         for name, field_schema in schema.get("properties", {}).items():
             out.append(
                 {
-                    "name": name,
+                    "name": wire.get(name, name),
                     "in": param.source,
                     "required": name in required,
                     "schema": field_schema,
@@ -432,6 +436,29 @@ def _rename_refs(schema: Any, refs: dict[str, str]) -> Any:
     return schema
 
 
+def exclude_from_openapi(view: F) -> F:
+    """Leave a view (a function or a ``View`` class's ``as_view``) out of the OpenAPI document."""
+    view.openapi_exclude = True  # type: ignore[attr-defined]
+    return view
+
+
+def _excluded(view: Any) -> bool:
+    seen = 0
+    while view is not None and seen < 20:
+        if getattr(view, "openapi_exclude", False):
+            return True
+        view = getattr(view, "__wrapped__", None)
+        seen += 1
+    return False
+
+
+def _within(blueprint: str, names: tuple[str, ...]) -> bool:
+    """Whether ``blueprint`` (dotted when nested) is one of ``names`` or nested in one."""
+    return bool(blueprint) and any(
+        blueprint == name or blueprint.startswith(name + ".") for name in names
+    )
+
+
 def _handlers(view: Any, methods: list[str]) -> list[tuple[str, Any]]:
     view_class = getattr(view, "view_class", None)
     out = []
@@ -457,13 +484,19 @@ def openapi_document(
     description: str | None = None,
     servers: list[dict[str, Any]] | None = None,
     hidden_endpoints: frozenset[str] = frozenset(),
+    blueprints: Iterable[str] | None = None,
+    exclude_blueprints: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The OpenAPI 3.1 document of ``app``'s HTTP routes (a JSON-ready dict).
 
     ``title`` and ``version`` default to the config keys ``OPENAPI_TITLE`` (else the app's
     name) and ``OPENAPI_VERSION`` (else ``"0.1.0"``). The static route, WebSocket routes,
-    redirects and ``hidden_endpoints`` are left out.
+    redirects, ``hidden_endpoints`` and views marked with :func:`exclude_from_openapi` (or
+    ``@typed(include_in_schema=False)``) are left out. ``blueprints`` keeps only the
+    routes of those blueprints (and their nested ones); ``exclude_blueprints`` drops them.
     """
+    wanted = tuple(blueprints) if blueprints is not None else None
+    unwanted = tuple(exclude_blueprints)
     config = app.config
     builder = _Builder(app)
     paths: dict[str, dict[str, Any]] = {}
@@ -479,7 +512,10 @@ def openapi_document(
         ):
             continue
         view = app.view_functions.get(endpoint)
-        if view is None:
+        if view is None or _excluded(view):
+            continue
+        blueprint = str(endpoint).rpartition(".")[0]
+        if (wanted is not None and not _within(blueprint, wanted)) or _within(blueprint, unwanted):
             continue
         methods = [m for m in _METHOD_ORDER if m in (rule.methods or {"GET"})]
         if not methods:

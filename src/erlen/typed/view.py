@@ -99,9 +99,11 @@ class ParamSpec:
         self.embed = bool(getattr(marker, "embed", False))
         self.sequence = is_sequence(bare)
         # A model read from several query parameters, headers, cookies or form fields.
-        self.model_fields: dict[str, bool] | None = None
+        self.model_fields: ModelFields | None = None
         if source in ("query", "header", "cookie", "form") and is_model(bare):
-            self.model_fields = _fields_of(bare)
+            self.model_fields = ModelFields(
+                bare, source == "header" and getattr(marker, "convert_underscores", True)
+            )
         constrained = annotation
         if marker is not None and marker.constraints:
             from pydantic import Field
@@ -116,46 +118,63 @@ class ParamSpec:
         return {"loc": [self.source, self.alias], "msg": "Field required", "type": "missing"}
 
 
-#: In a model's field table: a key that belongs to another parameter of the view.
-_NOT_A_FIELD: Any = None
+class ModelFields:
+    """How one model is read from several query parameters, headers, cookies or form fields.
 
-
-def _fields_of(model: Any) -> dict[str, bool]:
-    """A model's field names (by alias), each with whether it holds a list.
-
-    A Pydantic model that forbids extra fields gets ``"*"``: every key is read, so that
-    an unknown query parameter is an error, as the model says.
+    Each field is looked up under its alias or name (for headers, ``x_token`` is read
+    from ``X-Token``); a list field takes every value. A Pydantic model that forbids extra
+    fields also gets the keys that no other parameter of the view claims (``skip``), so
+    an unknown query parameter is the error the model asks for.
     """
-    hints: dict[str, Any]
-    fields = getattr(model, "model_fields", None)
-    if fields is not None:  # Pydantic
-        found = {(f.alias or name): is_sequence(f.annotation) for name, f in fields.items()}
-        if getattr(model, "model_config", {}).get("extra") == "forbid":
-            found["*"] = True
-        return found
-    hints = typing.get_type_hints(model)
-    return {name: is_sequence(tp) for name, tp in hints.items()}
 
+    __slots__ = ("extra", "fields", "locations", "skip")
 
-def _collect(values: Any, fields: dict[str, bool]) -> dict[str, Any]:
-    """Build a model's input from a multi-dict (query, form) or headers."""
-    data: dict[str, Any] = {}
-    if "*" in fields and hasattr(values, "lists"):
-        for name, found in values.lists():
-            if name not in fields:
-                data[name] = found[0] if len(found) == 1 else found
-    for name, many in fields.items():
-        if name == "*" or many is _NOT_A_FIELD:
-            continue
-        if many:
-            found = values.getlist(name)
-            if found:
-                data[name] = found
+    def __init__(self, model: Any, convert_underscores: bool) -> None:
+        #: (key the model reads, key in the request, whether it holds a list)
+        self.fields: list[tuple[str, str, bool]] = []
+        pydantic_fields = getattr(model, "model_fields", None)
+        if pydantic_fields is not None:
+            for name, field in pydantic_fields.items():
+                key = field.alias or name
+                wire = key if field.alias or not convert_underscores else name.replace("_", "-")
+                self.fields.append((key, wire, is_sequence(field.annotation)))
+            self.extra = getattr(model, "model_config", {}).get("extra") == "forbid"
         else:
-            value = values.get(name)
-            if value is not None:
-                data[name] = value
-    return data
+            for name, tp in typing.get_type_hints(model).items():
+                wire = name.replace("_", "-") if convert_underscores else name
+                self.fields.append((name, wire, is_sequence(tp)))
+            self.extra = False
+        self.skip: set[str] = {wire for _, wire, _ in self.fields}
+        #: An error's location by the model's key -> by the request's key.
+        self.locations = {key: wire for key, wire, _ in self.fields if key != wire}
+
+    def collect(self, values: Any) -> dict[str, Any]:
+        """The model's input from a multi-dict (query, form, cookies) or headers."""
+        data: dict[str, Any] = {}
+        if self.extra and hasattr(values, "lists"):
+            skip = self.skip
+            for key, found in values.lists():
+                if key not in skip:
+                    data[key] = found[0] if len(found) == 1 else found
+        for key, wire, many in self.fields:
+            if many:
+                found = values.getlist(wire)
+                if found:
+                    data[key] = found
+            else:
+                value = values.get(wire)
+                if value is not None:
+                    data[key] = value
+        return data
+
+    def relocate(self, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Errors located by the request's keys (``x-token``) rather than the model's."""
+        if self.locations:
+            for error in errors:
+                loc = error["loc"]
+                if loc and loc[0] in self.locations:
+                    loc[0] = self.locations[loc[0]]
+        return errors
 
 
 def _located(source: str, alias: str | None, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -231,11 +250,11 @@ class ViewSpec:
                     marker = _with_default(marker, default)
             specs.append(ParamSpec(name, annotation, marker, explicit, namespace))
         for p in specs:
-            if p.model_fields is not None and p.model_fields.get("*"):
+            if p.model_fields is not None:
                 # A model that forbids extra keys leaves the other parameters' keys alone.
-                for other in specs:
-                    if other is not p and other.source == p.source:
-                        p.model_fields.setdefault(other.alias, _NOT_A_FIELD)
+                p.model_fields.skip.update(
+                    other.alias for other in specs if other is not p and other.source == p.source
+                )
         self.params = specs
         self.body_params = [p for p in specs if p.source == "body"]
         if len(self.body_params) > 1:
@@ -280,7 +299,7 @@ class ViewSpec:
                     return
                 _check_json(request, media_type)
                 try:
-                    out[p.name] = validate_json(data)
+                    out[p.name] = validate_json(_as_utf8(data))
                 except ValidationFailed as e:
                     errors.extend(_located("body", None, e.errors))
 
@@ -293,7 +312,7 @@ class ViewSpec:
                 _check_json(request, _JSON)
                 try:
                     document = json.loads(data)
-                except ValueError as e:
+                except (ValueError, RecursionError) as e:
                     errors.append(
                         {"loc": ["body"], "msg": f"Invalid JSON: {e}", "type": "json_invalid"}
                     )
@@ -469,6 +488,24 @@ def _body_type_of(returns: Any) -> Any:
     return returns
 
 
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+def _as_utf8(data: bytes) -> bytes:
+    """JSON bytes as UTF-8: a byte-order mark dropped, UTF-16 or UTF-32 re-encoded.
+
+    PERF: the common body starts with ``{`` or ``[`` and is returned at once.
+    """
+    if data[:1] in (b"{", b"[") and data[1:2] != b"\x00":
+        return data
+    if data.startswith(_BOMS) or b"\x00" in data[:4]:
+        try:
+            return data.decode(json.detect_encoding(data)).lstrip("\ufeff").encode()
+        except (UnicodeDecodeError, LookupError):
+            return data  # the validator reports it as invalid JSON
+    return data
+
+
 def _check_json(request: Any, expected: str) -> None:
     mimetype = request.mimetype
     if not mimetype or mimetype in (expected, _JSON):
@@ -506,10 +543,18 @@ def _reader(p: ParamSpec) -> Callable[[Any, dict[str, Any], list[dict[str, Any]]
             return None
 
     elif fields is not None:
+        collect = fields.collect
 
         def lookup(request: Any) -> Any:
             # The model decides what is required: no field at all is an empty input.
-            return _collect(getattr(request, attribute), fields)
+            return collect(getattr(request, attribute))
+
+    elif p.sequence and source == "header":
+
+        def lookup(request: Any) -> Any:
+            # Servers join repeated fields with commas (RFC 9110 5.3): split them again.
+            joined = getattr(request, attribute).getlist(alias)
+            return [v.strip() for line in joined for v in line.split(",") if v.strip()] or None
 
     elif p.sequence:
 
@@ -541,7 +586,10 @@ def _reader(p: ParamSpec) -> Callable[[Any, dict[str, Any], list[dict[str, Any]]
         try:
             out[name] = raw_validate(value)
         except error_type as e:
-            errors.extend(_located(source, None if fields is not None else alias, errors_of(e)))
+            if fields is not None:
+                errors.extend(_located(source, None, fields.relocate(errors_of(e))))
+            else:
+                errors.extend(_located(source, alias, errors_of(e)))
 
     return read
 

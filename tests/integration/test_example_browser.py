@@ -4,7 +4,8 @@ Two browsers (separate Chromium processes, separate cookies) register and log in
 writes a post with a picture attached and the other is told about it live over
 server-sent events; a chat message typed in one arrives in the other over WebSockets.
 
-With ``ERLEN_SCREENSHOTS=1`` the test also saves ``docs/screenshots/{index,post,chat}.png``
+Another test opens the API's documentation page (Swagger UI, served by the app itself).
+With ``ERLEN_SCREENSHOTS=1`` the tests also save ``docs/screenshots/{index,post,chat,api-docs}.png``
 (for the docs; CI leaves the tree alone). Needs Debian's ``chromium`` and
 ``chromium-driver`` (``.ci/run`` installs them); skips with the reason when they are absent.
 """
@@ -315,3 +316,55 @@ def test_two_people_blog_and_chat_in_real_browsers(
     for driver in (ann, bob):
         logs = driver.get_log("browser")
         assert not [entry for entry in logs if "Content Security Policy" in entry["message"]], logs
+
+
+def test_the_api_documentation_page_renders_offline(
+    server: str, browser: Callable[[], WebDriver]
+) -> None:
+    """Swagger UI at ``/api/docs`` shows the API's operations from files the app serves."""
+    reader = browser()
+    reader.get(server + "/api/docs")
+    # Swagger UI fetches /api/openapi.json and renders one block per operation.
+    create = wait(reader).until(
+        ec.visibility_of_element_located(
+            (By.CSS_SELECTOR, "#operations-api-api_posts_post .opblock-summary")
+        )
+    )
+    assert reader.find_element(By.CSS_SELECTOR, ".info .title").text.startswith("Erlenblog API")
+    paths = {
+        element.text.replace("\u200b", "")
+        for element in reader.find_elements(
+            By.CSS_SELECTOR, "#operations-tag-api ~ div .opblock-summary-path"
+        )
+    }
+    assert {"/api/posts", "/api/posts/{post_id}", "/api/tokens"} <= paths, paths
+    # The write operations show the lock of their bearer-token requirement.
+    assert reader.find_elements(
+        By.CSS_SELECTOR, "#operations-api-api_posts_post .authorization__btn"
+    )
+    screenshot(reader, "api-docs")
+    # An operation opens to its request body and its answers (201, 401, 422).
+    create.click()
+    table = wait(reader).until(
+        ec.visibility_of_element_located(
+            (By.CSS_SELECTOR, "#operations-api-api_posts_post .responses-table")
+        )
+    )
+    codes = [
+        row.get_attribute("data-code")
+        for row in table.find_elements(By.CSS_SELECTOR, "tr.response")
+    ]
+    assert codes == ["201", "401", "422"], codes
+
+    # Every file the page loaded came from the app: no CDN, so it works offline.
+    loaded = reader.execute_script(
+        "return performance.getEntriesByType('resource').map(function (e) { return e.name; })"
+    )
+    assert server + "/api/openapi.json" in loaded, loaded
+    assert server + "/api/docs/assets/swagger-ui-bundle.js" in loaded, loaded
+    # (The stylesheet's icons are data: URLs, which never leave the browser.)
+    elsewhere = [url for url in loaded if not url.startswith((server + "/", "data:"))]
+    assert not elsewhere, elsewhere
+    # And nothing ran into the app's Content-Security-Policy.
+    logs = reader.get_log("browser")
+    assert not [entry for entry in logs if "Content Security Policy" in entry["message"]], logs

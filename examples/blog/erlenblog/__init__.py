@@ -24,6 +24,7 @@ import sqlalchemy.exc
 
 from erlen import Erlen
 from erlen.cli import with_appcontext
+from erlen.typed import OpenAPI
 
 from . import errors, live, tasks
 from .extensions import cache, csrf, db, limiter, login_manager, security_headers, token_auth
@@ -48,6 +49,9 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_PREFIX": "erlenblog:",
     "SESSION_COOKIE_SAMESITE": "Lax",
     "CACHE_TYPE": "simple",
+    # The API's OpenAPI document and its interactive page (erlen.typed.OpenAPI).
+    "OPENAPI_URL": "/api/openapi.json",
+    "OPENAPI_DOCS_URL": "/api/docs",
 }
 
 
@@ -93,6 +97,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Erlen:
     app.register_blueprint(chat.bp)
     app.register_blueprint(notify.bp)
     csrf.exempt(api.bp)  # token-authenticated: a browser never adds the header by itself
+    OpenAPI(app, title="Erlenblog API", version="1.0", blueprints=["api"])  # not the HTML pages
 
     app.cli.add_command(init_db_command)
     if app.config["AUTO_CREATE_TABLES"]:

@@ -1,4 +1,4 @@
-"""Error pages: HTML for the site, JSON for the API."""
+"""Error pages: HTML for the site, RFC 9457 problem documents (JSON) for the API."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import Any
 
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from erlen import Erlen, jsonify, render_template, request
+from erlen import Erlen, render_template, request
+from erlen.typed import RequestValidationError, problem_response
 
 
 def _wants_json() -> bool:
@@ -19,10 +20,15 @@ def _headers(error: HTTPException) -> list[tuple[str, str]]:
 
 
 def http_error(error: HTTPException) -> Any:
-    """Answer an HTTP error with the site's page, or with JSON under ``/api/``."""
+    """Answer an HTTP error with the site's page, or with a problem document under ``/api/``."""
     code = error.code or 500
     if _wants_json():
-        body = jsonify(error=error.name, message=error.description, status=code)
+        # RFC 9457 problem details, as the typed views' 422; "error" and "message" are the
+        # members this API answered before, kept for its clients.
+        members: dict[str, Any] = {"error": error.name, "message": error.description}
+        if isinstance(error, RequestValidationError):
+            members["errors"] = error.errors
+        body = problem_response(code, error.name, error.description or "", **members)
         return body, code, _headers(error)
     template = "errors/404.html" if code == 404 else "errors/error.html"
     page = render_template(template, code=code, name=error.name, description=error.description)
@@ -32,7 +38,12 @@ def http_error(error: HTTPException) -> Any:
 def server_error(error: InternalServerError) -> Any:
     """The page for unhandled exceptions: self-contained, so it renders whatever failed."""
     if _wants_json():
-        return jsonify(error="Internal Server Error", status=500), 500
+        return problem_response(
+            500,
+            "Internal Server Error",
+            "Something broke on the server.",
+            error="Internal Server Error",
+        )
     return render_template("errors/500.html"), 500
 
 

@@ -15,7 +15,7 @@ $(VENV)/.installed: $(VENV)/.installed-run
 	$(PY) -m pip install -q -e '.[test,server,sqlalchemy,auth,bench]'
 	touch $@
 
-.PHONY: install run test lint typecheck bench bench-quick ecosystem
+.PHONY: install run test lint typecheck bench bench-quick ecosystem docs
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,11 @@ typecheck: $(VENV)/.installed
 
 test: lint typecheck
 	$(PY) -m pytest
+
+# The documentation site in docs/_build/html (open index.html). Warnings are errors (-W),
+# and so are cross-references that do not resolve (-n); -E rereads every page.
+docs: $(VENV)/.installed
+	$(PY) -m sphinx -E -W --keep-going -n -b html docs docs/_build/html
 
 # Flask's and its extensions' release suites on Flask and on both of Erlen's doors (its own
 # venv and downloads, cached in ~/.cache/erlen-ecosystem); `make test` runs them too.

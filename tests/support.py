@@ -225,21 +225,33 @@ def run_markdown(path: Path, optionflags: int = 0) -> int:
     """
     import doctest
     import re
+    import types
 
     text = path.read_text("utf8")
-    globs: dict[str, Any] = {"__name__": "docs_example"}
+    # The page's names live in a module registered as ``docs_example`` while it runs, so code
+    # that looks a class's module up (dataclasses, SQLAlchemy's ``Mapped["Post"]``) finds them.
+    module = types.ModuleType("docs_example")
+    globs: dict[str, Any] = module.__dict__
+    saved = sys.modules.get("docs_example")
+    sys.modules["docs_example"] = module
     attempted = 0
-    for language, body in re.findall(r"^```(python|pycon)\n(.*?)^```$", text, re.S | re.M):
-        if language == "python":
-            exec(compile(body, str(path), "exec"), globs)
-            continue
-        test = doctest.DocTestParser().get_doctest(body, globs, path.name, str(path), 0)
-        runner = doctest.DocTestRunner(optionflags=optionflags)
-        runner.run(test, clear_globs=False)
-        globs.update(test.globs)  # DocTest copies its globals; keep what the session defined
-        failed, tried = runner.summarize(verbose=False)
-        assert failed == 0, f"{path.name}: {failed} example(s) failed (see captured stdout)"
-        attempted += tried
+    try:
+        for language, body in re.findall(r"^```(python|pycon)\n(.*?)^```$", text, re.S | re.M):
+            if language == "python":
+                exec(compile(body, str(path), "exec"), globs)
+                continue
+            test = doctest.DocTestParser().get_doctest(body, globs, path.name, str(path), 0)
+            runner = doctest.DocTestRunner(optionflags=optionflags)
+            runner.run(test, clear_globs=False)
+            globs.update(test.globs)  # DocTest copies its globals; keep what the session defined
+            failed, tried = runner.summarize(verbose=False)
+            assert failed == 0, f"{path.name}: {failed} example(s) failed (see captured stdout)"
+            attempted += tried
+    finally:
+        if saved is None:
+            sys.modules.pop("docs_example", None)
+        else:
+            sys.modules["docs_example"] = saved
     return attempted
 
 

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 
 R = TypeVar("R", bound=Request)
 
+#: The ASGI ``receive`` callable: awaiting it gives the next event of the connection.
 Receive = Callable[[], Any]
+#: The ASGI ``send`` callable: awaiting it with an event sends that event.
 Send = Callable[[dict[str, Any]], Any]
 
 

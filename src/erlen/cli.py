@@ -1283,6 +1283,7 @@ def openapi_command(output: str | None, indent: int) -> None:
 
 # -- entry points --------------------------------------------------------------------------------
 
+#: The ``erlen`` command: a group with the built-in commands that loads the app on demand.
 cli = ErlenGroup(
     name="erlen",
     help="""\

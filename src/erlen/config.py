@@ -167,7 +167,7 @@ class Config(dict[str, Any]):
     def from_pyfile(self, filename: str | os.PathLike[str], silent: bool = False) -> bool:
         """Run a Python file as a module and load its upper-case names.
 
-        ``filename`` may be absolute or relative to :attr:`root_path`. With
+        ``filename`` may be absolute or relative to ``root_path``. With
         ``silent`` a missing file returns False; other errors name the file.
         """
         path = os.path.join(self.root_path, filename)

@@ -268,11 +268,17 @@ def _bound_proxy(cv: ContextVar[Any], attr: str | None, message: str) -> Any:
     return cls(cv, attr, message)
 
 
+#: The application handling the current request or owning the active app context.
 current_app: Erlen = cast("Erlen", _bound_proxy(_cv_app, "app", _no_app_msg))
+#: A namespace for data during one app context (one request): ``g.user = ...``.
 g: _AnyGlobals = cast("_AnyGlobals", _bound_proxy(_cv_app, "g", _no_app_msg))
+#: The active :class:`~erlen.ctx.AppContext` itself (for extensions written for Flask).
 app_ctx: AppContext = cast("AppContext", _bound_proxy(_cv_app, None, _no_app_msg))
+#: The current :class:`~erlen.Request`: the request being handled in this thread or task.
 request: Request = cast("Request", _bound_proxy(_cv_request, "request", _no_req_msg))
+#: The current request's session, a dict loaded when first touched and saved with the response.
 session: SessionMixin = cast("SessionMixin", _bound_proxy(_cv_request, "session", _no_req_msg))
+#: The active :class:`~erlen.ctx.RequestContext` itself (for extensions written for Flask).
 request_ctx: RequestContext = cast("RequestContext", _bound_proxy(_cv_request, None, _no_req_msg))
 
 

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from .sse import EventSourceResponse
     from .websocket import WebSocket
 
+#: What a subscription does when its queue is full: close the subscriber, or drop a message.
 Overflow = Literal["disconnect", "drop_oldest", "drop_newest"]
 _POLICIES = ("disconnect", "drop_oldest", "drop_newest")
 

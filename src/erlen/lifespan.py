@@ -62,6 +62,7 @@ def _enter_target(factory: Callable[[], Any]) -> Any:
 #: The signals after which servers shut down gracefully.
 _SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
+#: A signal handler as :func:`signal.signal` takes it: ``handler(signum, frame)``.
 SignalHandler = Callable[[int, "FrameType | None"], Any]
 
 

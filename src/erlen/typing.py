@@ -60,33 +60,46 @@ ResponseClass = type["Response"]
 #: The key of a registration dict: a blueprint name, or None for the app.
 AppOrBlueprintKey = Union[str, None]
 
+#: An ``after_request`` function: takes the response and returns one.
 AfterRequestCallable = Union[
     Callable[[Any], Any],
     Callable[[Any], Awaitable[Any]],
 ]
+#: A function run once before the first request (Flask's old hook's type).
 BeforeFirstRequestCallable = Union[Callable[[], None], Callable[[], Awaitable[None]]]
+#: A ``before_request`` function: returns ``None`` to go on, or a response to stop.
 BeforeRequestCallable = Union[
     Callable[[], ResponseReturnValue | None],
     Callable[[], Awaitable[ResponseReturnValue | None]],
 ]
+#: A ``shell_context_processor``: returns names for ``erlen shell``.
 ShellContextProcessorCallable = Callable[[], dict[str, Any]]
+#: A ``teardown_request``/``teardown_appcontext`` function: takes the error or ``None``.
 TeardownCallable = Union[
     Callable[[BaseException | None], None],
     Callable[[BaseException | None], Awaitable[None]],
 ]
+#: A ``context_processor``: returns names to add to every template's context.
 TemplateContextProcessorCallable = Union[
     Callable[[], dict[str, Any]],
     Callable[[], Awaitable[dict[str, Any]]],
 ]
+#: A Jinja filter registered with ``template_filter``.
 TemplateFilterCallable = Callable[..., Any]
+#: A Jinja global function registered with ``template_global``.
 TemplateGlobalCallable = Callable[..., Any]
+#: A Jinja test registered with ``template_test``; returns a bool.
 TemplateTestCallable = Callable[..., bool]
+#: A ``url_defaults`` function: fills in values for ``url_for(endpoint, **values)``.
 URLDefaultCallable = Callable[[str, dict[str, Any]], None]
+#: A ``url_value_preprocessor``: takes the endpoint and the matched values.
 URLValuePreprocessorCallable = Callable[[str | None, dict[str, Any] | None], None]
+#: An ``errorhandler`` function: takes the error, returns a response value.
 ErrorHandlerCallable = Union[
     Callable[[Any], ResponseReturnValue],
     Callable[[Any], Awaitable[ResponseReturnValue]],
 ]
+#: A view function: returns anything :data:`ResponseReturnValue` allows.
 RouteCallable = Union[
     Callable[..., ResponseReturnValue],
     Callable[..., Awaitable[ResponseReturnValue]],

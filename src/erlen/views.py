@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from .globals import current_app, request
 
+#: The HTTP methods a :class:`MethodView` maps to its methods of the same name.
 http_method_funcs = frozenset(["get", "post", "head", "options", "delete", "put", "trace", "patch"])
 
 

@@ -53,7 +53,7 @@ class JSONTag:
         raise NotImplementedError
 
     def to_json(self, value: Any) -> Any:
-        """Convert ``value`` to a JSON-compatible value; the tag is added by :meth:`tag`."""
+        """Convert ``value`` to a JSON-compatible value; the tag is added by :meth:`JSONTag.tag`."""
         raise NotImplementedError
 
     def to_python(self, value: Any) -> Any:

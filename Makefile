@@ -3,11 +3,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-# What the example app needs: the dev server, SQLAlchemy, argon2 password hashing, Celery.
+# What the example app needs: the dev server, SQLAlchemy, argon2 password hashing, Celery,
+# Pydantic and the Swagger UI files (its typed JSON API).
 $(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[server,sqlalchemy,auth,celery]'
+	$(PY) -m pip install -q -e '.[server,sqlalchemy,auth,celery,openapi]'
 	touch $@
 
 # Everything the tests and the benchmark harness need.

@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from werkzeug.exceptions import InternalServerError, UnprocessableEntity, UnsupportedMediaType
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    UnprocessableEntity,
+    UnsupportedMediaType,
+)
 
 from ..globals import _cv_request
 
@@ -88,6 +93,62 @@ class UnsupportedBodyType(UnsupportedMediaType):
         return list(_PROBLEM_HEADERS)
 
 
+_problem_classes: dict[type[HTTPException], type[HTTPException]] = {}
+
+
+def _problem_body(self: HTTPException, environ: Any = None, scope: Any = None) -> str:
+    return problem_document(self.code or 500, self.name, self.description or "")
+
+
+def _problem_headers(
+    self: HTTPException, environ: Any = None, scope: Any = None
+) -> list[tuple[str, str]]:
+    base = type(self).__mro__[1]  # the class the view raised (Allow, WWW-Authenticate ...)
+    kept = [
+        (k, v) for k, v in base.get_headers(self, environ, scope) if k.lower() != "content-type"
+    ]
+    return [*kept, ("Content-Type", PROBLEM_JSON)]
+
+
+def as_problem(e: HTTPException) -> HTTPException:
+    """The same error, answered as an RFC 9457 problem document instead of an HTML page.
+
+    Only for errors whose class renders Werkzeug's default page (``abort(404)``); one
+    with its own body, a response, a redirect or no error status is returned as it is.
+    The copy's class is a subclass of the original, so error handlers registered for
+    the original class or its status code still answer it.
+    """
+    cls = type(e)
+    code = e.code
+    if (
+        code is None
+        or code < 400
+        or getattr(e, "response", None) is not None
+        or cls.get_body is not HTTPException.get_body
+        or cls.get_response is not HTTPException.get_response
+    ):
+        return e
+    problem_cls = _problem_classes.get(cls)
+    if problem_cls is None:
+        problem_cls = type(
+            cls.__name__,
+            (cls,),
+            {
+                "get_body": _problem_body,
+                "get_headers": _problem_headers,
+                "__module__": cls.__module__,
+                "__qualname__": cls.__qualname__,
+                "__doc__": cls.__doc__,
+            },
+        )
+        if len(_problem_classes) < 256:
+            _problem_classes[cls] = problem_cls
+    copy = problem_cls.__new__(problem_cls)
+    copy.__dict__.update(e.__dict__)
+    copy.args = e.args
+    return copy
+
+
 class ResponseValidationError(InternalServerError):
     """A typed view returned a value that does not match its return annotation (a 500)."""
 
@@ -105,6 +166,7 @@ __all__ = [
     "RequestValidationError",
     "ResponseValidationError",
     "UnsupportedBodyType",
+    "as_problem",
     "problem_document",
     "problem_response",
 ]

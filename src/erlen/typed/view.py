@@ -18,12 +18,17 @@ import typing
 from collections.abc import Callable
 from typing import Any, TypeVar, get_args, get_origin, overload
 
-from werkzeug.exceptions import InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..globals import _cv_request
 from ..response import Response
 from . import params as markers
-from .errors import RequestValidationError, ResponseValidationError, UnsupportedBodyType
+from .errors import (
+    RequestValidationError,
+    ResponseValidationError,
+    UnsupportedBodyType,
+    as_problem,
+)
 from .models import (
     Adapter,
     ValidationFailed,
@@ -658,14 +663,21 @@ def typed(
 
             async def view(*args: Any, **kwargs: Any) -> Any:
                 ready = spec if spec.compiled else spec.compile()
-                rv = await f(*args, **ready.read(kwargs))
+                try:
+                    rv = await f(*args, **ready.read(kwargs))
+                except HTTPException as e:
+                    raise as_problem(e).with_traceback(e.__traceback__) from None
                 return ready.respond(rv)
 
         else:
 
             def view(*args: Any, **kwargs: Any) -> Any:
                 ready = spec if spec.compiled else spec.compile()
-                rv = f(*args, **ready.read(kwargs))
+                try:
+                    rv = f(*args, **ready.read(kwargs))
+                except HTTPException as e:
+                    # abort(404) in a JSON API: a problem document, as the 422s are.
+                    raise as_problem(e).with_traceback(e.__traceback__) from None
                 return ready.respond(rv)
 
         functools.update_wrapper(view, f)

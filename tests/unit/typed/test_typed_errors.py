@@ -328,15 +328,87 @@ def test_form_field_where_a_file_is_expected(client: Any) -> None:
     assert r.status_code == 422
 
 
-def test_abort_in_a_typed_view_is_the_usual_http_error(client: Any, as_view: Any) -> None:
+def test_http_errors_raised_in_a_typed_view_are_problem_documents(
+    client: Any, as_view: Any
+) -> None:
     app = Erlen(__name__)
 
-    @app.get("/items/<int:item_id>")
+    def find(n: int) -> Any:
+        if n == 1:
+            abort(404, "No order 1.")
+        if n == 2:
+            abort(405, valid_methods=["GET", "HEAD"])
+        return {"n": n}
+
+    app.get("/orders/<int:n>")(typed(as_view(find)))
+    c = client(app)
+    r = c.get("/orders/1")
+    assert r.status_code == 404
+    assert r.content_type == "application/problem+json"
+    assert r.get_json() == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "No order 1.",
+        "instance": "/orders/1",
+    }
+    r = c.get("/orders/2")
+    assert (r.status_code, r.content_type) == (405, "application/problem+json")
+    assert r.headers["Allow"] == "GET, HEAD"  # the class's own headers are kept
+    assert c.get("/orders/3").get_json() == {"n": 3}
+
+
+def test_handlers_for_the_original_error_still_answer_it(client: Any) -> None:
+    from werkzeug.exceptions import NotFound
+
+    app = Erlen(__name__)
+    seen: list[type] = []
+
+    @app.errorhandler(NotFound)
+    def not_found(e: NotFound) -> Any:
+        seen.append(type(e))
+        return {"missing": True}, 404
+
+    @app.get("/gone")
     @typed
-    @as_view
-    def show(item_id: int) -> Item:
+    def gone() -> Any:
         abort(404)
 
-    r = client(app).get("/items/3")
-    assert r.status_code == 404
-    assert r.mimetype == "text/html"  # typed views do not change how other errors look
+    r = client(app).get("/gone")
+    assert (r.status_code, r.get_json()) == (404, {"missing": True})
+    assert issubclass(seen[0], NotFound)
+
+
+def test_errors_with_their_own_body_or_a_response_are_left_alone(client: Any) -> None:
+    from werkzeug.exceptions import HTTPException
+
+    class Teapot(HTTPException):
+        code = 418
+
+        def get_body(self, environ: Any = None, scope: Any = None) -> str:
+            return "short and stout"
+
+        def get_headers(self, environ: Any = None, scope: Any = None) -> list[tuple[str, str]]:
+            return [("Content-Type", "text/plain")]
+
+    app = Erlen(__name__)
+
+    @app.get("/tea")
+    @typed
+    def tea() -> Any:
+        raise Teapot()
+
+    @app.get("/made")
+    @typed
+    def made() -> Any:
+        abort(app.response_class("made by hand", 403))
+
+    c = client(app)
+    r = c.get("/tea")
+    assert (r.status_code, r.content_type, r.get_data(as_text=True)) == (
+        418,
+        "text/plain",
+        "short and stout",
+    )
+    r = c.get("/made")
+    assert (r.status_code, r.get_data(as_text=True)) == (403, "made by hand")

@@ -860,7 +860,11 @@ def test_same_responses(key: str, documents: tuple[dict[str, Any], dict[str, Any
     method, path = key.split(" ", 1)
     f_responses = _operations(fastapi_doc)[path, method.lower()]["responses"]
     e_responses = _operations(erlen_doc)[path, method.lower()]["responses"]
-    assert set(e_responses) == set(f_responses)
+    # Erlen declares what its routing and guards answer before any view runs: 404 for a
+    # path value the rule's converter refuses, 401 for missing credentials. FastAPI leaves
+    # them out (a deliberate difference: its document under-declares there).
+    implied = {"404", "401"} - set(f_responses)
+    assert set(e_responses) - implied == set(f_responses)
     for status, f_response in f_responses.items():
         e_response = e_responses[status]
         if status == "422":

@@ -54,6 +54,35 @@ DEFAULT_DATABASE = "app.db"
 # -- sessions --------------------------------------------------------------------------------
 
 
+def _get_or_404(session: Any, entity: Any, ident: Any, description: str | None) -> Any:
+    """``session.get(entity, ident)``, or 404 when there is no such row.
+
+    A key out of the column's range (SQLite's driver raises ``OverflowError``,
+    PostgreSQL a ``DataError`` that also aborts the transaction, rolled back here)
+    cannot name a row either: a 404, not a 500.
+    """
+    try:
+        value = session.get(entity, ident)
+    except (OverflowError, sa.exc.DataError, sa.exc.DBAPIError) as e:
+        if not _out_of_range(e):
+            raise
+        session.rollback()
+        value = None
+    if value is None:
+        abort(404, description=description)
+    return value
+
+
+def _out_of_range(e: BaseException) -> bool:
+    """Whether a failed lookup failed because its key is out of the column's range."""
+    if isinstance(e, (OverflowError, sa.exc.DataError)):
+        return True
+    # asyncpg reports it as an error of the query's argument, before the query runs.
+    cause = getattr(e, "orig", None) or e.__cause__
+    text = str(cause or e).lower()
+    return isinstance(cause, OverflowError) or "out of range" in text
+
+
 class Session(sa_orm.Session):
     """The ORM session behind ``db.session``: bound to the current app's engine."""
 
@@ -246,10 +275,7 @@ class Query(sa_orm.Query[_O]):
         """Return the row with this primary key, or end the request with 404."""
         # Session.get(): Query.get() is deprecated in SQLAlchemy 2.
         entity: Any = self.column_descriptions[0]["entity"]
-        rv = cast("_O | None", self.session.get(entity, ident))
-        if rv is None:
-            abort(404, description=description)
-        return rv
+        return cast("_O", _get_or_404(self.session, entity, ident, description))
 
     def first_or_404(self, description: str | None = None) -> _O:
         """Return the first result, or end the request with 404."""
@@ -673,11 +699,12 @@ class SQLAlchemy:
     # -- query helpers ----------------------------------------------------------------------
 
     def get_or_404(self, entity: type[_O], ident: Any, *, description: str | None = None) -> _O:
-        """Return the row with this primary key, or end the request with 404."""
-        value = self.session.get(entity, ident)
-        if value is None:
-            abort(404, description=description)
-        return value
+        """Return the row with this primary key, or end the request with 404.
+
+        A key the database cannot even store (an id past 64 bits from the URL) is a 404
+        too, not a database error.
+        """
+        return cast("_O", _get_or_404(self.session, entity, ident, description))
 
     def first_or_404(self, statement: sa.Select[Any], *, description: str | None = None) -> Any:
         """Return the first result's first column, or end the request with 404."""
@@ -743,8 +770,15 @@ class SQLAlchemy:
     async def aget_or_404(
         self, entity: type[_O], ident: Any, *, description: str | None = None
     ) -> _O:
-        """Like :meth:`get_or_404`, on :attr:`async_session`."""
-        value = await self.async_session.get(entity, ident)
+        """Like :meth:`get_or_404`, on :attr:`async_session` (a key out of range is a 404)."""
+        session = self.async_session
+        try:
+            value = await session.get(entity, ident)
+        except (OverflowError, sa.exc.DataError, sa.exc.DBAPIError) as e:
+            if not _out_of_range(e):
+                raise
+            await session.rollback()
+            value = None
         if value is None:
             abort(404, description=description)
         return value

@@ -103,7 +103,8 @@ def _problem_body(self: HTTPException, environ: Any = None, scope: Any = None) -
 def _problem_headers(
     self: HTTPException, environ: Any = None, scope: Any = None
 ) -> list[tuple[str, str]]:
-    base = type(self).__mro__[1]  # the class the view raised (Allow, WWW-Authenticate ...)
+    # The class the view raised gives its own headers (Allow, WWW-Authenticate ...).
+    base: type[HTTPException] = type(self).__mro__[1]
     kept = [
         (k, v) for k, v in base.get_headers(self, environ, scope) if k.lower() != "content-type"
     ]

@@ -212,12 +212,18 @@ class _Builder:
             body = self.request_body(spec)
             if body is not None:
                 op["requestBody"] = body
-        op["responses"] = self.responses(spec, method)
+        responses = op["responses"] = self.responses(spec, method)
         security = _security_of(handler) or _security_of(view)
         if security:
             op["security"] = security
             for requirement in security:
                 self.security_used.update(requirement)
+            # The guard answers before the view: missing or wrong credentials.
+            responses.setdefault("401", {"description": "Unauthorized"})
+        if _VARIABLE.search(rule.rule):
+            # A value the rule's converter does not take (``-1`` for ``<int:id>``) matches
+            # no route; a view's own "not found" is declared as 404 too.
+            responses.setdefault("404", {"description": "Not Found"})
         return op
 
     def operation_id(

@@ -268,6 +268,15 @@ def test_404_helpers(blog: Blog, client: Any) -> None:
         assert getattr(info.value, "code", None) == 404
 
 
+def test_a_key_out_of_the_columns_range_is_a_404(blog: Blog, client: Any) -> None:
+    """An id past 64 bits from the URL names no row: 404, and the session works on."""
+    c = client(blog.app)
+    assert c.get(f"/authors/{2**70}").status_code == 404
+    assert c.get(f"/async/authors/{2**70}").status_code == 404
+    c.post("/authors", data={"name": "ann"})
+    assert c.get("/authors/1").status_code == 200
+
+
 # -- rollback: nothing half-written ------------------------------------------------------------
 
 

@@ -254,7 +254,7 @@ def test_methodview_handlers(doc: dict[str, Any]) -> None:
 
 def test_declared_and_validation_responses(doc: dict[str, Any]) -> None:
     create = doc["paths"]["/items/"]["post"]["responses"]
-    assert set(create) == {"201", "409", "422"}
+    assert set(create) == {"201", "401", "409", "422"}  # 401: the route is guarded
     assert create["409"] == {
         "description": "Conflict",
         "content": {"application/problem+json": {"schema": {"$ref": REF + "Problem"}}},
@@ -487,3 +487,39 @@ def test_hidden_parameter() -> None:
 
     op = openapi_document(app)["paths"]["/h"]["get"]
     assert set(params(op)) == {("query", "shown")}
+
+
+def test_routing_and_guards_declare_their_own_answers() -> None:
+    from erlen.contrib.auth import TokenAuth
+
+    app = Erlen(__name__)
+    auth = TokenAuth(app)
+
+    @auth.verify_token
+    def verify(token: str) -> Any:
+        return token == "ok" or None
+
+    @app.get("/items/<int:item_id>")
+    @typed
+    def show(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    @app.get("/secret")
+    @auth.auth_required
+    @typed
+    def secret() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/open")
+    @typed
+    def opened() -> dict[str, bool]:
+        return {"ok": True}
+
+    paths = openapi_document(app)["paths"]
+    assert paths["/items/{item_id}"]["get"]["responses"]["404"] == {"description": "Not Found"}
+    assert "401" not in paths["/items/{item_id}"]["get"]["responses"]
+    assert paths["/secret"]["get"]["responses"]["401"] == {"description": "Unauthorized"}
+    assert set(paths["/open"]["get"]["responses"]) == {"200"}
+    c = app.test_client()
+    assert c.get("/items/-1").status_code == 404  # the converter refuses it: no route
+    assert c.get("/secret").status_code == 401

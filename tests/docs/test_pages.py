@@ -41,6 +41,9 @@ RUN_ELSEWHERE = {
     "sessions.md": "tests/unit/test_sessions.py",
     "templates.md": "tests/unit/test_templating.py",
     "typed-apis.md": "tests/unit/test_typed_docs.py",
+    # Its blocks define Celery tasks, which Celery registers for the whole process: a real
+    # worker runs them there, and running them here too would register the names twice.
+    "tasks.md": "tests/integration/test_celery_worker.py",
     # Its one Python block (ProxyFix) is added to examples/hello and served by real servers.
     "deployment.md": "tests/integration/test_deploy.py",
 }

@@ -223,7 +223,6 @@ class ViewSpec:
         self.return_adapter: Adapter | None = None
         self.returns_none = False
         self._readers: list[Callable[[Any, dict[str, Any], list[dict[str, Any]]], None]] = []
-        self._path_names: frozenset[str] = frozenset()
 
     # -- compilation -------------------------------------------------------------------------
 
@@ -273,7 +272,6 @@ class ViewSpec:
         if self.body_params:
             readers.append(self._body_reader())
         self._readers = readers
-        self._path_names = frozenset(p.name for p in specs)
         returns = (
             self._response_model
             if self._response_model is not _UNSET

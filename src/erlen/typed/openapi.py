@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..routing.converters import (
@@ -111,27 +111,30 @@ def _split_doc(func: Any) -> tuple[str | None, str | None]:
     return " ".join(first.split()), rest.strip() or None
 
 
+def _unwrapped(func: Any) -> Iterator[Any]:
+    """The view, then each function it wraps (``__wrapped__``), as decorators leave them."""
+    for _ in range(20):  # a bound on a chain that loops back on itself
+        if func is None:
+            return
+        yield func
+        func = getattr(func, "__wrapped__", None)
+
+
 def _security_of(func: Any) -> list[dict[str, list[str]]] | None:
     """The ``openapi_security`` of the view or of any function it wraps."""
-    seen = 0
-    while func is not None and seen < 20:
-        declared = getattr(func, "openapi_security", None)
+    for f in _unwrapped(func):
+        declared = getattr(f, "openapi_security", None)
         if declared is not None:
             return list(declared)
-        func = getattr(func, "__wrapped__", None)
-        seen += 1
     return None
 
 
 def _spec_of(func: Any) -> ViewSpec | None:
     """The typed spec of the view or of any function it wraps."""
-    seen = 0
-    while func is not None and seen < 20:
-        spec = typed_spec(func)
+    for f in _unwrapped(func):
+        spec = typed_spec(f)
         if spec is not None:
             return spec
-        func = getattr(func, "__wrapped__", None)
-        seen += 1
     return None
 
 
@@ -449,13 +452,7 @@ def exclude_from_openapi(view: F) -> F:
 
 
 def _excluded(view: Any) -> bool:
-    seen = 0
-    while view is not None and seen < 20:
-        if getattr(view, "openapi_exclude", False):
-            return True
-        view = getattr(view, "__wrapped__", None)
-        seen += 1
-    return False
+    return any(getattr(f, "openapi_exclude", False) for f in _unwrapped(view))
 
 
 def _within(blueprint: str, names: tuple[str, ...]) -> bool:

@@ -532,7 +532,6 @@ def _reader(p: ParamSpec) -> Callable[[Any, dict[str, Any], list[dict[str, Any]]
     name, alias, source = p.name, p.alias, p.source
     # PERF: a plain ``str`` read from the request is valid as it is.
     plain_str = p.annotation is str and not (p.marker is not None and p.marker.constraints)
-    validate = p.adapter.validate_python
     raw_validate = p.adapter.raw_validate_python
     error_type, errors_of = p.adapter.error_type, p.adapter.errors_of
     required, default = p.required, p.default
@@ -572,9 +571,9 @@ def _reader(p: ParamSpec) -> Callable[[Any, dict[str, Any], list[dict[str, Any]]
     def read(request: Any, out: dict[str, Any], errors: list[dict[str, Any]]) -> None:
         if may_be_path and name in out:  # a variable of the URL rule
             try:
-                out[name] = validate(out[name])
-            except ValidationFailed as e:
-                errors.extend(_located("path", name, e.errors))
+                out[name] = raw_validate(out[name])
+            except error_type as e:
+                errors.extend(_located("path", name, errors_of(e)))
             return
         value = lookup(request)
         if value is None:

@@ -762,23 +762,35 @@ class Response(_WerkzeugResponse):
 
     # -- what the doors read (erlen.wsgi, erlen.asgi) --------------------------------
 
-    def outgoing(self, method: str) -> tuple[int, bytes | None, bool]:
-        """What a door sends in reply to ``method``: ``(status_code, body, close_pending)``.
+    def outgoing(self, method: str) -> tuple[int, list[tuple[str, str]], bytes | None, bool]:
+        """What a door sends in reply to ``method``: ``(status_code, headers, body, close_pending)``.
 
-        ``body`` is the whole body, or None when it is a stream to iterate; it is ``b""``
-        when no body may be sent (``HEAD``, a 1xx, 204 or 304 status). ``close_pending``
-        tells whether :meth:`close` has work to do once the body is out (a stream to
-        close, or ``call_on_close`` functions): a door that sees False may skip it.
+        ``headers`` is :meth:`header_list`. ``body`` is the whole body, or None when it
+        is a stream to iterate; it is ``b""`` when no body may be sent (``HEAD``, a 1xx,
+        204 or 304 status). ``close_pending`` tells whether :meth:`close` has work to do
+        once the body is out (a stream to close, or ``call_on_close`` functions): a door
+        that sees False may skip it.
         """
-        # PERF: one call answers what a door asks of every response.
+        # PERF: one call answers all a door asks of a response (header_list inlined).
         body = self._body
         if body is None:
             body = self._settle()
         close_pending = self._iter is not None or bool(self._on_close)
         code = self._status_code
-        if method == "HEAD" or code < 200 or code == 204 or code == 304:
-            return code, b"", close_pending
-        return code, body, close_pending
+        items: list[tuple[str, str]] = self.headers._list
+        if code < 200 or code == 204 or code == 304:
+            drop = _ENTITY_HEADERS if code == 304 else _LENGTH_HEADER
+            return code, [kv for kv in items if kv[0].lower() not in drop], b"", close_pending
+        if body is None:
+            return code, list(items), b"" if method == "HEAD" else None, close_pending
+        for k, _ in items:
+            # PERF: only a name of the right length is lower-cased.
+            if len(k) == 14 and k.lower() == "content-length":
+                headers = list(items)
+                break
+        else:
+            headers = [*items, ("Content-Length", str(len(body)))]
+        return code, headers, b"" if method == "HEAD" else body, close_pending
 
     def _settle(self) -> bytes | None:
         # A list or tuple of chunks (``response.response = [...]``, or Werkzeug's methods)

@@ -85,17 +85,16 @@ def handle(
     except BaseException as e:
         ctx.pop(e)
         raise
-    preserve = environ.get("erlen._preserve_context")
-    if preserve is not None:
-        preserve(ctx)
-    _status_code, body, close_pending = response.outgoing(ctx.request.method)
+    if "erlen._preserve_context" in environ:
+        environ["erlen._preserve_context"](ctx)
+    _status_code, headers, body, close_pending = response.outgoing(ctx.request.method)
+    try:
+        start_response(response.status, headers)
+    except BaseException as e:
+        response.close()
+        ctx.pop(e)
+        raise
     if body is not None:
-        try:
-            start_response(response.status, response.header_list())
-        except BaseException as e:
-            response.close()
-            ctx.pop(e)
-            raise
         chunks: list[bytes] = [body] if body else []
         if close_pending:
             if response.has_close_functions:
@@ -110,12 +109,6 @@ def handle(
             return chunks
         ctx.pop(ctx.error)
         return chunks
-    try:
-        start_response(response.status, response.header_list())
-    except BaseException as e:
-        response.close()
-        ctx.pop(e)
-        raise
     # The body is iterated after we return, possibly elsewhere: keep a copy of
     # this context (with the request bound) for the iteration and the teardown,
     # and unbind the request from the caller's context now.

@@ -265,33 +265,32 @@ class RequestContext:
     def pop(self, exc: BaseException | None = _sentinel) -> None:
         """Run teardown functions, close the request and unbind this context."""
         app = self.app
-        error = self.error
         pending = teardown_pending(app)
+        tokens = self._tokens
         try:
-            if len(self._tokens) == 1:
-                if exc is _sentinel:
-                    exc = sys.exc_info()[1]
+            if len(tokens) == 1:
                 if pending:
+                    if exc is _sentinel:
+                        exc = sys.exc_info()[1]
                     app.do_teardown_request(exc)
                 self.request.close()
         finally:
             ctx = _cv_request.get(None)
-            token, app_ctx = self._tokens.pop()
+            token, app_ctx = tokens.pop()
             _cv_request.reset(token)
             if app_ctx is not None:
-                if exc is _sentinel:
-                    exc = sys.exc_info()[1]
                 if pending and len(app_ctx._tokens) == 1:
+                    if exc is _sentinel:
+                        exc = sys.exc_info()[1]
                     app_ctx.pop(exc)
                 else:
                     # PERF: AppContext.pop() inlined for the common case.
                     _cv_app.reset(app_ctx._tokens.pop())
                     if signals.appcontext_popped.receivers:
                         signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
-        if error is not None:
-            # The error's traceback holds frames that hold this context: with the
-            # teardown done, drop the link back so no reference cycle is left.
-            self.error = None
+        # The error's traceback holds frames that hold this context: with the
+        # teardown done, drop the link back so no reference cycle is left.
+        self.error = None
         if ctx is not self:
             raise AssertionError(f"Popped wrong request context. ({ctx!r} instead of {self!r})")
 

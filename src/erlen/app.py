@@ -805,40 +805,42 @@ class Erlen(Scaffold):
         ctx.push()
         try:
             # PERF: a URL that matched a rule without variables is remembered with the
-            # rule's plan, per method: the next request for it skips the router (two
-            # dict lookups). Only while nothing but the path decides the match (no host
-            # matching, no trusted-hosts check, no subdomain from SERVER_NAME), and only
-            # for a map that is still the one, at the version, it came from.
-            url_map = self.url_map
-            plain = (
-                not websocket
-                and not url_map._host_matching
-                and self.config["TRUSTED_HOSTS"] is None
-                and not (self.subdomain_matching and self.config["SERVER_NAME"])
-            )
-            if (
-                plain
-                and self._routes_seen_of is url_map
-                and self._routes_seen_version == url_map._version
-            ):
-                by_method = self._routes_seen.get(request.path)
-                if by_method is not None:
-                    seen = by_method.get(request.method)
-                    if seen is not None:
-                        request.url_rule = seen[0]
-                        request.view_args = {}
-                        ctx.plan = seen[1]
-                        return ctx
+            # rule's plan, per method: the next request for it skips the router. Used
+            # only while nothing but the path decides the match (see _plain_routing) and
+            # the map is the one, at the version, it came from; other URLs pay one lookup.
+            by_method = self._routes_seen.get(request.path)
+            if by_method is not None and not websocket:
+                seen = by_method.get(request.method)
+                if seen is not None and self._plain_routing():
+                    request.url_rule = seen[0]
+                    request.view_args = {}
+                    ctx.plan = seen[1]
+                    return ctx
             self._match_request(request, websocket)
             rule = request.url_rule
             endpoint = rule.endpoint if rule is not None else None
             ctx.plan = plan = self._plans.get(endpoint) or self._plan(endpoint)
-            if plain and rule is not None and rule._quick and not request.view_args:
+            if rule is not None and rule._quick and not websocket and not request.view_args:
                 self._remember_route(request, rule, plan)
         except BaseException as e:
             ctx.pop(e)
             raise
         return ctx
+
+    def _plain_routing(self) -> bool:
+        """Whether the path alone decides a match, with the map the remembered ones came from.
+
+        Not so with host matching, a trusted-hosts check or a subdomain taken from
+        ``SERVER_NAME``; and a map changed (or replaced) since forgets what was seen.
+        """
+        url_map = self.url_map
+        return (
+            self._routes_seen_of is url_map
+            and self._routes_seen_version == url_map._version
+            and not url_map._host_matching
+            and self.config["TRUSTED_HOSTS"] is None
+            and not (self.subdomain_matching and self.config["SERVER_NAME"])
+        )
 
     def _remember_route(self, request: Request, rule: Rule, plan: EndpointPlan) -> None:
         """Remember a match :meth:`begin_request` may reuse (bounded: 1,024 paths)."""
@@ -850,6 +852,8 @@ class Erlen(Scaffold):
             seen.clear()  # the map changed (or is another map) since these were seen
             self._routes_seen_of = url_map
             self._routes_seen_version = url_map._version
+        if not self._plain_routing():
+            return
         by_method = seen.get(request.path)
         if by_method is None:
             if len(seen) >= 1024:

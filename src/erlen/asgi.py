@@ -113,19 +113,19 @@ def request_from_scope(request_class: type[R], scope: dict[str, Any], receive: R
     ``receive`` (a WebSocket handshake) there is none.
     """
     raw_headers = scope["headers"]
-    # PERF: the few headers dispatch needs up front are looked up in a dict the
-    # interpreter builds from the pairs (a loop over them in Python costs ~4x more).
-    # The Host header is read from the headers when asked for.
-    names = dict(raw_headers)
-    if b"transfer-encoding" in names:
-        has_body = True  # it overrides a Content-Length (RFC 9112, 6.3)
-    elif b"content-length" in names:
-        has_body = names[b"content-length"] != b"0"
-    else:
-        # HTTP/1.1 announces a body with Content-Length or Transfer-Encoding; HTTP/2
-        # and 3 may send one with neither, so there it is received unless declared empty.
-        has_body = scope.get("http_version", "1.1")[:1] in ("2", "3")
-    has_cookie = b"cookie" in names
+    # HTTP/1.1 announces a body with Content-Length or Transfer-Encoding; HTTP/2 and 3 may
+    # send one with neither, so there the body is received unless it is declared empty.
+    has_body = scope.get("http_version", "1.1")[:1] in ("2", "3")
+    # PERF: one pass over the raw headers finds what dispatch needs up front (the
+    # Host header is read from the headers when asked for).
+    has_cookie = False
+    for key, value in raw_headers:
+        if key == b"content-length":
+            has_body = value != b"0"
+        elif key == b"transfer-encoding":
+            has_body = True
+        elif key == b"cookie":
+            has_cookie = True
     client = scope.get("client")
     root_path = scope.get("root_path", "")
     path = scope["path"]
@@ -250,18 +250,22 @@ async def handle_http(app: Erlen, scope: dict[str, Any], receive: Receive, send:
 
 
 def _encode_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    # PERF: headers that recur (Content-Type, security headers) are encoded once.
-    cached = _encoded_headers.get
-    return [cached(kv) or _encode_header(kv) for kv in headers]
-
-
-def _encode_header(kv: tuple[str, str]) -> tuple[bytes, bytes]:
-    k, v = kv
-    pair = (k.encode("latin-1"), v.encode("latin-1"))
-    # Content-Length, which differs from response to response, is not kept.
-    if len(v) < 128 and len(_encoded_headers) < 512 and k != "Content-Length":
-        _encoded_headers[kv] = pair
-    return pair
+    # PERF: headers that recur (Content-Type, security headers) are encoded once;
+    # Content-Length, which differs from response to response, is never looked up.
+    out: list[tuple[bytes, bytes]] = []
+    cache = _encoded_headers
+    for kv in headers:
+        k, v = kv
+        if k == "Content-Length":
+            out.append((b"content-length", v.encode("latin-1")))
+            continue
+        pair = cache.get(kv)
+        if pair is None:
+            pair = (k.encode("latin-1"), v.encode("latin-1"))
+            if len(v) < 128 and len(cache) < 512:
+                cache[kv] = pair
+        out.append(pair)
+    return out
 
 
 #: Encoded header pairs by their text, for the headers most responses repeat

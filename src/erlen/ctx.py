@@ -171,26 +171,28 @@ class AppContext:
             signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
 
 
-class RequestContext:
+class RequestContext(AppContext):
     """Bind a request (and, lazily, its session) to the current context.
 
     Pushing a request context also pushes an app context for its app when none
-    is active. The session is opened the first time ``session`` is touched (or, on
+    is active: one object per request, the request context is that app context
+    itself (``g`` lives on it), unless the app overrides ``app_context()``. The
+    session is opened the first time ``session`` is touched (or, on
     the async path with a session store that has async I/O, by ``respond_async``
     before the hooks run: see :class:`erlen.app.EndpointPlan`).
     Like Flask's, it takes new attributes: extensions keep per-request state on it.
     """
 
-    # "__dict__": extensions (Flask-Limiter, ...) set their own attributes on the context;
-    # the fields Erlen uses stay slots.
+    # Extensions (Flask-Limiter, ...) set their own attributes on the context (AppContext
+    # has "__dict__"); the fields Erlen uses stay slots. As an app context, ``_tokens``
+    # are its pushes as the app context and ``g`` is set when it becomes one.
     __slots__ = (
-        "__dict__",
         "_after_request_functions",
-        "_app_ctx",
+        "_is_app_ctx",
+        "_other_app_ctx",
+        "_request_tokens",
         "_session",
-        "_tokens",
         "_torn_down",
-        "app",
         "error",
         "flashes",
         "plan",
@@ -203,13 +205,22 @@ class RequestContext:
         self._session = session
         self.flashes: list[tuple[str, str]] | None = None
         self._after_request_functions: list[Callable[[Response], Response]] = []
-        self._tokens: list[tuple[Token[RequestContext], AppContext | None]] = []
-        self._app_ctx: AppContext | None = None
+        self._request_tokens: list[tuple[Token[RequestContext], AppContext | None]] = []
+        self._tokens: list[Token[AppContext]] = []
+        # The app context it pushed: itself (_is_app_ctx, no reference to itself kept),
+        # or one the app's own app_context() made; see _app_ctx.
+        self._is_app_ctx = False
+        self._other_app_ctx: AppContext | None = None
         #: The unhandled exception of this request, passed to teardown functions.
         self.error: BaseException | None = None
         self._torn_down = False
         #: The endpoint's compiled plan, set by ``Erlen.begin_request`` (None until then).
         self.plan: EndpointPlan | None = None
+
+    @property
+    def _app_ctx(self) -> AppContext | None:
+        """The app context this context pushed (itself, usually), or None."""
+        return self if self._is_app_ctx else self._other_app_ctx
 
     @property
     def session(self) -> SessionMixin:
@@ -253,20 +264,24 @@ class RequestContext:
         pushed: AppContext | None = None
         app = self.app
         if app_ctx is None or app_ctx.app is not app:
-            # PERF: the AppContext built directly unless a subclass overrides app_context().
-            pushed = AppContext(app) if app._app_context_as_defined else app.app_context()
-            # PERF: AppContext.push() inlined; it only adds the signal.
+            if app._app_context_as_defined:
+                # PERF: one object per request: this context is the app context too, so
+                # no AppContext is built (AppContext.push() inlined; it only adds the signal).
+                self.g = app.app_ctx_globals_class()  # type: ignore[assignment]
+                self._is_app_ctx = True
+                pushed = self
+            else:
+                pushed = self._other_app_ctx = app.app_context()
             pushed._tokens.append(_cv_app.set(pushed))
             if signals.appcontext_pushed.receivers:
                 signals.appcontext_pushed.send(app, _async_wrapper=app.ensure_sync)
-            self._app_ctx = pushed
-        self._tokens.append((_cv_request.set(self), pushed))
+        self._request_tokens.append((_cv_request.set(self), pushed))
 
     def pop(self, exc: BaseException | None = _sentinel) -> None:
         """Run teardown functions, close the request and unbind this context."""
         app = self.app
         pending = teardown_pending(app)
-        tokens = self._tokens
+        tokens = self._request_tokens
         try:
             if len(tokens) == 1:
                 if pending:
@@ -282,7 +297,7 @@ class RequestContext:
                 if pending and len(app_ctx._tokens) == 1:
                     if exc is _sentinel:
                         exc = sys.exc_info()[1]
-                    app_ctx.pop(exc)
+                    AppContext.pop(app_ctx, exc)  # (not this class's pop, when it is self)
                 else:
                     # PERF: AppContext.pop() inlined for the common case.
                     _cv_app.reset(app_ctx._tokens.pop())
@@ -300,7 +315,7 @@ class RequestContext:
         Returns the app context this request context pushed, for
         :meth:`finish_detached` to tear down later.
         """
-        token, app_ctx = self._tokens.pop()
+        token, app_ctx = self._request_tokens.pop()
         _cv_request.reset(token)
         if app_ctx is not None:
             _cv_app.reset(app_ctx._tokens.pop())
@@ -336,7 +351,7 @@ class RequestContext:
     async def apop(self, exc: BaseException | None = None) -> None:
         """Pop from async code: async teardown functions are awaited on the running loop."""
         app = self.app
-        clear = len(self._tokens) == 1
+        clear = len(self._request_tokens) == 1
         pending = not self._torn_down and teardown_pending(app)
         try:
             if clear:
@@ -344,7 +359,7 @@ class RequestContext:
                     await drive_async(app._teardown_request_steps(exc))
                 self.request.close()
         finally:
-            token, app_ctx = self._tokens.pop()
+            token, app_ctx = self._request_tokens.pop()
             _cv_request.reset(token)
             if app_ctx is not None:
                 try:

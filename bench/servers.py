@@ -70,13 +70,17 @@ class Server:
                 "bench.serve:app",
             ]
         interface = self.protocol
-        return [py, "-m", "granian", "--interface", interface, *bind, "--workers", "1",
+        # "granian-wsgi-1t": one blocking thread, as docs/deployment.md advises for views that
+        # do not wait (the default pool makes every Python WSGI app hand the GIL around).
+        threads = ["--blocking-threads", "1"] if self.name.endswith("-1t") else []
+        return [py, "-m", "granian", "--interface", interface, *bind, "--workers", "1", *threads,
                 "--log-level", "warning", "--no-access-log", "bench.serve:app"]  # fmt: skip
 
 
 SERVERS: tuple[Server, ...] = (
     Server("gunicorn", "wsgi", "gunicorn"),
     Server("granian-wsgi", "wsgi", "granian"),
+    Server("granian-wsgi-1t", "wsgi", "granian"),
     Server("uvicorn", "asgi", "uvicorn"),
     Server("granian-asgi", "asgi", "granian"),
 )

@@ -1069,18 +1069,7 @@ class Erlen(Scaffold):
         """
         response = self.make_response(rv)
         try:
-            # PERF: _process_response_sync inlined (one call less per request).
-            if ctx._after_request_functions:
-                for func in ctx._after_request_functions:
-                    response = func(response)
-                    if inspect.isawaitable(response):
-                        response = run_coroutine_sync(as_coroutine(response))
-            for after, after_is_async in plan.after:
-                response = after(response)
-                if after_is_async:
-                    response = run_coroutine_sync(as_coroutine(response))
-            if ctx._session is not None or ctx.request._has_cookie_header is not False:
-                self._save_session(ctx, response)
+            response = self._process_response_sync(ctx, plan, response)
             if signals.request_finished.receivers:
                 signals.request_finished.send(
                     self, _async_wrapper=self.ensure_sync, response=response

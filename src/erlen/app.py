@@ -274,6 +274,7 @@ class Erlen(Scaffold):
         self._routes_seen: dict[str, dict[str, tuple[Rule, EndpointPlan]]] = {}
         self._routes_seen_of: Map | None = None
         self._routes_seen_version = -1
+        self._routes_seen_subdomain = ""
         # A change made directly on a registry (app.after_request_funcs[None].append(f))
         # drops these, so it takes effect on the next request.
         self._registry_changes.caches += (
@@ -831,12 +832,14 @@ class Erlen(Scaffold):
         """Whether the path alone decides a match, with the map the remembered ones came from.
 
         Not so with host matching, a trusted-hosts check or a subdomain taken from
-        ``SERVER_NAME``; and a map changed (or replaced) since forgets what was seen.
+        ``SERVER_NAME``; and a map changed (or replaced, or given another
+        ``default_subdomain``) since forgets what was seen.
         """
         url_map = self.url_map
         return (
             self._routes_seen_of is url_map
             and self._routes_seen_version == url_map._version
+            and self._routes_seen_subdomain == url_map.default_subdomain
             and not url_map._host_matching
             and self.config["TRUSTED_HOSTS"] is None
             and not (self.subdomain_matching and self.config["SERVER_NAME"])
@@ -848,10 +851,15 @@ class Erlen(Scaffold):
         if type(url_map).match is not Map.match:
             return  # a map subclass may match differently: always ask it
         seen = self._routes_seen
-        if self._routes_seen_of is not url_map or self._routes_seen_version != url_map._version:
+        if (
+            self._routes_seen_of is not url_map
+            or self._routes_seen_version != url_map._version
+            or self._routes_seen_subdomain != url_map.default_subdomain
+        ):
             seen.clear()  # the map changed (or is another map) since these were seen
             self._routes_seen_of = url_map
             self._routes_seen_version = url_map._version
+            self._routes_seen_subdomain = url_map.default_subdomain
         if not self._plain_routing():
             return
         by_method = seen.get(request.path)

@@ -97,3 +97,14 @@ def test_what_is_remembered_is_bounded() -> None:
     for i in range(1100):
         assert c.get(f"/p{i}").status_code == 200
     assert len(app._routes_seen) == 1024
+
+
+def test_a_default_subdomain_set_later_is_seen(client: Callable[..., Any]) -> None:
+    app = Erlen(__name__)
+    app.add_url_rule("/page", "main", lambda: "main")
+    app.add_url_rule("/page", "api", lambda: "api", subdomain="api")
+    c = client(app)
+    assert c.get("/page").data == b"main"
+    assert c.get("/page").data == b"main"
+    app.url_map.default_subdomain = "api"
+    assert c.get("/page").data == b"api"

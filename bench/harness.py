@@ -781,7 +781,9 @@ class Result:
 
 
 @dataclass
-class _Job:
+class Job:
+    """One variant and scenario to time: its result, and the batch that runs it ``n`` times."""
+
     result: Result
     run: Callable[[int], None]
 
@@ -800,7 +802,7 @@ def run_inprocess(
     the machine lands on all frameworks alike instead of on whichever ran at that moment.
     """
     results: list[Result] = []
-    jobs: list[_Job] = []
+    jobs: list[Job] = []
     subjects: list[Subject] = []
     loop = asyncio.new_event_loop()
     try:
@@ -853,24 +855,34 @@ def run_inprocess(
                     job.result.reason = f"{type(exc).__name__}: {exc}"
             if progress:
                 progress(f"round {index + 1}/{settings.rounds} done")
-        for job in jobs:
-            if job.result.status == "ok":
-                job.result.wall_us = statistics.median(job.result.rounds)
-                job.result.cpu_us = statistics.median(job.result.cpu_rounds)
-                job.result.us = job.result.cpu_us if settings.clock == "cpu" else job.result.wall_us
+        take_medians(jobs, settings.clock)
     finally:
-        for subject in subjects:
-            subject.close()
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.run_until_complete(loop.shutdown_default_executor())
-        loop.close()
-        gc.unfreeze()
+        close_subjects(subjects, loop)
     return results
+
+
+def take_medians(jobs: Sequence[Job], clock: str) -> None:
+    """Set each measured job's figures to the medians of its rounds (``clock``: cpu or wall)."""
+    for job in jobs:
+        if job.result.status == "ok":
+            job.result.wall_us = statistics.median(job.result.rounds)
+            job.result.cpu_us = statistics.median(job.result.cpu_rounds)
+            job.result.us = job.result.cpu_us if clock == "cpu" else job.result.wall_us
+
+
+def close_subjects(subjects: Sequence[Subject], loop: asyncio.AbstractEventLoop) -> None:
+    """Close the apps of a run and the loop they ran on; let the collector run again."""
+    for subject in subjects:
+        subject.close()
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.run_until_complete(loop.shutdown_default_executor())
+    loop.close()
+    gc.unfreeze()
 
 
 def _prepare_job(
     subject: Subject, scenario: Scenario, result: Result, settings: Settings
-) -> _Job | None:
+) -> Job | None:
     """Check one variant on one scenario and calibrate it; None if it is not to be timed."""
     reason = subject.unsupported(scenario)
     if reason:
@@ -887,7 +899,7 @@ def _prepare_job(
     except Exception as exc:
         result.status, result.reason = "error", f"{type(exc).__name__}: {exc}"
         return None
-    return _Job(result, run)
+    return Job(result, run)
 
 
 # --- WebSockets ---------------------------------------------------------------------------------

@@ -29,11 +29,10 @@ import json
 import os
 import platform
 import pstats
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -159,12 +158,6 @@ def prepare(
 # --- the run ------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Job:
-    result: harness.Result
-    run: Callable[[int], None]
-
-
 def run(
     variants: Sequence[str],
     scenarios: Sequence[harness.Scenario],
@@ -173,7 +166,7 @@ def run(
 ) -> list[harness.Result]:
     """Check, calibrate and time every variant on every scenario, rounds interleaved."""
     results: list[harness.Result] = []
-    jobs: list[_Job] = []
+    jobs: list[harness.Job] = []
     subjects: list[harness.Subject] = []
     loop = asyncio.new_event_loop()
     try:
@@ -210,7 +203,7 @@ def run(
                     except Exception as exc:
                         result.status, result.reason = "error", f"{type(exc).__name__}: {exc}"
                         continue
-                    jobs.append(_Job(result, batch))
+                    jobs.append(harness.Job(result, batch))
                 if progress:
                     progress(f"{variant.name}: built, checked and calibrated")
         # PERF: as in the main harness, the apps built so far stay out of the collector's way.
@@ -230,18 +223,9 @@ def run(
                 job.result.cpu_rounds.append(cpu)
             if progress:
                 progress(f"round {index + 1}/{settings.rounds} done")
-        for job in jobs:
-            if job.result.status == "ok":
-                job.result.wall_us = statistics.median(job.result.rounds)
-                job.result.cpu_us = statistics.median(job.result.cpu_rounds)
-                job.result.us = job.result.cpu_us if settings.clock == "cpu" else job.result.wall_us
+        harness.take_medians(jobs, settings.clock)
     finally:
-        for subject in subjects:
-            subject.close()
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.run_until_complete(loop.shutdown_default_executor())
-        loop.close()
-        gc.unfreeze()
+        harness.close_subjects(subjects, loop)
     return results
 
 

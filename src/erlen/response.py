@@ -765,7 +765,9 @@ class Response(_WerkzeugResponse):
     def outgoing(self, method: str) -> tuple[int, list[tuple[str, str]], bytes | None, bool]:
         """What a door sends in reply to ``method``: ``(status_code, headers, body, close_pending)``.
 
-        ``headers`` is :meth:`header_list`. ``body`` is the whole body, or None when it
+        ``headers`` are the headers to send, with ``Content-Length`` added for a known
+        body (not for a 1xx or 204; a 304 has no entity headers, as with Werkzeug).
+        ``body`` is the whole body, or None when it
         is a stream to iterate; it is ``b""`` when no body may be sent (``HEAD``, a 1xx,
         204 or 304 status). ``close_pending`` tells whether :meth:`close` has work to do
         once the body is out (a stream to close, or ``call_on_close`` functions): a door
@@ -779,6 +781,7 @@ class Response(_WerkzeugResponse):
         code = self._status_code
         items: list[tuple[str, str]] = self.headers._list
         if code < 200 or code == 204 or code == 304:
+            # RFC 9110: no Content-Length on 1xx/204; a 304 carries no entity headers.
             drop = _ENTITY_HEADERS if code == 304 else _LENGTH_HEADER
             return code, [kv for kv in items if kv[0].lower() not in drop], b"", close_pending
         if body is None:
@@ -827,24 +830,11 @@ class Response(_WerkzeugResponse):
     def header_list(self) -> list[tuple[str, str]]:
         """Return the headers to send, adding ``Content-Length`` for a known body.
 
-        PERF: ``automatically_set_content_length`` is not read here (a class attribute
-        lookup on every response); :meth:`set_data`, ``get_wsgi_headers`` and
-        ``make_conditional`` honour it, as in Werkzeug.
+        The list :meth:`outgoing` gives a door. ``automatically_set_content_length`` is
+        not read here (a class attribute lookup on every response); :meth:`set_data`,
+        ``get_wsgi_headers`` and ``make_conditional`` honour it, as in Werkzeug.
         """
-        items: list[tuple[str, str]] = self.headers._list
-        code = self._status_code
-        if code < 200 or code == 204 or code == 304:
-            # RFC 9110: no Content-Length on 1xx/204; a 304 carries no entity headers (as Werkzeug).
-            drop = _ENTITY_HEADERS if code == 304 else _LENGTH_HEADER
-            return [kv for kv in items if kv[0].lower() not in drop]
-        body = self._body
-        if body is not None:
-            for k, _ in items:
-                # PERF: only a name of the right length is lower-cased.
-                if len(k) == 14 and k.lower() == "content-length":
-                    return list(items)
-            return [*items, ("Content-Length", str(len(body)))]
-        return list(items)
+        return self.outgoing("GET")[1]
 
 
 __all__ = ["STATUS_LINES", "Response", "content_type_for"]

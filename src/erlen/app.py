@@ -58,7 +58,7 @@ from .ctx import (
 )
 from .globals import _cv_request
 from .request import Request
-from .response import Response
+from .response import Response, complete_response
 from .routing import BuildError, Map, RequestRedirect, Rule
 from .scaffold import (
     REGISTRY_FACTORIES,
@@ -914,7 +914,9 @@ class Erlen(Scaffold):
                             raise LookupError(
                                 f"No view function is registered for endpoint {request.endpoint!r}."
                             )
-                        rv = view(**request.view_args)  # type: ignore[arg-type]
+                        # PERF: ``view(**{})`` costs ~1,200 instructions more than ``view()``.
+                        args = request.view_args
+                        rv = view(**args) if args else view()
                         if plan.view_is_async:
                             rv = run_coroutine_sync(as_coroutine(rv))
             except Exception as e:
@@ -972,7 +974,9 @@ class Erlen(Scaffold):
                             raise LookupError(
                                 f"No view function is registered for endpoint {request.endpoint!r}."
                             )
-                        rv = view(**request.view_args)  # type: ignore[arg-type]
+                        # PERF: ``view(**{})`` costs ~1,200 instructions more than ``view()``.
+                        args = request.view_args
+                        rv = view(**args) if args else view()
                         if plan.view_is_async:
                             rv = await rv
             except Exception as e:
@@ -1377,9 +1381,7 @@ class Erlen(Scaffold):
         # PERF: the common cases first, without the tuple and type dispatch.
         t = type(rv)
         if t is str:
-            if cls.__init__ is Response.__init__:
-                return cls._complete(rv, cls.default_mimetype)
-            return cls(rv)
+            return complete_response(cls, rv)
         if t is dict:
             return self.json.response(rv)
         if isinstance(rv, cls):

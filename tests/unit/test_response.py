@@ -724,3 +724,63 @@ def test_oversized_plain_cookie_warns_as_werkzeug() -> None:
     response = Response()
     with pytest.warns(UserWarning, match="too large"):
         response.set_cookie("big", "x" * 5000)
+
+
+def test_response_class_changes_after_requests_are_seen(client: Any) -> None:
+    """What a str or dict return is built from is learned once per response class; setting
+    an attribute of the class later (as a test or an app may) is seen by the next response."""
+
+    class Plain(Response):
+        pass
+
+    app = Erlen(__name__)
+    app.response_class = Plain
+
+    @app.get("/")
+    def index() -> str:
+        return "héllo"
+
+    @app.get("/json")
+    def data() -> dict[str, int]:
+        return {"a": 1}
+
+    c = client(app)
+    first = c.get("/")
+    assert (first.status_code, first.content_type) == (200, "text/html; charset=utf-8")
+    assert c.get("/json").content_type == "application/json"
+
+    Plain.default_mimetype = "text/plain"
+    Plain.default_status = 203
+    r = c.get("/")
+    assert (r.status_code, r.content_type, r.data) == (203, "text/plain; charset=utf-8", "héllo".encode())
+
+    Plain.charset = "latin-1"
+    r = c.get("/")
+    assert r.content_type == "text/plain; charset=latin-1"
+    assert r.data == "héllo".encode("latin-1")
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        Response.__init__(self, *args, **kwargs)
+        self.headers["X-Built-By"] = "init"
+
+    Plain.__init__ = __init__  # type: ignore[method-assign]
+    assert c.get("/").headers["X-Built-By"] == "init"
+    assert c.get("/json").headers["X-Built-By"] == "init"
+
+    del Plain.__init__, Plain.charset, Plain.default_status, Plain.default_mimetype
+    r = c.get("/")
+    assert (r.status_code, r.content_type) == (200, "text/html; charset=utf-8")
+    assert "X-Built-By" not in r.headers
+
+
+def test_response_class_of_a_subclass_with_its_own_init(client: Any) -> None:
+    class Tagged(Response):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.headers["X-Tagged"] = "1"
+
+    app = Erlen(__name__)
+    app.response_class = Tagged
+    app.get("/")(lambda: "hi")
+    r = client(app).get("/")
+    assert (r.data, r.headers["X-Tagged"]) == (b"hi", "1")

@@ -25,7 +25,7 @@ from typing import IO, TYPE_CHECKING, Any, AnyStr, cast
 
 from werkzeug.http import http_date
 
-from ..response import Response as _Response
+from ..response import complete_response
 
 if TYPE_CHECKING:
     from ..app import Erlen
@@ -460,10 +460,7 @@ class DefaultJSONProvider(JSONProvider):
                 body = f"{self.dumps(obj, separators=_COMPACT)}\n"
         else:
             body = self._get_codec().encode(obj, indent, True)
-        cls = self._app.response_class
-        if cls.__init__ is _Response.__init__:
-            return cls._complete(body, self.mimetype)
-        return cls(body, mimetype=self.mimetype)
+        return complete_response(self._app.response_class, body, self.mimetype)
 
 
 _decoder = json.JSONDecoder()

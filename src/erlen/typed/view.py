@@ -21,7 +21,7 @@ from typing import Any, TypeVar, get_args, get_origin, overload
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..globals import _cv_request
-from ..response import Response
+from ..response import Response, complete_response
 from . import params as markers
 from .errors import (
     RequestValidationError,
@@ -389,12 +389,7 @@ class ViewSpec:
             data = adapter.dump_json(adapter.validate_output(rv))
         except adapter.error_type as e:
             data = self._mismatch(ctx, rv, adapter.errors_of(e))
-        cls = ctx.app.response_class
-        if cls.__init__ is Response.__init__:
-            # PERF: the common model answer skips __init__'s argument handling.
-            response = cls._complete(data, _JSON)
-        else:
-            response = cls(data, mimetype=_JSON)
+        response = complete_response(ctx.app.response_class, data, _JSON)
         return (response, *rest) if rest else response
 
     def _mismatch(self, ctx: Any, rv: Any, errors: list[dict[str, Any]]) -> bytes:

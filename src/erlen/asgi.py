@@ -219,7 +219,7 @@ async def handle_http(app: Erlen, scope: dict[str, Any], receive: Receive, send:
             preserve = extensions.get("erlen.preserve_context")
             if preserve is not None:
                 preserve(ctx)
-        status_code, headers, body, close_pending = response.outgoing(request.method)
+        status_code, _status, headers, body, close_pending = response.outgoing(request.method)
         try:
             if body is None:
                 await send_stream(response, receive, send, _encode_headers(headers))

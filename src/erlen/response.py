@@ -58,8 +58,9 @@ class ResponseHeaders(Headers):
         if not isinstance(key, str):
             return False
         ikey = key.lower()
+        size = len(key)
         for k, _ in self._list:
-            if k.lower() == ikey:
+            if len(k) == size and k.lower() == ikey:
                 return True
         return False
 
@@ -73,8 +74,10 @@ class ResponseHeaders(Headers):
             raise ValueError("Header values must not contain newline characters.")
         items: list[tuple[str, str]] = self._list
         ikey = key.lower()
+        size = len(key)
         for k, _ in items:
-            if k.lower() == ikey:
+            # PERF: only a name of the same length is lower-cased.
+            if len(k) == size and k.lower() == ikey:
                 break
         else:
             items.append((key, value))
@@ -817,30 +820,35 @@ class Response(_WerkzeugResponse, metaclass=_ResponseClass):
 
     # -- what the doors read (erlen.wsgi, erlen.asgi) --------------------------------
 
-    def outgoing(self, method: str) -> tuple[int, list[tuple[str, str]], bytes | None, bool]:
-        """What a door sends in reply to ``method``: ``(status_code, headers, body, close_pending)``.
+    def outgoing(self, method: str) -> tuple[int, str, list[tuple[str, str]], bytes | None, bool]:
+        """What a door sends in reply to ``method``: ``(status_code, status, headers, body, close_pending)``.
 
-        ``headers`` are the headers to send, with ``Content-Length`` added for a known
-        body (not for a 1xx or 204; a 304 has no entity headers, as with Werkzeug).
-        ``body`` is the whole body, or None when it
-        is a stream to iterate; it is ``b""`` when no body may be sent (``HEAD``, a 1xx,
-        204 or 304 status). ``close_pending`` tells whether :meth:`close` has work to do
-        once the body is out (a stream to close, or ``call_on_close`` functions): a door
-        that sees False may skip it.
+        ``status`` is the status line (as :attr:`status` gives it). ``headers`` are the
+        headers to send, with ``Content-Length`` added for a known body (not for a 1xx or
+        204; a 304 has no entity headers, as with Werkzeug). ``body`` is the whole body,
+        or None when it is a stream to iterate; it is ``b""`` when no body may be sent
+        (``HEAD``, a 1xx, 204 or 304 status). ``close_pending`` tells whether
+        :meth:`close` has work to do once the body is out (a stream to close, or
+        ``call_on_close`` functions): a door that sees False may skip it.
         """
-        # PERF: one call answers all a door asks of a response (header_list inlined).
+        # PERF: one call answers all a door asks of a response (header_list, and the
+        # status property, whose getter costs ~900 instructions a call, inlined).
         body = self._body
         if body is None:
             body = self._settle()
         close_pending = self._iter is not None or bool(self._on_close)
         code = self._status_code
+        status = self._status
+        if status is None:
+            status = self._status = STATUS_LINES.get(code) or _status_line(code)
         items: list[tuple[str, str]] = self.headers._list
         if code < 200 or code == 204 or code == 304:
             # RFC 9110: no Content-Length on 1xx/204; a 304 carries no entity headers.
             drop = _ENTITY_HEADERS if code == 304 else _LENGTH_HEADER
-            return code, [kv for kv in items if kv[0].lower() not in drop], b"", close_pending
+            headers = [kv for kv in items if kv[0].lower() not in drop]
+            return code, status, headers, b"", close_pending
         if body is None:
-            return code, list(items), b"" if method == "HEAD" else None, close_pending
+            return code, status, list(items), b"" if method == "HEAD" else None, close_pending
         for k, _ in items:
             # PERF: only a name of the right length is lower-cased.
             if len(k) == 14 and k.lower() == "content-length":
@@ -848,7 +856,7 @@ class Response(_WerkzeugResponse, metaclass=_ResponseClass):
                 break
         else:
             headers = [*items, ("Content-Length", str(len(body)))]
-        return code, headers, b"" if method == "HEAD" else body, close_pending
+        return code, status, headers, b"" if method == "HEAD" else body, close_pending
 
     def _settle(self) -> bytes | None:
         # A list or tuple of chunks (``response.response = [...]``, or Werkzeug's methods)
@@ -889,7 +897,7 @@ class Response(_WerkzeugResponse, metaclass=_ResponseClass):
         not read here (a class attribute lookup on every response); :meth:`set_data`,
         ``get_wsgi_headers`` and ``make_conditional`` honour it, as in Werkzeug.
         """
-        return self.outgoing("GET")[1]
+        return self.outgoing("GET")[2]
 
 
 __all__ = ["DEFAULT_MIMETYPE", "STATUS_LINES", "Response", "complete_response", "content_type_for"]

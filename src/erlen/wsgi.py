@@ -87,9 +87,9 @@ def handle(
         raise
     if "erlen._preserve_context" in environ:
         environ["erlen._preserve_context"](ctx)
-    _status_code, headers, body, close_pending = response.outgoing(ctx.request.method)
+    _status_code, status, headers, body, close_pending = response.outgoing(ctx.request.method)
     try:
-        start_response(response.status, headers)
+        start_response(status, headers)
     except BaseException as e:
         response.close()
         ctx.pop(e)

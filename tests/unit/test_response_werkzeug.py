@@ -242,7 +242,7 @@ def test_force_type_adopts_a_werkzeug_response_in_place() -> None:
     rv = Response.force_type(w)
     assert rv is w and type(rv) is Response
     assert (rv.status, rv.headers["X-A"], rv.get_data()) == ("202 ACCEPTED", "1", b"hello")
-    code, _headers, body, close_pending = rv.outgoing("GET")
+    code, _status, _headers, body, close_pending = rv.outgoing("GET")
     assert (code, body, close_pending) == (202, b"hello", True)
     rv.close()
     assert closed == [True]
@@ -289,7 +289,7 @@ def test_copies_through_dict_copy_and_pickle_work() -> None:
             "1",
         )
         assert ("Content-Length", "6") in c.header_list()
-        code, headers, body, close_pending = c.outgoing("GET")
+        code, _status, headers, body, close_pending = c.outgoing("GET")
         assert (code, body, close_pending) == (203, b"cached", False)
         assert headers == c.header_list()
 

@@ -275,6 +275,8 @@ class Erlen(Scaffold):
         self._routes_seen_of: Map | None = None
         self._routes_seen_version = -1
         self._routes_seen_subdomain = ""
+        self._routes_seen_config: Config | None = None
+        self._routes_seen_config_version = -1
         # A change made directly on a registry (app.after_request_funcs[None].append(f))
         # drops these, so it takes effect on the next request.
         self._registry_changes.caches += (
@@ -812,11 +814,24 @@ class Erlen(Scaffold):
             by_method = self._routes_seen.get(request.path)
             if by_method is not None and not websocket:
                 seen = by_method.get(request.method)
-                if seen is not None and self._plain_routing():
-                    request.url_rule = seen[0]
-                    request.view_args = {}
-                    ctx.plan = seen[1]
-                    return ctx
+                # PERF: the memo is stamped with what made the path alone decide the
+                # match (see _remember_route): the map and its version, its default
+                # subdomain, the config and its version. A call to _plain_routing()
+                # here cost ~2,000 instructions a request (measured).
+                if seen is not None:
+                    url_map = self.url_map
+                    config = self.config
+                    if (
+                        self._routes_seen_of is url_map
+                        and self._routes_seen_version == url_map._version
+                        and self._routes_seen_subdomain == url_map.default_subdomain
+                        and self._routes_seen_config is config
+                        and self._routes_seen_config_version == config._version
+                    ):
+                        request.url_rule = seen[0]
+                        request.view_args = {}
+                        ctx.plan = seen[1]
+                        return ctx
             self._match_request(request, websocket)
             rule = request.url_rule
             endpoint = rule.endpoint if rule is not None else None
@@ -829,39 +844,43 @@ class Erlen(Scaffold):
         return ctx
 
     def _plain_routing(self) -> bool:
-        """Whether the path alone decides a match, with the map the remembered ones came from.
-
-        Not so with host matching, a trusted-hosts check or a subdomain taken from
-        ``SERVER_NAME``; and a map changed (or replaced, or given another
-        ``default_subdomain``) since forgets what was seen.
-        """
-        url_map = self.url_map
-        # PERF: the map test is written out here and again (negated) in _remember_route;
-        # a shared helper costs a call on every remembered hit (~1,000 instructions).
+        """Whether the path alone decides a match: no host matching, no trusted-hosts
+        check and no subdomain taken from ``SERVER_NAME``."""
         return (
-            self._routes_seen_of is url_map
-            and self._routes_seen_version == url_map._version
-            and self._routes_seen_subdomain == url_map.default_subdomain
-            and not url_map._host_matching
+            not self.url_map._host_matching
             and self.config["TRUSTED_HOSTS"] is None
             and not (self.subdomain_matching and self.config["SERVER_NAME"])
         )
 
     def _remember_route(self, request: Request, rule: Rule, plan: EndpointPlan) -> None:
-        """Remember a match :meth:`begin_request` may reuse (bounded: 1,024 paths)."""
+        """Remember a match :meth:`begin_request` may reuse (bounded: 1,024 paths).
+
+        What is remembered is stamped with the map (its identity, version and default
+        subdomain) and the config (its identity and version) it holds for: a change to
+        any of them (a rule added, ``host_matching``, ``TRUSTED_HOSTS`` or
+        ``SERVER_NAME`` set, ...) makes the next request ask the router again, and
+        ``subdomain_matching`` is watched (setting it forgets what was remembered).
+        """
         url_map = self.url_map
         if type(url_map).match is not Map.match:
             return  # a map subclass may match differently: always ask it
+        config = self.config
+        if not isinstance(config, Config):
+            return  # (a config without a version: every change could not be seen)
         seen = self._routes_seen
         if (
             self._routes_seen_of is not url_map
             or self._routes_seen_version != url_map._version
             or self._routes_seen_subdomain != url_map.default_subdomain
+            or self._routes_seen_config is not config
+            or self._routes_seen_config_version != config._version
         ):
-            seen.clear()  # the map changed (or is another map) since these were seen
+            seen.clear()  # the map or the config changed (or was replaced) since
             self._routes_seen_of = url_map
             self._routes_seen_version = url_map._version
             self._routes_seen_subdomain = url_map.default_subdomain
+            self._routes_seen_config = config
+            self._routes_seen_config_version = config._version
         if not self._plain_routing():
             return
         by_method = seen.get(request.path)
@@ -1819,6 +1838,7 @@ _WATCHED_ATTRIBUTES = frozenset(
         "asgi_app",
         "app_context",
         "session_interface",
+        "subdomain_matching",
         *REGISTRY_FACTORIES,
     )
 )

@@ -106,12 +106,67 @@ class Config(dict[str, Any]):
     resolved against ``root_path``, the app's root path for ``app.config``.
     """
 
+    #: Counts the changes made to this config (see :attr:`version`).
+    _version = 0
+
     def __init__(
         self, root_path: str | os.PathLike[str], defaults: Mapping[str, Any] | None = None
     ) -> None:
         """Create the config, copying ``defaults`` into it."""
         super().__init__(defaults or {})
         self.root_path = root_path
+        self._version = 0
+
+    @property
+    def version(self) -> int:
+        """A number that changes whenever a key is set, replaced or removed.
+
+        What the app works out from its settings once (which URLs it may match by
+        path alone) is kept only while the version is the one it was worked out at.
+        Writes made with ``dict``'s own methods called on the config
+        (``dict.__setitem__(config, ...)``) are not counted.
+        """
+        return self._version
+
+    # Every way of changing a dict counts a change; reads are dict's own.
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self._version += 1
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self._version += 1
+
+    def __ior__(self, other: Any) -> Config:  # type: ignore[override,misc]
+        super().__ior__(other)
+        self._version += 1
+        return self
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Update from a mapping or pairs and keyword arguments, as :meth:`dict.update`."""
+        super().update(*args, **kwargs)
+        self._version += 1
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        """Return ``self[key]``, setting it to ``default`` first when missing."""
+        if key not in self:
+            self._version += 1
+        return super().setdefault(key, default)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        """Remove ``key`` and return its value (or ``default``), as :meth:`dict.pop`."""
+        self._version += 1
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        """Remove and return the last item, as :meth:`dict.popitem`."""
+        self._version += 1
+        return super().popitem()
+
+    def clear(self) -> None:
+        """Remove every key."""
+        super().clear()
+        self._version += 1
 
     def from_envvar(self, variable_name: str, silent: bool = False) -> bool:
         """Load the Python file named by the environment variable ``variable_name``.

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from erlen import Erlen
 from erlen.routing import Map
 
@@ -108,3 +110,78 @@ def test_a_default_subdomain_set_later_is_seen(client: Callable[..., Any]) -> No
     assert c.get("/page").data == b"main"
     app.url_map.default_subdomain = "api"
     assert c.get("/page").data == b"api"
+
+
+def _trusted(config: Any) -> None:
+    config["TRUSTED_HOSTS"] = ["good.example"]
+
+
+def _trusted_by_update(config: Any) -> None:
+    config.update(TRUSTED_HOSTS=["good.example"])
+
+
+def _trusted_by_or(config: Any) -> None:
+    config |= {"TRUSTED_HOSTS": ["good.example"]}
+
+
+def _trusted_by_setdefault(config: Any) -> None:
+    del config["TRUSTED_HOSTS"]
+    config.setdefault("TRUSTED_HOSTS", ["good.example"])
+
+
+def _trusted_by_from_mapping(config: Any) -> None:
+    config.from_mapping(TRUSTED_HOSTS=["good.example"])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_trusted, _trusted_by_update, _trusted_by_or, _trusted_by_setdefault, _trusted_by_from_mapping],
+)
+def test_every_way_of_changing_the_config_is_seen(
+    client: Callable[..., Any], change: Callable[[Any], None]
+) -> None:
+    app = _app()
+    c = client(app)
+    for _ in range(2):
+        assert c.get("/page", headers={"Host": "evil.example"}).status_code == 200
+    version = app.config.version
+    change(app.config)
+    assert app.config.version != version
+    assert c.get("/page", headers={"Host": "evil.example"}).status_code == 400
+    # Popped again (or the whole config cleared and refilled): plain routing again.
+    app.config.pop("TRUSTED_HOSTS")
+    app.config["TRUSTED_HOSTS"] = None
+    for _ in range(2):
+        assert c.get("/page", headers={"Host": "evil.example"}).status_code == 200
+
+
+def test_subdomain_matching_set_later_is_seen(client: Callable[..., Any]) -> None:
+    app = Erlen(__name__)
+    app.config["SERVER_NAME"] = "site.test"
+    app.add_url_rule("/page", "page", lambda: "main")
+    app.add_url_rule("/page", "api_page", lambda: "api", subdomain="api")
+    c = client(app)
+    for _ in range(2):
+        assert c.get("/page", headers={"Host": "api.site.test"}).data == b"main"
+    app.subdomain_matching = True
+    assert c.get("/page", headers={"Host": "api.site.test"}).data == b"api"
+
+
+def test_config_version_counts_changes() -> None:
+    app = Erlen(__name__)
+    config = app.config
+    seen = {config.version}
+    config["A"] = 1
+    seen.add(config.version)
+    config.update(B=2)
+    seen.add(config.version)
+    del config["A"]
+    seen.add(config.version)
+    config.popitem()
+    seen.add(config.version)
+    config.clear()
+    seen.add(config.version)
+    assert len(seen) == 6
+    before = config.version
+    assert config.get("MISSING") is None and "X" not in config
+    assert config.version == before  # reads change nothing

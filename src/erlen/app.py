@@ -215,11 +215,9 @@ class Erlen(Scaffold):
             and "asgi_app" not in inst,
             "_app_context_as_defined": cls._app_context_as_defined and "app_context" not in inst,
         }
-        for flag, value in flags.items():
-            if value == getattr(cls, flag):
-                inst.pop(flag, None)
-            else:
-                inst[flag] = value
+        # PERF: kept on the instance even when equal to the class's: read on every
+        # request, an instance attribute costs about half a class attribute's lookup.
+        inst.update(flags)
         self._registry_changes.changed()  # plans know whether they run in the worker pool
 
     def __init__(
@@ -265,7 +263,7 @@ class Erlen(Scaffold):
         self.blueprints: dict[str, Blueprint] = {}
         self.extensions: dict[str, Any] = {}
         self.url_map = self.url_map_class(host_matching=host_matching)
-        self.subdomain_matching = subdomain_matching
+        self.subdomain_matching = subdomain_matching  # (watched: sets the instance's flags)
         self._got_first_request = False
         self._plans: dict[str | None, EndpointPlan] = {}
         self._error_handler_cache: dict[tuple[type[BaseException], tuple[str, ...]], Any] = {}

@@ -128,7 +128,7 @@ def test_restoring_the_method_restores_the_fast_path() -> None:
     del app.handle_user_exception
     del app.handle_exception
     assert not app._flask_dispatch
-    assert "_flask_dispatch" not in app.__dict__
+    assert not Erlen._flask_dispatch
 
 
 def test_app_context_replaced_on_the_instance(client: Any) -> None:

@@ -135,7 +135,13 @@ def _trusted_by_from_mapping(config: Any) -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [_trusted, _trusted_by_update, _trusted_by_or, _trusted_by_setdefault, _trusted_by_from_mapping],
+    [
+        _trusted,
+        _trusted_by_update,
+        _trusted_by_or,
+        _trusted_by_setdefault,
+        _trusted_by_from_mapping,
+    ],
 )
 def test_every_way_of_changing_the_config_is_seen(
     client: Callable[..., Any], change: Callable[[Any], None]

@@ -752,7 +752,11 @@ def test_response_class_changes_after_requests_are_seen(client: Any) -> None:
     Plain.default_mimetype = "text/plain"
     Plain.default_status = 203
     r = c.get("/")
-    assert (r.status_code, r.content_type, r.data) == (203, "text/plain; charset=utf-8", "héllo".encode())
+    assert (r.status_code, r.content_type, r.data) == (
+        203,
+        "text/plain; charset=utf-8",
+        "héllo".encode(),
+    )
 
     Plain.charset = "latin-1"
     r = c.get("/")

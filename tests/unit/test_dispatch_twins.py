@@ -12,6 +12,10 @@ not the other fails here:
 * ``response = self._process_response_sync(ctx, plan, response)`` is the body of
   ``_process_response_sync``, which ``_finalize_async`` inlines.
 
+``respond`` and ``respond_async`` also write ``_finalize_*(ctx, plan, rv, False)`` out after
+the view (a call, or a coroutine, fewer per request); a test below checks that copy against
+the function, which the error path still calls.
+
 What only the sync twin has is named and removed before the comparison: its opening
 (the Flask-methods path and the one trip to the loop for an async view, up to
 ``request = ctx.request``) and the ``if not handle_errors: raise`` of
@@ -176,3 +180,35 @@ def test_the_session_is_saved_in_one_place() -> None:
         source = inspect.getsource(getattr(Erlen, name))
         assert "self._save_session(ctx, response)" in source
         assert "save_session(self" not in source
+
+
+def _written_out(name: str) -> list[ast.stmt]:
+    """What ``respond``/``respond_async`` run after their hooks and view: the finalize step."""
+    outer = next(stmt for stmt in _body(_function(name)) if isinstance(stmt, ast.Try))
+    i = next(i for i, stmt in enumerate(outer.body) if isinstance(stmt, ast.Try))
+    return outer.body[i + 1 :]
+
+
+def _finalize_without_errors(name: str) -> list[ast.stmt]:
+    """``_finalize_*(..., from_error_handler=False)``: its try body between the response and its return."""
+    make, attempt, ret = _body(_function(name))
+    assert isinstance(attempt, ast.Try) and isinstance(ret, ast.Return)
+    return [make, *attempt.body, ret]
+
+
+@pytest.mark.parametrize(
+    ("respond", "finalize"), [("respond", "_finalize_sync"), ("respond_async", "_finalize_async")]
+)
+def test_the_written_out_finalize_is_the_finalize(respond: str, finalize: str) -> None:
+    """``respond`` and ``respond_async`` write ``_finalize_*(..., False)`` out for speed; the
+    copy must be the function's own statements (the error path still calls the function)."""
+    written = _as_async(_written_out(respond))
+    original = _as_async(_finalize_without_errors(finalize))
+    assert _dump(written) == _dump(original)
+    assert len(written) > 3
+
+
+def test_a_drifted_written_out_finalize_fails() -> None:
+    source = ast.unparse(ast.Module(body=_written_out("respond_async"), type_ignores=[]))
+    drifted = ast.parse(source.replace("response = after(response)", "after(response)", 1)).body
+    assert _dump(drifted) != _dump(_finalize_without_errors("_finalize_async"))

@@ -956,7 +956,7 @@ class Erlen(Scaffold):
             for after, after_is_async in plan.after:
                 response = after(response)
                 if after_is_async:
-                    response = run_coroutine_sync(as_coroutine(response))  # type: ignore[arg-type]
+                    response = run_coroutine_sync(as_coroutine(response))
             if ctx._session is not None or ctx.request._has_cookie_header is not False:
                 self._save_session(ctx, response)
             if signals.request_finished.receivers:

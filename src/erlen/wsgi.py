@@ -59,19 +59,23 @@ def request_from_environ(request_class: type[R], environ: dict[str, Any]) -> R:
         host = None
         server = _server_of(environ)
     qs = get("QUERY_STRING")
+    # PERF: by position (see Request.from_values), one argument a line, named.
     return request_class.from_values(
-        get("REQUEST_METHOD", "GET"),
-        path,
-        qs.encode("latin-1") if qs else b"",
-        scheme=get("wsgi.url_scheme", "http"),
-        root_path=root,
-        host=host,
-        server=server,
-        remote_addr=get("REMOTE_ADDR"),
-        body=get("wsgi.input"),
-        body_terminated=bool(get("wsgi.input_terminated")),
-        has_cookie_header="HTTP_COOKIE" in environ,
-        environ=environ,
+        get("REQUEST_METHOD", "GET"),  # method
+        path,  # path
+        qs.encode("latin-1") if qs else b"",  # query_string
+        get("wsgi.url_scheme", "http"),  # scheme
+        root,  # root_path
+        None,  # headers: a view of the environ, made on first use
+        None,  # raw_headers
+        host,  # host
+        server,  # server
+        get("REMOTE_ADDR"),  # remote_addr
+        get("wsgi.input"),  # body
+        bool(get("wsgi.input_terminated")),  # body_terminated
+        None,  # body_receiver
+        "HTTP_COOKIE" in environ,  # has_cookie_header
+        environ,  # environ
     )
 
 

@@ -778,3 +778,30 @@ def test_path_info_without_its_slash_reads_as_flask(path_info: str) -> None:
     expected = read(flask, flask.Flask)
     assert expected[0] == "/" + path_info
     assert read(erlen, Erlen) == expected
+
+
+def test_from_values_keeps_the_order_the_doors_pass_by_position() -> None:
+    """erlen.wsgi and erlen.asgi call Request.from_values with positional arguments (faster on
+    CPython 3.11): its parameters must keep this order."""
+    import inspect
+
+    from erlen.request import Request
+
+    assert list(inspect.signature(Request.from_values).parameters) == [
+        "method",
+        "path",
+        "query_string",
+        "scheme",
+        "root_path",
+        "headers",
+        "raw_headers",
+        "host",
+        "server",
+        "remote_addr",
+        "body",
+        "body_terminated",
+        "body_receiver",
+        "has_cookie_header",
+        "environ",
+        "scope",
+    ]

@@ -982,3 +982,51 @@ def test_redirect_query_string_as_flask(client: Any, path: str) -> None:
         expected.status_code,
         expected.headers["Location"],
     )
+
+
+def test_url_values_bind_by_name_whatever_the_view_looks_like(client: Any) -> None:
+    """A view's URL value may be passed by position when that binds it the same way; every
+    other view gets it by keyword, as in Flask."""
+    import functools
+
+    app = Erlen(__name__)
+
+    @app.route("/first/<int:item_id>")
+    def first(item_id: int, extra: int = 1) -> str:
+        return f"{item_id} {extra}"
+
+    @app.route("/second/<a>")
+    def second(b: str = "-", a: str = "-") -> str:  # the URL's variable is not the first
+        return f"{a} {b}"
+
+    @app.route("/kwargs/<a>")
+    def everything(**values: str) -> str:
+        return ",".join(f"{k}={v}" for k, v in values.items())
+
+    def tagged(tag: str, a: str) -> str:
+        return f"{tag} {a}"
+
+    app.add_url_rule("/partial/<a>", "partial", functools.partial(tagged, "p"))
+
+    @app.route("/async/<int:n>")
+    async def doubled(n: int) -> str:
+        return str(n * 2)
+
+    c = client(app)
+    assert c.get("/first/7").data == b"7 1"
+    assert c.get("/second/x").data == b"x -"
+    assert c.get("/kwargs/y").data == b"a=y"
+    assert c.get("/partial/z").data == b"p z"
+    assert c.get("/async/21").data == b"42"
+
+
+def test_a_positional_only_url_parameter_fails_as_in_flask(client: Any) -> None:
+    app = Erlen(__name__)
+    app.testing = True
+
+    def only(a: str, /) -> str:
+        return a
+
+    app.add_url_rule("/<a>", "only", only)
+    with pytest.raises(TypeError):
+        client(app).get("/x")

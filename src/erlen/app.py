@@ -96,8 +96,9 @@ class EndpointPlan:
     """What serving one endpoint takes, compiled once from the registries.
 
     The hooks that apply to the endpoint flattened in Flask's order, its view, and
-    two answers the doors need before dispatch: ``in_thread`` (a sync view, or an app
-    overriding Flask's sync dispatch methods: under ASGI it runs in the worker pool)
+    two answers the doors need before dispatch: ``in_thread`` (a sync view not marked
+    ``@nonblocking``, or an app overriding Flask's sync dispatch methods: under ASGI it
+    runs in the worker pool)
     and ``streams_body`` (the view reads the body itself, ``@stream_request_body``).
 
     For an ``async def`` view, a hook that names an async twin in its ``__erlen_async__``
@@ -630,7 +631,13 @@ class Erlen(Scaffold):
         outer_first: tuple[str | None, ...] = (None, *reversed(blueprints))
         inner_first: tuple[str | None, ...] = (*blueprints, None)
         view = self.view_functions.get(endpoint) if endpoint is not None else None
-        on_loop = view is not None and is_async_callable(view) and not self._flask_dispatch
+        # Under ASGI the view runs on the loop: an async view, or a sync one marked
+        # @nonblocking (then it and its sync hooks run there, with no thread hop).
+        on_loop = (
+            view is not None
+            and (is_async_callable(view) or getattr(view, "_erlen_nonblocking", False) is True)
+            and not self._flask_dispatch
+        )
         for name in outer_first:
             plan.url_preprocessors.extend(self.url_value_preprocessors.get(name, ()))
             for f in self.before_request_funcs.get(name, ()):
@@ -646,7 +653,7 @@ class Erlen(Scaffold):
             plan.view = view
             plan.first_arg = _first_parameter(view)
             plan.view_is_async = is_async_callable(view)
-            plan.in_thread = not plan.view_is_async
+            plan.in_thread = not on_loop
             plan.streams_body = bool(getattr(view, "_erlen_stream_body", False))
         if self._flask_dispatch:
             plan.in_thread = True  # Flask's dispatch methods are sync
@@ -1896,6 +1903,7 @@ _WATCHED_ATTRIBUTES = frozenset(
         *REGISTRY_FACTORIES,
     )
 )
+
 
 def _first_parameter(view: Callable[..., Any]) -> str | None:
     """The name of a plain function's first parameter, when it may be passed by position.

@@ -14,7 +14,7 @@ import pytest
 from werkzeug.routing import BaseConverter as WerkzeugBaseConverter
 
 import erlen
-from erlen import Config, Erlen, current_app, request
+from erlen import Config, Erlen, current_app, request, session
 
 # -- constructor -----------------------------------------------------------------------------
 
@@ -1030,3 +1030,49 @@ def test_a_positional_only_url_parameter_fails_as_in_flask(client: Any) -> None:
     app.add_url_rule("/<a>", "only", only)
     with pytest.raises(TypeError):
         client(app).get("/x")
+
+
+def test_a_nonblocking_def_view_runs_on_the_loop_under_asgi(client: Any, protocol: str) -> None:
+    """``@nonblocking`` takes a ``def`` view (and its sync hooks) off the worker pool under
+    ASGI; under WSGI nothing changes."""
+    import asyncio
+
+    from erlen import g, nonblocking
+
+    def where() -> str:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return "thread"
+        return "loop"
+
+    app = Erlen(__name__)
+
+    @app.before_request
+    def note() -> None:
+        g.hook = where()
+
+    @app.after_request
+    def tag(response: Any) -> Any:
+        response.headers["X-After"] = where()
+        return response
+
+    @app.route("/plain")
+    def plain() -> str:
+        return f"{g.hook} {where()}"
+
+    @app.route("/fast/<int:n>")
+    @nonblocking
+    def fast(n: int) -> dict[str, Any]:
+        session["n"] = n
+        return {"hook": g.hook, "view": where(), "n": n}
+
+    app.secret_key = "k"
+    c = client(app)
+    on_loop = "loop" if protocol == "asgi" else "thread"
+    assert c.get("/plain").data == b"thread thread"
+    r = c.get("/fast/3")
+    assert r.json == {"hook": on_loop, "view": on_loop, "n": 3}
+    assert r.headers["X-After"] == on_loop
+    assert "session=" in r.headers["Set-Cookie"]
+    assert app._plan("fast").in_thread is False and app._plan("plain").in_thread is True

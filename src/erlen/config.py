@@ -147,21 +147,27 @@ class Config(dict[str, Any]):
         super().update(*args, **kwargs)
         self._version += 1
 
+    # The count goes up after the change: whatever was worked out from the settings
+    # while a change was under way carries the old count, and is dropped.
     def setdefault(self, key: str, default: Any = None) -> Any:
         """Return ``self[key]``, setting it to ``default`` first when missing."""
-        if key not in self:
+        missing = key not in self
+        value = super().setdefault(key, default)
+        if missing:
             self._version += 1
-        return super().setdefault(key, default)
+        return value
 
     def pop(self, key: str, *default: Any) -> Any:
         """Remove ``key`` and return its value (or ``default``), as :meth:`dict.pop`."""
+        value = super().pop(key, *default)
         self._version += 1
-        return super().pop(key, *default)
+        return value
 
     def popitem(self) -> tuple[str, Any]:
         """Remove and return the last item, as :meth:`dict.popitem`."""
+        item = super().popitem()
         self._version += 1
-        return super().popitem()
+        return item
 
     def clear(self) -> None:
         """Remove every key."""

@@ -138,6 +138,11 @@ def last_event_id(default: str | None = None) -> str | None:
     return default if value is None else value
 
 
+#: How long a cancelled close still waits for the stream's source to close (seconds): a
+#: blocked sync step gets half of it (erlen.concurrency.ThreadedIterator), the close the rest.
+_CLOSE_WAIT = 1.0
+
+
 def _keep(task: asyncio.Future[Any]) -> None:
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
@@ -288,11 +293,25 @@ class _EventStream:
         if self._closed:
             return
         self._closed = True
+        # The close runs as a task of its own: the pump that closes us is cancelled when the
+        # client's disconnect arrives, and that may be while this close is under way (the
+        # pump ended on a failed send and is cleaning up).
+        stopping = asyncio.ensure_future(self._stop())
         try:
-            await self._stop()
+            await asyncio.shield(stopping)
+        except asyncio.CancelledError:
+            # Let the close end anyway (bounded), so that the generator's finally runs
+            # before what the caller does next (the request's teardown), as uncancelled.
+            await asyncio.wait((stopping,), timeout=_CLOSE_WAIT)
+            if not stopping.done():
+                _keep(stopping)  # (referenced until it ends)
+                self._close_when_idle()
+            elif not stopping.cancelled():
+                stopping.exception()  # retrieved: a failed close is not reported twice
+            raise
         except BaseException:
-            # Interrupted (cancelled again while closing): the generator must still
-            # be closed, or its finally would wait for garbage collection.
+            # The close failed: the generator must still be closed, or its finally would
+            # wait for garbage collection.
             self._close_when_idle()
             raise
 

@@ -321,3 +321,31 @@ def test_asgi_disconnect_mid_stream_closes_a_sync_generator(
     (gen,) = gens
     assert gen.gi_frame is None  # type: ignore[attr-defined]  # closed, not merely dropped
     assert _threads_inside(events.__code__) == []
+
+
+def test_a_close_cancelled_midway_still_closes_the_generator_first() -> None:
+    """The ASGI door cancels a pump when the client's disconnect arrives, which may be while
+    the pump is already closing the stream (its send failed): the generator's ``finally``
+    must still run before the close returns (and the request's teardown follows)."""
+    log: list[str] = []
+
+    def events() -> Iterator[ServerSentEvent]:
+        try:
+            while True:
+                yield ServerSentEvent("x")
+        finally:
+            log.append("finally")
+
+    async def main() -> None:
+        stream = EventSourceResponse(events(), ping=10).body_iterable
+        chunks = stream.__aiter__()
+        assert await chunks.__anext__() == b"data: x\n\n"
+        closing = asyncio.ensure_future(stream.aclose())
+        await asyncio.sleep(0)  # (a yield: the close is now waiting for the producer)
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        assert log == ["finally"]
+        await chunks.aclose()
+
+    asyncio.run(main())

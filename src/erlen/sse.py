@@ -148,6 +148,12 @@ def _keep(task: asyncio.Future[Any]) -> None:
     task.add_done_callback(_tasks.discard)
 
 
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    # A close that fails after its caller stopped waiting is not reported as unretrieved.
+    if not task.cancelled():
+        task.exception()
+
+
 def _resolve(waiter: asyncio.Future[Any], value: Any) -> None:
     if not waiter.done():
         waiter.set_result(value)
@@ -297,17 +303,15 @@ class _EventStream:
         # client's disconnect arrives, and that may be while this close is under way (the
         # pump ended on a failed send and is cleaning up).
         stopping = asyncio.ensure_future(self._stop())
+        _keep(stopping)  # (referenced until it ends, even when nobody waits for it)
+        stopping.add_done_callback(_retrieve)
         try:
             await asyncio.shield(stopping)
         except asyncio.CancelledError:
             # Let the close end anyway (bounded), so that the generator's finally runs
             # before what the caller does next (the request's teardown), as uncancelled.
+            # Past the bound it goes on by itself (a blocked step closes when it returns).
             await asyncio.wait((stopping,), timeout=_CLOSE_WAIT)
-            if not stopping.done():
-                _keep(stopping)  # (referenced until it ends)
-                self._close_when_idle()
-            elif not stopping.cancelled():
-                stopping.exception()  # retrieved: a failed close is not reported twice
             raise
         except BaseException:
             # The close failed: the generator must still be closed, or its finally would

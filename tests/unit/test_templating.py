@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 import erlen
 from erlen import Erlen, get_template_attribute, render_template, render_template_string
+from erlen._jinja import Template as ErlenTemplate
 from erlen.templating import DispatchingJinjaLoader, Environment
 from support import run_markdown
 
@@ -521,3 +522,82 @@ def test_environment_getattr_is_jinjas(obj: Any, attribute: str) -> None:
         assert mine._undefined_message == expected._undefined_message  # type: ignore[attr-defined]
     else:
         assert mine == expected
+
+
+def _jinja_context(template: jinja2.Template, *args: Any, **kwargs: Any) -> Any:
+    """The context Jinja's own ``Template.new_context`` makes for ``template``."""
+    return jinja2.Template.new_context(template, *args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("template_globals", "render_vars"),
+    [
+        (None, None),
+        (None, {}),
+        (None, {"value": 1, "url_for": "a value over a global"}),
+        ({"extra": "template global", "g": "over the environment's g"}, {"extra": "a value"}),
+    ],
+)
+def test_render_context_is_jinjas(
+    template_globals: dict[str, Any] | None, render_vars: dict[str, Any] | None
+) -> None:
+    app = Erlen(__name__)
+    template = app.jinja_env.from_string("{{ value }}", globals=template_globals)
+    assert isinstance(template, ErlenTemplate)  # the fast path is the one used
+    ours = template.new_context(render_vars)
+    theirs = _jinja_context(template, render_vars)
+    assert list(ours.parent.items()) == list(theirs.parent.items())  # same values, same order
+    assert ours.globals_keys == theirs.globals_keys
+    assert (ours.name, ours.blocks, ours.environment) == (
+        theirs.name,
+        theirs.blocks,
+        theirs.environment,
+    )
+    # Shared contexts and locals (imports, includes) take Jinja's own path.
+    shared = template.new_context({"value": 2}, shared=True)
+    assert shared.parent == {"value": 2}
+    with_locals = template.new_context({"value": 2}, locals={"l_0_x": 3})
+    assert with_locals.parent == _jinja_context(template, {"value": 2}, locals={"l_0_x": 3}).parent
+
+
+def test_render_keys_must_be_strings_as_in_jinja() -> None:
+    template = Erlen(__name__).jinja_env.from_string("x")
+    with pytest.raises(TypeError):
+        _jinja_context(template, {1: "x"})
+    with pytest.raises(TypeError):
+        template.render({1: "x"})
+
+
+def test_globals_changed_after_a_template_is_loaded_show_in_its_next_render(
+    root: Path, protocol: str
+) -> None:
+    (root / "templates" / "late.html").write_text("{{ late }}|{{ over }}|{{ shadow }}")
+    app = Erlen(__name__, root_path=str(root))
+
+    @app.route("/")
+    def index() -> str:
+        return render_template("late.html", shadow="value")
+
+    client = app.test_client(asgi=protocol == "asgi")
+    assert client.get("/").text == "||value"
+    app.jinja_env.globals.update(late="added", shadow="global")
+    app.jinja_env.get_template("late.html").globals["over"] = "template own"
+    assert client.get("/").text == "added|template own|value"
+    del app.jinja_env.globals["late"]
+    assert client.get("/").text == "|template own|value"
+
+
+def test_templates_render_the_same_through_includes_imports_and_async(root: Path) -> None:
+    (root / "templates" / "inc.html").write_text("[{{ value }} {{ x }}]")
+    (root / "templates" / "main.html").write_text(
+        '{% set x = "set" %}{% include "inc.html" %}'
+        '{% import "macros.html" as m with context %}{{ m.hello("n") }}'
+    )
+    results = []
+    for is_async in (False, True):
+        app = Erlen(__name__, root_path=str(root))
+        app.secret_key = "k"
+        app.jinja_options = {"enable_async": is_async}
+        with app.test_request_context("/here"):
+            results.append(render_template("main.html", value="v"))
+    assert results == ["[v set]Hello n from /here - -"] * 2

@@ -14,6 +14,7 @@ import flask
 import jinja2
 import pytest
 from markupsafe import Markup
+from werkzeug.datastructures import MultiDict
 
 import erlen
 from erlen import Erlen, get_template_attribute, render_template, render_template_string
@@ -501,6 +502,19 @@ def test_dict_attribute_lookup_as_flask(undefined: str, protocol: str) -> None:
         assert body.startswith("&lt;ann&gt;||True|&lt;ann&gt;|1|False|class attribute|2|")
 
 
+class _Broken:
+    """A property that fails with AttributeError, and items that fail with KeyError or TypeError."""
+
+    @property
+    def attribute(self) -> Any:
+        raise AttributeError("inside the property")
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "item":
+            return "the item"
+        raise KeyError(key)
+
+
 @pytest.mark.parametrize(
     ("obj", "attribute"),
     [
@@ -511,6 +525,15 @@ def test_dict_attribute_lookup_as_flask(undefined: str, protocol: str) -> None:
         (_Row(name="key"), "name"),
         ({1: "int key"}, "real"),
         ([1, 2], "append"),
+        ([1, 2], "missing"),
+        ("text", "upper"),
+        (_Row(other=2), "other"),
+        (_Row(other=2), "missing"),
+        (MultiDict([("page", "3")]), "page"),
+        (MultiDict([("page", "3")]), "missing"),
+        (_Broken(), "attribute"),
+        (_Broken(), "item"),
+        (None, "anything"),
     ],
 )
 def test_environment_getattr_is_jinjas(obj: Any, attribute: str) -> None:
@@ -601,3 +624,78 @@ def test_templates_render_the_same_through_includes_imports_and_async(root: Path
         with app.test_request_context("/here"):
             results.append(render_template("main.html", value="v"))
     assert results == ["[v set]Hello n from /here - -"] * 2
+
+
+class _Callable:
+    def __call__(self, *args: Any) -> str:
+        return f"instance{args}"
+
+
+class _ContextCallable:
+    @jinja2.pass_context
+    def __call__(self, context: Any, *args: Any) -> str:
+        return f"instance with {context.get('who')}{args}"
+
+
+def _stops() -> Any:
+    raise StopIteration
+
+
+_CALLS = {
+    "plain": (lambda *a, **k: f"plain{a}{sorted(k.items())}"),
+    "with_context": jinja2.pass_context(lambda c, *a: f"{c.get('who')} {c.get('x')}{a}"),
+    "with_eval_context": jinja2.pass_eval_context(
+        lambda e, *a: f"{isinstance(e, jinja2.nodes.EvalContext)}{a}"
+    ),
+    "with_environment": jinja2.pass_environment(
+        lambda e, *a: f"{isinstance(e, jinja2.Environment)}{a}"
+    ),
+    "instance": _Callable(),
+    "context_instance": _ContextCallable(),
+    "stops": _stops,
+    "builtin": len,
+}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ plain(1, k=2) }}",
+        "{% for x in [1, 2] %}{{ plain(x) }}{{ with_context(x) }}{% endfor %}",
+        "{% for x in 'ab' %}{{ with_context() }}|{% endfor %}",
+        "{% set x = 'set' %}{{ with_context() }}",
+        "{{ with_eval_context(1) }} {{ with_environment(2) }}",
+        "{{ instance(1) }} {{ context_instance(2) }}",
+        "{{ stops() is undefined }} [{{ stops() }}]",
+        "{{ builtin('abc') }}",
+        "{% for x in 'ab' %}{{ loop.cycle('odd', 'even') }}{% endfor %}",
+        "{% macro m(a) %}<{{ a }}{{ caller() if caller }}>{% endmacro %}"
+        "{{ m(1) }}{% call m(2) %}in{% endcall %}",
+        "{% block b %}{{ with_context() }}{% endblock %}",
+    ],
+)
+@pytest.mark.parametrize("is_async", [False, True])
+def test_template_calls_are_jinjas(source: str, is_async: bool) -> None:
+    app = Erlen(__name__)
+    app.jinja_options = {"enable_async": is_async}
+    ours = app.jinja_env
+    assert ours.context_class is not jinja2.runtime.Context  # the fast call is the one used
+    theirs = jinja2.Environment(autoescape=True, enable_async=is_async)
+    rendered = []
+    for env in (ours, theirs):
+        env.globals.update(_CALLS)
+        rendered.append(env.from_string(source).render(who="me"))
+    assert rendered[0] == rendered[1]
+
+
+def test_template_call_frames_are_hidden_as_in_jinja() -> None:
+    def fails() -> None:
+        raise ValueError("from the template")
+
+    for env in (Erlen(__name__).jinja_env, jinja2.Environment()):
+        template = env.from_string("{{ fails() }}")
+        with pytest.raises(ValueError) as info:
+            template.render(fails=fails)
+        names = [entry.name for entry in info.traceback]
+        assert "call" not in names
+        assert names[-1] == "fails"

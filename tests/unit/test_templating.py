@@ -12,6 +12,7 @@ from typing import Any
 
 import flask
 import jinja2
+import markupsafe
 import pytest
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
@@ -699,3 +700,55 @@ def test_template_call_frames_are_hidden_as_in_jinja() -> None:
         names = [entry.name for entry in info.traceback]
         assert "call" not in names
         assert names[-1] == "fails"
+
+
+class _Html:
+    def __html__(self) -> str:
+        return "<b>own markup</b>"
+
+
+class _Text(str):
+    __slots__ = ()
+
+
+class _Number(int):
+    def __str__(self) -> str:
+        return "<not a plain int>"
+
+
+_ESCAPED_VALUES: list[Any] = [
+    "plain",
+    "<a href='x'>&\"",
+    "",
+    _Text("<sub>"),
+    Markup("<i>safe</i>"),
+    _Html(),
+    0,
+    -42,
+    10**30,
+    True,
+    _Number(3),
+    1.5,
+    None,
+    [1, "<"],
+]
+
+
+@pytest.mark.parametrize("value", _ESCAPED_VALUES, ids=repr)
+def test_autoescape_is_markupsafes(value: Any) -> None:
+    from erlen._jinja import _escape
+
+    ours, theirs = _escape(value), markupsafe.escape(value)
+    assert (type(ours), ours) == (type(theirs), theirs)
+
+
+def test_templates_autoescape_through_the_faster_escape_and_render_as_jinja() -> None:
+    source = "{% for v in values %}[{{ v }}]{% endfor %}{{ missing }}|{{ values|length }}"
+    rendered = []
+    for env in (Erlen(__name__).jinja_env, jinja2.Environment(autoescape=True)):
+        template = env.from_string(source)
+        rendered.append(template.render(values=_ESCAPED_VALUES))
+    assert rendered[0] == rendered[1]
+    fast = Erlen(__name__).jinja_env.from_string("{{ x }}")
+    if getattr(markupsafe, "_escape_inner", None) is not None:  # MarkupSafe 3
+        assert fast.root_render_func.__globals__["escape"] is erlen._jinja._escape

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping
+from types import FunctionType as _FunctionType
+from types import MethodType as _MethodType
 from typing import TYPE_CHECKING, Any
 
 import markupsafe
@@ -28,16 +30,27 @@ class Context(BaseContext):
         PERF: Jinja asks each callable (and its ``__call__``) whether it wants the
         context, the eval context or the environment first, through two ``hasattr``
         calls and an enum lookup each: a quarter of a page that calls ``loop.cycle`` in
-        a loop of ten. Here a callable marked with neither is called at once (the
-        ``_loop_vars``/``_block_vars`` the template passes dropped, as Jinja does); a
-        marked one, or one whose ``__call__`` is marked, goes through Jinja's call.
+        a loop of ten, each a miss that raises and catches an ``AttributeError``. Here
+        the marks of a Python function or bound method are read from the function's
+        ``__dict__`` (other callables are asked as Jinja asks them); a callable marked
+        with neither is called at once (the ``_loop_vars``/``_block_vars`` the template
+        passes dropped, as Jinja does), a marked one goes through Jinja's call.
         """
         if __debug__:
             __traceback_hide__ = True
-        dunder_call = getattr(__obj, "__call__", None)  # noqa: B004
-        if getattr(__obj, "jinja_pass_arg", None) is not None or (
-            dunder_call is not None and getattr(dunder_call, "jinja_pass_arg", None) is not None
-        ):
+        kind = type(__obj)
+        if kind is _MethodType and type(__obj.__func__) is _FunctionType:  # type: ignore[attr-defined]
+            # A Python function's marks are in its __dict__ (a bound method reads its
+            # function's); the __call__ of either is a slot wrapper, which has none.
+            marked = __obj.__func__.__dict__.get("jinja_pass_arg") is not None  # type: ignore[attr-defined]
+        elif kind is _FunctionType:
+            marked = __obj.__dict__.get("jinja_pass_arg") is not None
+        else:
+            dunder_call = getattr(__obj, "__call__", None)  # noqa: B004
+            marked = getattr(__obj, "jinja_pass_arg", None) is not None or (
+                dunder_call is not None and getattr(dunder_call, "jinja_pass_arg", None) is not None
+            )
+        if marked:
             return super().call(__obj, *args, **kwargs)
         if kwargs:
             kwargs.pop("_block_vars", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -638,6 +639,27 @@ class _ContextCallable:
         return f"instance with {context.get('who')}{args}"
 
 
+class _Helper:
+    @jinja2.pass_context
+    def who(self, context: Any, *args: Any) -> str:
+        return f"method with {context.get('who')}{args}"
+
+    def plain(self, *args: Any) -> str:
+        return f"method{args}"
+
+    @classmethod
+    @jinja2.pass_environment
+    def kind(cls, environment: Any) -> str:
+        return f"classmethod {isinstance(environment, jinja2.Environment)}"
+
+
+def _unmarked(*args: Any) -> str:
+    return f"unmarked{args}"
+
+
+_unmarked.jinja_pass_arg = None  # type: ignore[attr-defined]
+
+
 def _stops() -> Any:
     raise StopIteration
 
@@ -655,6 +677,9 @@ _CALLS = {
     "context_instance": _ContextCallable(),
     "stops": _stops,
     "builtin": len,
+    "helper": _Helper(),
+    "unmarked": _unmarked,
+    "partial": functools.partial(_unmarked, 1),
 }
 
 
@@ -669,6 +694,9 @@ _CALLS = {
         "{{ instance(1) }} {{ context_instance(2) }}",
         "{{ stops() is undefined }} [{{ stops() }}]",
         "{{ builtin('abc') }}",
+        "{{ helper.who(1) }} {{ helper.plain(2) }} {{ helper.kind() }} {{ unmarked(3) }}",
+        "{% for x in 'a' %}{{ helper.who(x) }}{% endfor %}",
+        "{{ partial() }}",
         "{% for x in 'ab' %}{{ loop.cycle('odd', 'even') }}{% endfor %}",
         "{% macro m(a) %}<{{ a }}{{ caller() if caller }}>{% endmacro %}"
         "{{ m(1) }}{% call m(2) %}in{% endcall %}",

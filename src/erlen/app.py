@@ -429,13 +429,16 @@ class Erlen(Scaffold):
 
     def update_template_context(self, context: dict[str, Any]) -> None:
         """Add the context processors' values to a template context."""
+        processors = self.template_context_processors
+        if not any(processors.values()):
+            return  # PERF: no processor registered (the defaults are added by the caller)
         names: Iterable[str | None] = (None,)
         ctx = _cv_request.get(None)
         if ctx is not None:
             names = (None, *reversed(ctx.request.blueprints))
         orig = context.copy()
         for name in names:
-            for func in self.template_context_processors.get(name, ()):
+            for func in processors.get(name, ()):
                 context.update(self.ensure_sync(func)())
         context.update(orig)
 

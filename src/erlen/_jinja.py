@@ -9,7 +9,7 @@ from types import MethodType as _MethodType
 from typing import TYPE_CHECKING, Any
 
 import markupsafe
-from jinja2 import BaseLoader, TemplateNotFound
+from jinja2 import BaseLoader, TemplateNotFound, pass_environment, pass_eval_context
 from jinja2 import Environment as BaseEnvironment
 from jinja2 import Template as BaseTemplate
 from jinja2.runtime import Context as BaseContext
@@ -20,8 +20,17 @@ if TYPE_CHECKING:
     from .scaffold import Scaffold
 
 
+def _probe() -> None:
+    """Marked with Jinja's public decorators below, to read the marks' values."""
+
+
+#: The marks ``pass_eval_context`` and ``pass_environment`` put on a function.
+_EVAL_CONTEXT_MARK = pass_eval_context(_probe).jinja_pass_arg  # type: ignore[attr-defined]
+_ENVIRONMENT_MARK = pass_environment(_probe).jinja_pass_arg  # type: ignore[attr-defined]
+
+
 class Context(BaseContext):
-    """Jinja's render context, with a cheaper call for functions that take no context."""
+    """Jinja's render context, with a cheaper call from templates."""
 
     @internalcode  # hidden from template tracebacks, as Jinja's own call is
     def call(__self, __obj: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -31,10 +40,12 @@ class Context(BaseContext):
         context, the eval context or the environment first, through two ``hasattr``
         calls and an enum lookup each: a quarter of a page that calls ``loop.cycle`` in
         a loop of ten, each a miss that raises and catches an ``AttributeError``. Here
-        the marks of a Python function or bound method are read from the function's
-        ``__dict__`` (other callables are asked as Jinja asks them); a callable marked
-        with neither is called at once (the ``_loop_vars``/``_block_vars`` the template
-        passes dropped, as Jinja does), a marked one goes through Jinja's call.
+        the mark of a Python function or bound method is read from the function's
+        ``__dict__`` (other callables are asked as Jinja asks them). An unmarked
+        callable is called at once, and one that wants the eval context (a macro) or
+        the environment gets it here; the ``_loop_vars``/``_block_vars`` the template
+        passes are dropped, as Jinja does. One that wants the context goes through
+        Jinja's call, which derives it for loop and block variables.
         """
         if __debug__:
             __traceback_hide__ = True
@@ -42,16 +53,30 @@ class Context(BaseContext):
         if kind is _MethodType and type(__obj.__func__) is _FunctionType:  # type: ignore[attr-defined]
             # A Python function's marks are in its __dict__ (a bound method reads its
             # function's); the __call__ of either is a slot wrapper, which has none.
-            marked = __obj.__func__.__dict__.get("jinja_pass_arg") is not None  # type: ignore[attr-defined]
+            mark = __obj.__func__.__dict__.get("jinja_pass_arg")  # type: ignore[attr-defined]
         elif kind is _FunctionType:
-            marked = __obj.__dict__.get("jinja_pass_arg") is not None
+            mark = __obj.__dict__.get("jinja_pass_arg")
         else:
+            # A callable object: a mark on its __call__ comes first, and then that
+            # method is what is called (a macro's __call__ wants the eval context).
             dunder_call = getattr(__obj, "__call__", None)  # noqa: B004
-            marked = getattr(__obj, "jinja_pass_arg", None) is not None or (
-                dunder_call is not None and getattr(dunder_call, "jinja_pass_arg", None) is not None
-            )
-        if marked:
-            return super().call(__obj, *args, **kwargs)
+            if type(dunder_call) is _MethodType and type(dunder_call.__func__) is _FunctionType:
+                mark = dunder_call.__func__.__dict__.get("jinja_pass_arg")
+            elif dunder_call is not None:
+                mark = getattr(dunder_call, "jinja_pass_arg", None)
+            else:
+                mark = None
+            if mark is not None:
+                __obj = dunder_call  # type: ignore[assignment]
+            else:
+                mark = getattr(__obj, "jinja_pass_arg", None)
+        if mark is not None:
+            if mark is _EVAL_CONTEXT_MARK:
+                args = (__self.eval_ctx, *args)
+            elif mark is _ENVIRONMENT_MARK:
+                args = (__self.environment, *args)
+            else:
+                return super().call(__obj, *args, **kwargs)
         if kwargs:
             kwargs.pop("_block_vars", None)
             kwargs.pop("_loop_vars", None)
@@ -75,14 +100,16 @@ def _escape(s: Any) -> markupsafe.Markup:
 
     PERF: a template calls this for every ``{{ value }}`` it autoescapes. A plain
     ``str`` is escaped in C and wrapped with ``str.__new__``, as ``Markup()`` ends up
-    doing; an ``int`` has nothing to escape. Anything else (``__html__`` objects,
-    subclasses, undefined values) is markupsafe's own.
+    doing; an ``int`` has nothing to escape, a ``Markup`` is safe already. Anything else
+    (``__html__`` objects, subclasses, undefined values) is markupsafe's own.
     """
     kind = type(s)
     if kind is str:
         return _new_str(_Markup, _escape_inner(s))  # type: ignore[misc]
     if kind is int:
         return _new_str(_Markup, str(s))
+    if kind is _Markup:
+        return _new_str(_Markup, s)  # already safe (a macro's output): a copy, as escape() makes
     return _markupsafe_escape(s)
 
 

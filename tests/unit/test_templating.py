@@ -653,6 +653,19 @@ class _Helper:
         return f"classmethod {isinstance(environment, jinja2.Environment)}"
 
 
+class _EnvironmentCallable:
+    @jinja2.pass_environment
+    def __call__(self, environment: Any, *args: Any) -> str:
+        return f"instance with {isinstance(environment, jinja2.Environment)}{args}"
+
+
+def _odd_mark(*args: Any) -> str:
+    return f"odd mark{args}"
+
+
+_odd_mark.jinja_pass_arg = "not one of Jinja's"  # type: ignore[attr-defined]
+
+
 def _unmarked(*args: Any) -> str:
     return f"unmarked{args}"
 
@@ -679,6 +692,8 @@ _CALLS = {
     "builtin": len,
     "helper": _Helper(),
     "unmarked": _unmarked,
+    "environment_instance": _EnvironmentCallable(),
+    "odd_mark": _odd_mark,
     "partial": functools.partial(_unmarked, 1),
 }
 
@@ -696,7 +711,7 @@ _CALLS = {
         "{{ builtin('abc') }}",
         "{{ helper.who(1) }} {{ helper.plain(2) }} {{ helper.kind() }} {{ unmarked(3) }}",
         "{% for x in 'a' %}{{ helper.who(x) }}{% endfor %}",
-        "{{ partial() }}",
+        "{{ partial() }} {{ environment_instance(1) }} {{ odd_mark(2) }}",
         "{% for x in 'ab' %}{{ loop.cycle('odd', 'even') }}{% endfor %}",
         "{% macro m(a) %}<{{ a }}{{ caller() if caller }}>{% endmacro %}"
         "{{ m(1) }}{% call m(2) %}in{% endcall %}",
@@ -780,3 +795,39 @@ def test_templates_autoescape_through_the_faster_escape_and_render_as_jinja() ->
     fast = Erlen(__name__).jinja_env.from_string("{{ x }}")
     if getattr(markupsafe, "_escape_inner", None) is not None:  # MarkupSafe 3
         assert fast.root_render_func.__globals__["escape"] is erlen._jinja._escape
+
+
+def test_a_page_with_a_layout_macros_and_filters_renders_as_with_jinja(root: Path) -> None:
+    pages = {
+        "base.html": (
+            "<title>{% block title %}{% endblock %}</title><a href='{{ url_for('index') }}'>h</a>"
+            "{% if g.user %}{{ g.user }}{% endif %}<main>{% block content %}{% endblock %}</main>"
+        ),
+        "rows.html": (
+            "{% macro row(post, caller=None) %}<h2>{{ post.title|title }}</h2>"
+            "<p>{{ post.body|truncate(12) }} {{ post.id }}</p>{{ caller() if caller }}"
+            "{% endmacro %}"
+        ),
+        "blog.html": (
+            '{% extends "base.html" %}{% from "rows.html" import row %}'
+            "{% block title %}Posts{% endblock %}{% block content %}"
+            "{% for post in posts %}{{ row(post) }}{% call row(post) %}<i>{{ loop.index }}"
+            "</i>{% endcall %}{% if not loop.last %}<hr>{% endif %}{% endfor %}"
+            "{{ super() }}{% endblock %}"
+        ),
+    }
+    for name, text in pages.items():
+        (root / "templates" / name).write_text(text)
+    app = Erlen(__name__, root_path=str(root))
+    app.add_url_rule("/", "index", lambda: "")
+    posts = [
+        {"id": i, "title": f"post <{i}>", "body": "lorem ipsum dolor sit amet"} for i in (1, 2)
+    ]
+    with app.test_request_context("/"):
+        erlen.g.user = "<ann>"
+        theirs = jinja2.Environment(autoescape=True, loader=app.jinja_env.loader)
+        theirs.globals.update(app.jinja_env.globals)
+        expected = theirs.get_template("blog.html").render(posts=posts)
+        assert render_template("blog.html", posts=posts) == expected
+        assert "&lt;ann&gt;" in expected
+        assert "Post &lt;1&gt;" in expected

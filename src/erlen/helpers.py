@@ -67,7 +67,12 @@ def url_for(
     ``.name`` is relative to the current blueprint; unknown values become the
     query string; ``_external`` gives an absolute URL.
     """
-    return current_app.url_for(
+    ctx = _cv_app.get(None)
+    app = ctx.app if ctx is not None else current_app._get_current_object()  # type: ignore[attr-defined]
+    if _anchor is None and _method is None and _scheme is None and _external is None:
+        # PERF: the usual call (a template's links), without four keywords to pass on.
+        return app.url_for(endpoint, **values)
+    return app.url_for(
         endpoint,
         _anchor=_anchor,
         _method=_method,

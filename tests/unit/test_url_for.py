@@ -320,3 +320,26 @@ def test_build_errors_are_werkzeugs_for_flask_code(protocol: str) -> None:
     assert isinstance(seen[-1], werkzeug.routing.RequestRedirect)
     with app.test_request_context(), pytest.raises(werkzeug.routing.RoutingException):
         erlen.url_for("missing")
+
+
+@pytest.mark.parametrize("mod", [flask, erlen], ids=["flask", "erlen"])
+def test_url_for_goes_through_an_overridden_app_url_for(mod: ModuleType) -> None:
+    calls: list[tuple[str, dict[str, Any]]] = []
+    base = mod.Flask if mod is flask else mod.Erlen
+
+    class App(base):  # type: ignore[misc,valid-type]
+        def url_for(self, endpoint: str, /, **kwargs: Any) -> str:
+            calls.append((endpoint, {k: v for k, v in kwargs.items() if v is not None}))
+            return str(super().url_for(endpoint, **kwargs))
+
+    app = App(__name__)
+    app.add_url_rule("/p/<int:pid>", "page", lambda pid: "")
+    with app.test_request_context("/"):
+        assert mod.url_for("page", pid=1) == "/p/1"
+        assert (
+            mod.url_for("page", pid=2, _anchor="top", _external=True) == "http://localhost/p/2#top"
+        )
+    assert calls == [
+        ("page", {"pid": 1}),
+        ("page", {"pid": 2, "_anchor": "top", "_external": True}),
+    ]

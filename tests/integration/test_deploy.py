@@ -309,11 +309,26 @@ def test_erlen_run_serves_websockets(tmp_path: Path) -> None:
             assert ws.recv(timeout=10) == "echo: hi"
 
 
-def wait_for(server: Server, path: str, expected: str, timeout: float = 40.0) -> str:
-    """Poll *path* until its body contains *expected* (bounded), and return the body."""
+def wait_for(
+    server: Server,
+    path: str,
+    expected: str,
+    timeout: float = 40.0,
+    edit: Callable[[], None] | None = None,
+) -> str:
+    """Poll *path* until its body contains *expected* (bounded), and return the body.
+
+    With *edit*, make the edit first and again every 2 s until the change shows: uvicorn's
+    reloader starts watching only at its first check, a quarter of a second after the server
+    process starts, so an edit made before that is never seen (the server may already answer).
+    """
     deadline = time.monotonic() + timeout
+    next_edit = time.monotonic()
     last = ""
     while time.monotonic() < deadline:
+        if edit is not None and time.monotonic() >= next_edit:
+            edit()
+            next_edit = time.monotonic() + 2.0
         try:
             last = server.get(path).text
         except httpx.TransportError:
@@ -356,12 +371,19 @@ def test_erlen_run_reload_picks_up_code_and_template_changes(tmp_path: Path) -> 
         # A different length: Python trusts a cached .pyc whose source has the same size and
         # the same mtime in whole seconds, so a same-size edit within a second of the first
         # write would be imported stale by the restarted process (when bytecode is written).
-        app_file.write_text(
-            RELOAD_APP.replace("version one", "version two, reloaded"), encoding="utf-8"
+        new_code = RELOAD_APP.replace("version one", "version two, reloaded")
+        wait_for(
+            server,
+            "/",
+            "version two, reloaded",
+            edit=lambda: app_file.write_text(new_code, encoding="utf-8"),
         )
-        wait_for(server, "/", "version two, reloaded")
-        template.write_text("<p>template two</p>", encoding="utf-8")
-        wait_for(server, "/page", "template two")
+        wait_for(
+            server,
+            "/page",
+            "template two",
+            edit=lambda: template.write_text("<p>template two</p>", encoding="utf-8"),
+        )
 
 
 APP_RUN = """

@@ -1289,6 +1289,8 @@ class Erlen(Scaffold):
         request = ctx.request
         if interface.get_cookie_name(self) not in request.cookies:
             return None
+        if not interface._may_be_permanent(self, request):
+            return None  # not permanent: nothing to refresh (see SessionInterface)
         session = interface.open_session(self, request)
         if session is not None:
             ctx._session = session

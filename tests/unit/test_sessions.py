@@ -517,6 +517,22 @@ def build_permanent(mod: ModuleType) -> Any:
     def untouched() -> str:
         return "untouched"
 
+    @app.route("/browser-session")
+    def browser_session() -> str:
+        sess["user"] = "ann"
+        return "in"
+
+    @app.route("/big-permanent")
+    def big_permanent() -> str:
+        sess["notes"] = "a long note " * 40  # compressed in the cookie
+        sess.permanent = True
+        return "in"
+
+    @app.route("/nested")
+    def nested() -> str:
+        sess["pref"] = {"_permanent": True}  # the key, but not the session's flag
+        return "in"
+
     @app.route("/hook-only")
     def hook_only() -> str:
         return "hook"
@@ -799,3 +815,56 @@ def test_get_opened_session_looks_without_opening() -> None:
     seen.clear()
     touched = client.get("/yes")
     assert seen == [1, {"x": 1}] and touched.headers["Vary"] == "Cookie"
+
+
+@pytest.mark.parametrize(
+    ("login", "refreshed", "verified"),
+    [
+        ("/browser-session", False, False),  # peeked at: no "_permanent", never verified
+        ("/login", True, True),
+        ("/big-permanent", True, True),  # compressed: not peeked at, opened
+        ("/nested", False, True),  # "_permanent" in the payload: opened to know
+    ],
+)
+def test_an_untouched_session_is_opened_only_when_it_may_need_a_refresh(
+    login: str, refreshed: bool, verified: bool, protocol: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = observe(build_permanent, [login, "/untouched"], protocol)
+    assert bool(rows[1][3]) is refreshed  # the same Set-Cookie (or none) as Flask's
+    checked: list[str] = []
+    loads = erlen.sessions._CookieSigner.loads
+
+    def counting_loads(self: Any, value: str, max_age: int) -> Any:
+        checked.append(value)
+        return loads(self, value, max_age)
+
+    monkeypatch.setattr(erlen.sessions._CookieSigner, "loads", counting_loads)
+    client = build_permanent(erlen).test_client(asgi=protocol == "asgi")
+    client.get(login)
+    assert bool("Set-Cookie" in client.get("/untouched").headers) is refreshed
+    assert bool(checked) is verified
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"user":"mallory"}',  # not permanent: skipped without a check
+        b'{"_permanent":true,"user":"mallory"}',  # claims permanence: checked, refused
+    ],
+)
+def test_a_forged_session_cookie_untouched_is_answered_as_flask(
+    payload: bytes, protocol: str
+) -> None:
+    import base64
+
+    body = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+    forged = f"{body}.aaaaaa.bm90IGEgc2lnbmF0dXJl"
+    answers = []
+    for mod in (flask, erlen):
+        client = client_for(build_permanent(mod), protocol)
+        client.set_cookie("session", forged)
+        resp = client.get("/untouched")
+        answers.append(
+            (resp.status_code, resp.headers.get("Vary"), resp.headers.getlist("Set-Cookie"))
+        )
+    assert answers[0] == answers[1] == (200, None, [])

@@ -565,10 +565,10 @@ class SecureCookieSessionInterface(SessionInterface):
     def _may_be_permanent(self, app: Erlen, request: Request) -> bool:
         # PERF: a request that carries the session cookie but never uses the session
         # (a static file, a public page) would otherwise have it verified and parsed only
-        # to learn that it is not permanent: a WSGI hello carrying it took 17.5 µs, 8.3 without. The
-        # payload is peeked at when the session is stored the default way (this class's
-        # open_session, Erlen's signer, the tagged JSON serializer, whose JSON writes the
-        # key as "_permanent"); anything else is opened.
+        # to learn that it is not permanent (a WSGI hello carrying it: 17.5 µs, 8.3 with
+        # this). The payload is peeked at when the session is stored the default way
+        # (this class's open_session, Erlen's signer, the tagged JSON serializer, whose
+        # JSON writes the key as "_permanent"); anything else is opened.
         if (
             type(self).open_session is not SecureCookieSessionInterface.open_session
             or self.serializer is not session_json_serializer

@@ -54,6 +54,14 @@ VALUES: list[Any] = [
     {"a": {" b": "x"}, "b": [(1, b"2"), {" m": 3}]},
     {"user_id": 42, "_flashes": [("message", "Saved")], "csrf": "abc", "_fresh": True},
     [{" u": "not really"}, {" d": 5}],
+    # Flat dicts (what a session usually is) take a shorter way; the same text.
+    {"count": 2},
+    {"b": 1, "a": "é😀", "c": None, "d": True, "e": "\x7f<>&'\""},
+    {"big": 2**70, "small": -(2**63) - 1},
+    {"ratio": 0.1, "huge": 1e300, "tiny": 5e-324, "eps": 1e-07, "big": 1e16},
+    {" t": 1},
+    {" t": 1, " u": 2},
+    {"_permanent": True, "user_id": "42", "_fresh": False},
 ]
 
 
@@ -99,6 +107,47 @@ def test_reads_what_flask_writes_and_back(value: Any) -> None:
     ours, theirs = TaggedJSONSerializer(), FlaskSerializer()
     assert ours.loads(theirs.dumps(value)) == value
     assert theirs.loads(ours.dumps(value)) == value
+
+
+class SortlessProvider(DefaultJSONProvider):
+    sort_keys = False
+
+
+class ShoutingProvider(DefaultJSONProvider):
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return super().dumps(obj, **kwargs).upper()
+
+
+FLAT = [{"b": 1, "a": "é", "c": None}, {"count": 2}, {1: "int key", 2: "x"}]
+
+
+@pytest.mark.parametrize("value", FLAT, ids=repr)
+@pytest.mark.parametrize(
+    "setting", ["sort_keys=False", "ensure_ascii=False", "subclass", "dumps overridden"]
+)
+def test_flat_dicts_follow_the_apps_provider(value: Any, setting: str) -> None:
+    # The short way for flat dicts must write what the app's provider writes.
+    flask_app = flask.Flask(__name__)
+    fake = FakeApp()
+    if setting == "sort_keys=False":
+        flask_app.json.sort_keys = False  # type: ignore[attr-defined]
+        fake.json.sort_keys = False
+    elif setting == "ensure_ascii=False":
+        flask_app.json.ensure_ascii = False  # type: ignore[attr-defined]
+        fake.json.ensure_ascii = False
+    elif setting == "subclass":
+        flask_app.json.sort_keys = False  # type: ignore[attr-defined]
+        fake.json = SortlessProvider(fake)  # type: ignore[arg-type]
+    with flask_app.app_context():
+        expected = FlaskSerializer().dumps(value)
+    if setting == "dumps overridden":
+        expected = expected.upper()
+        fake.json = ShoutingProvider(fake)  # type: ignore[arg-type]
+    token = _cv_app.set(SimpleNamespace(app=fake))  # type: ignore[arg-type]
+    try:
+        assert TaggedJSONSerializer().dumps(value) == expected
+    finally:
+        _cv_app.reset(token)
 
 
 def test_types_survive() -> None:

@@ -9,6 +9,7 @@ customised interfaces (which go through itsdangerous), and ``add_vary``.
 from __future__ import annotations
 
 import hashlib
+import re
 import zlib
 from base64 import urlsafe_b64encode
 from collections.abc import Callable
@@ -202,6 +203,120 @@ def test_key_change_on_a_live_app(clock: Any, protocol: str) -> None:
         signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha1},
     )
     assert other.loads(write_cookie(app, {"n": 3}, protocol)) == {"n": 3}
+
+
+def set_cookie_header(app: Any, data: dict[str, Any], protocol: str = "wsgi") -> str:
+    """The ``Set-Cookie`` header of a write, with any ``Expires`` date taken out."""
+    app.data.clear()
+    app.data.update(data)
+    resp = client_for(app, protocol).get("/write")
+    assert resp.headers["Vary"] == "Cookie"
+    (header,) = resp.headers.getlist("Set-Cookie")
+    return re.sub(r"; Expires=[^;]+", "; Expires=(date)", str(header))
+
+
+# Settings changed on a live app, one after the other (each on top of the ones before).
+LIVE_CHANGES: list[dict[str, Any]] = [
+    {},
+    {"SESSION_COOKIE_NAME": "sid"},
+    {"SESSION_COOKIE_HTTPONLY": False, "SESSION_COOKIE_SECURE": True},
+    {"SESSION_COOKIE_DOMAIN": "example.com"},
+    {"SESSION_COOKIE_SAMESITE": "Lax", "SESSION_COOKIE_PARTITIONED": True},
+    {"SESSION_COOKIE_PATH": "/app"},
+    {"SESSION_COOKIE_PATH": None, "APPLICATION_ROOT": "/root"},
+    {"SESSION_COOKIE_SAMESITE": "Strict", "SESSION_COOKIE_DOMAIN": None},
+    {"SECRET_KEY": "another key"},
+    {"PERMANENT_SESSION_LIFETIME": 3600},
+]
+
+
+def test_live_setting_changes_make_flasks_cookie(clock: Any, protocol: str) -> None:
+    # The default interface works its settings out once per config version: every change
+    # on a live app must still give the header Flask gives with the same settings.
+    ours, theirs = make_app(erlen), make_app(flask)
+    for change in LIVE_CHANGES:
+        ours.config.update(change)
+        theirs.config.update(change)
+        for data in ({"user": 7}, {"user": 7, "_permanent": True}, LARGE):
+            expected = set_cookie_header(theirs, data)
+            assert set_cookie_header(ours, data, protocol) == expected, change
+            assert ("Expires=" in expected) is ("_permanent" in data)
+
+
+def test_live_fallback_list_changed_in_place(clock: Any, protocol: str) -> None:
+    old_cookie = write_cookie(make_app(flask, "old"), {"who": "me"})
+    app = make_app(erlen, "new", SECRET_KEY_FALLBACKS=[])
+    assert read_with(app, old_cookie, protocol) == (200, "{}")
+    app.config["SECRET_KEY_FALLBACKS"].append("old")  # no config write: a list changed in place
+    assert read_with(app, old_cookie, protocol) == (200, "{'who': 'me'}")
+    app.config["SECRET_KEY_FALLBACKS"].clear()
+    assert read_with(app, old_cookie, protocol) == (200, "{}")
+
+
+def test_live_max_cookie_size(clock: Any, protocol: str) -> None:
+    app = make_app(erlen)
+    header = set_cookie_header(app, {"user": 7}, protocol)
+    app.config["MAX_COOKIE_SIZE"] = len(header) - 1
+    with pytest.warns(UserWarning, match="cookie is too large"):
+        assert set_cookie_header(app, {"user": 7}, protocol) == header
+    app.config["MAX_COOKIE_SIZE"] = 0  # no limit
+    assert set_cookie_header(app, {"user": 7, "x": "y" * 5000}, protocol).startswith("session=")
+
+
+def test_interface_replaced_on_the_instance_after_first_request(clock: Any, protocol: str) -> None:
+    app = make_app(erlen)
+    interface = app.session_interface
+    assert set_cookie_header(app, {"user": 7}, protocol).endswith("; HttpOnly; Path=/")
+    interface.get_cookie_path = lambda app: "/mounted"  # type: ignore[method-assign]
+    assert set_cookie_header(app, {"user": 7}, protocol).endswith("; HttpOnly; Path=/mounted")
+    interface.should_set_cookie = lambda app, session: False  # type: ignore[method-assign]
+    app.data.update(user=8)
+    resp = client_for(app, protocol).get("/write")
+    assert "Set-Cookie" not in resp.headers and resp.headers["Vary"] == "Cookie"
+    del interface.should_set_cookie, interface.get_cookie_path
+    assert set_cookie_header(app, {"user": 7}, protocol).endswith("; HttpOnly; Path=/")
+
+
+def test_overridden_methods_are_called_per_request(clock: Any, protocol: str) -> None:
+    calls: list[str] = []
+
+    class Counting(SecureCookieSessionInterface):
+        def get_cookie_name(self, app: Any) -> str:
+            calls.append("name")
+            return "counted"
+
+    class Headline(Response):
+        def set_cookie(self, key: str, value: str = "", **options: Any) -> None:
+            calls.append("set_cookie")
+            super().set_cookie(key, value, **options)
+
+    app = make_app(erlen)
+    app.session_interface = Counting()
+    for _ in range(2):
+        assert set_cookie_header(app, {"user": 7}, protocol).startswith("counted=")
+    assert calls.count("name") >= 2
+    app.response_class = Headline
+    plain = make_app(erlen)
+    plain.response_class = Headline
+    expected = set_cookie_header(make_app(erlen), {"user": 7}, protocol)
+    assert set_cookie_header(plain, {"user": 7}, protocol) == expected
+    assert "set_cookie" in calls
+
+
+def test_bad_samesite_fails_when_the_cookie_is_set(protocol: str) -> None:
+    app = make_app(erlen, SESSION_COOKIE_SAMESITE="invalid")
+    app.testing = True
+    steps: list[str] = []
+
+    @app.route("/use")
+    def use() -> str:
+        erlen.session["n"] = 1
+        steps.append("view ran")
+        return "ok"
+
+    with pytest.raises(ValueError, match="SameSite"):
+        client_for(app, protocol).get("/use")
+    assert steps == ["view ran"]
 
 
 @pytest.mark.parametrize("offset", [-1, 0, 1, 59, 60, 61, 10**6])

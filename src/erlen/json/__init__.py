@@ -9,7 +9,7 @@ from __future__ import annotations
 import json as _json
 from typing import IO, TYPE_CHECKING, Any, AnyStr
 
-from .provider import _Codec, _default, _loads
+from .provider import _COMPACT, DefaultJSONProvider, _Codec, _default, _loads
 
 if TYPE_CHECKING:
     from contextvars import ContextVar
@@ -43,12 +43,41 @@ def _app() -> Erlen | None:
     return None if ctx is None else ctx.app
 
 
+_default_loads = DefaultJSONProvider.loads
+
+
 def dumps(obj: Any, **kwargs: Any) -> str:
     """Serialize ``obj`` as a JSON string, with the current app's provider if any."""
     app = _app()
     if app is not None:
         return app.json.dumps(obj, **kwargs)
     return _codec.dumps(obj, kwargs)
+
+
+def _dumps_flat(obj: dict[str, Any]) -> str:
+    """``dumps(obj, separators=(",", ":"))`` for a dict of strings, ints, bools and None.
+
+    What the session serializer writes for the usual session. PERF: with the default
+    provider (its ``dumps`` not overridden) this goes straight to its encoder with
+    no scan of the values; same output.
+    """
+    app = _app()
+    if app is None:
+        codec = _codec
+    else:
+        provider = app.json
+        if getattr(provider, "_subclass_dumps", True):  # not the default provider's dumps
+            return provider.dumps(obj, separators=_COMPACT)
+        codec = provider._get_codec()  # type: ignore[attr-defined]
+    return codec.encode_flat(obj)
+
+
+def _loads_plain(s: str | bytes) -> Any:
+    """``loads(s)``, straight to the parser when the app's provider parses as the default one."""
+    app = _app()
+    if app is not None and type(app.json).loads is not _default_loads:
+        return app.json.loads(s)
+    return _loads(s)
 
 
 def dump(obj: Any, fp: IO[str], **kwargs: Any) -> None:

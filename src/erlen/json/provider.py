@@ -317,6 +317,24 @@ class _Codec:
         s = (self._indent if indent else self._compact).encode(obj)
         return s + "\n" if newline else s
 
+    def encode_flat(self, obj: dict[str, Any]) -> str:
+        """``encode(obj, False, False)`` as text, for a dict of strings, ints, bools and None.
+
+        PERF: such values need no scan (orjson writes them as json does) and no
+        ``default`` hook; what orjson refuses (a big int, a non-string key) goes to
+        :meth:`encode`.
+        """
+        if _orjson_dumps is not None:
+            try:
+                out = _orjson_dumps(obj, option=self._opts[0][0])
+            except Exception:
+                pass
+            else:
+                if not self.ensure_ascii or (out.isascii() and 127 not in out):
+                    return out.decode()
+        text = self.encode(obj, False, False)
+        return text if type(text) is str else text.decode()  # type: ignore[union-attr]
+
     def _hook(self, o: Any) -> Any:
         # Mirror json's encoder: builtin subclasses are encoded by their builtin
         # base, everything else goes through ``default``.

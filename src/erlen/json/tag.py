@@ -32,7 +32,7 @@ from uuid import UUID
 from markupsafe import Markup
 from werkzeug.http import http_date, parse_date
 
-from . import dumps, loads
+from . import _dumps_flat, _loads_plain, dumps
 
 
 class JSONTag:
@@ -203,7 +203,9 @@ class TagDateTime(JSONTag):
 
 
 # Values no default tag touches; tag() returns them as they are.
-_UNTAGGED = frozenset({str, int, float, bool, type(None)})
+_UNTAGGED: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+# Those that JSON encoders write alike, with no scan (float formatting differs).
+_FLAT: frozenset[type] = frozenset({str, int, bool, type(None)})
 
 
 class TaggedJSONSerializer:
@@ -282,10 +284,30 @@ class TaggedJSONSerializer:
             return [self._untag_scan(item) for item in value]
         return value
 
+    def _is_flat(self, value: dict[Any, Any], types: frozenset[type]) -> bool:
+        """Tell whether tagging leaves the dict ``value`` as it is (and untagging too).
+
+        True for a dict whose values are of ``types``, unless it has one key and that
+        key is a tag's: what a session usually holds.
+        """
+        if len(value) == 1 and next(iter(value)) in self.tags:
+            return False
+        for item in value.values():
+            if type(item) not in types:
+                return False
+        return True
+
     def dumps(self, value: Any) -> str:
         """Tag ``value`` and serialize it as compact JSON."""
+        # PERF: a flat session dict needs no tagging (nor a scan of its values).
+        if self._only_defaults and type(value) is dict and self._is_flat(value, _FLAT):
+            return _dumps_flat(value)
         return dumps(self.tag(value), separators=(",", ":"))
 
     def loads(self, value: str | bytes) -> Any:
         """Parse JSON and turn tagged objects back into their Python types."""
-        return self._untag_scan(loads(value))
+        data = _loads_plain(value)
+        # PERF: nothing to untag in a flat dict, whatever tags are registered.
+        if type(data) is dict and self._is_flat(data, _UNTAGGED):
+            return data
+        return self._untag_scan(data)

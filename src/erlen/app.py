@@ -58,6 +58,7 @@ from .ctx import (
     teardown_pending,
 )
 from .globals import _cv_request
+from .helpers import _redirect
 from .request import Request
 from .response import Response, complete_response
 from .routing import BuildError, Map, RequestRedirect, Rule
@@ -1570,8 +1571,6 @@ class Erlen(Scaffold):
 
     def redirect(self, location: str, code: int = 302) -> Response:
         """Create a redirect response (used by :func:`erlen.redirect`)."""
-        from .helpers import _redirect
-
         return _redirect(location, code, self.response_class)
 
     # -- URLs ---------------------------------------------------------------------------------------

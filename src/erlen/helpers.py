@@ -13,6 +13,7 @@ from .files import send_file as send_file
 from .files import send_from_directory as send_from_directory
 from .globals import _cv_app, _cv_request, current_app, session
 from .scaffold import get_root_path
+from .signals import message_flashed
 
 if TYPE_CHECKING:
     from .response import Response
@@ -236,13 +237,10 @@ def flash(message: str, category: str = "message") -> None:
     flashes.append((category, message))
     session["_flashes"] = flashes
     ctx = _cv_app.get(None)
-    if ctx is not None:
-        from .signals import message_flashed
-
-        if message_flashed.receivers:
-            message_flashed.send(
-                ctx.app, _async_wrapper=ctx.app.ensure_sync, message=message, category=category
-            )
+    if ctx is not None and message_flashed.receivers:
+        message_flashed.send(
+            ctx.app, _async_wrapper=ctx.app.ensure_sync, message=message, category=category
+        )
 
 
 def get_flashed_messages(

@@ -47,6 +47,7 @@ from ..globals import (
     ContextProxy,
     app_ctx,
     current_app,
+    g,
     get_request_context,
     request_ctx,
 )
@@ -1284,8 +1285,6 @@ def _authenticate_steps(
             )
     else:
         raise AuthenticationRequired("Authentication required.", _challenges(schemes, realm, None))
-    from ..globals import g
-
     setattr(g, "current_token_user", user)
     if hasattr(user, "is_authenticated"):
         state = _request_state()

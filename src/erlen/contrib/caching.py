@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from urllib.parse import urlencode
 
+from ..concurrency import run_in_threadpool
 from ..globals import app_ctx, get_app_context, request_ctx
 
 if TYPE_CHECKING:
@@ -590,8 +591,6 @@ def _glob_escape(text: str) -> str:
 
 
 async def _in_thread(func: Callable[..., Any], *args: Any) -> Any:
-    from ..concurrency import run_in_threadpool
-
     return await run_in_threadpool(func, *args)
 
 

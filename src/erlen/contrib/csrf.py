@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from werkzeug.exceptions import BadRequest
 
-from ..globals import app_ctx, current_app, get_request_context, request_ctx
+from ..globals import app_ctx, current_app, g, get_request_context, request_ctx
 
 if TYPE_CHECKING:
     from itsdangerous import URLSafeTimedSerializer
@@ -228,8 +228,6 @@ class CSRFProtect:
             trusted = [good, *config.get("CSRF_TRUSTED_ORIGINS", ())]
             if not any(_same_origin(referrer, origin) for origin in trusted):
                 raise CSRFError("The referrer does not match the host.")
-        from ..globals import g
-
         setattr(g, "csrf_valid", True)
 
     def _get_token(self, app: Erlen, request: Request) -> str | None:

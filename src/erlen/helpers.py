@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import quote
 
+from markupsafe import escape
+
 from .files import send_file as send_file
 from .files import send_from_directory as send_from_directory
 from .globals import _cv_app, _cv_request, current_app, session
@@ -84,8 +86,6 @@ def url_for(
 
 
 def _redirect(location: str, code: int, response_class: type[Response]) -> Response:
-    from markupsafe import escape
-
     safe_location = location if _is_safe_location(location) else _to_uri(location)
     # The page shows the target as given, escaped, as Werkzeug's does.
     shown = escape(location)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from io import BytesIO
 from typing import IO, TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import unquote_plus
@@ -36,6 +36,7 @@ from werkzeug.exceptions import (
     RequestEntityTooLarge,
     UnsupportedMediaType,
 )
+from werkzeug.sansio.utils import get_current_url, get_host
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wsgi import LimitedStream
 
@@ -193,16 +194,17 @@ def _merge_raw_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
     return list(merged.items())
 
 
-def _get_host(scheme: str, header: str | None, server: tuple[str, int | None] | None) -> str:
-    from werkzeug.sansio.utils import get_host
+# The WSGI door's reader of SERVER_NAME and SERVER_PORT, loaded on first use (the door
+# imports this module). PERF: an import statement runs the import machinery each time.
+_wsgi_server_of: Callable[[dict[str, Any]], tuple[str, int | None] | None] | None = None
 
-    return get_host(scheme, header, server)
 
+def _load_wsgi_server_of() -> Callable[[dict[str, Any]], tuple[str, int | None] | None]:
+    global _wsgi_server_of
+    from .wsgi import _server_of
 
-def _current_url(*parts: Any) -> str:
-    from werkzeug.sansio.utils import get_current_url
-
-    return get_current_url(*parts)
+    _wsgi_server_of = _server_of
+    return _server_of
 
 
 class _MaxLengthStream(LimitedStream):
@@ -436,7 +438,7 @@ class Request:
             raw = self._host
             if raw is None:
                 raw = self.headers.get("Host") or None
-            host = self.__dict__["_checked_host"] = _get_host(self.scheme, raw, self.server)
+            host = self.__dict__["_checked_host"] = get_host(self.scheme, raw, self.server)
         return host
 
     @property
@@ -444,9 +446,8 @@ class Request:
         """The address of the server socket (host, port), when known."""
         server = self._server
         if server is None and self._environ is not None:
-            from .wsgi import _server_of
-
-            server = self._server = _server_of(self._environ)
+            read = _wsgi_server_of or _load_wsgi_server_of()
+            server = self._server = read(self._environ)
         return server
 
     # The URL properties return IRIs (percent-encoded UTF-8 shown decoded), exactly as
@@ -465,24 +466,24 @@ class Request:
     @property
     def host_url(self) -> str:
         """Scheme and host, with a trailing slash."""
-        return _current_url(self.scheme, self.host)
+        return get_current_url(self.scheme, self.host)
 
     @property
     def root_url(self) -> str:
         """Scheme, host and root path, with a trailing slash."""
-        return _current_url(self.scheme, self.host, self.root_path)
+        return get_current_url(self.scheme, self.host, self.root_path)
 
     url_root = root_url
 
     @property
     def base_url(self) -> str:
         """The URL without the query string."""
-        return _current_url(self.scheme, self.host, self.root_path, self.path)
+        return get_current_url(self.scheme, self.host, self.root_path, self.path)
 
     @property
     def url(self) -> str:
         """The full URL of the request."""
-        return _current_url(self.scheme, self.host, self.root_path, self.path, self.query_string)
+        return get_current_url(self.scheme, self.host, self.root_path, self.path, self.query_string)
 
     @property
     def is_secure(self) -> bool:

@@ -16,6 +16,7 @@ import pathlib
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from werkzeug.exceptions import HTTPException, default_exceptions
@@ -415,9 +416,9 @@ class Scaffold:
             value = value.rstrip("/")
         self._static_url_path = value
 
-    @property
+    @cached_property
     def jinja_loader(self) -> BaseLoader | None:
-        """A Jinja loader for this object's template folder."""
+        """A Jinja loader for this object's template folder (assignable, as Flask's)."""
         if self.template_folder is not None:
             from jinja2 import FileSystemLoader
 

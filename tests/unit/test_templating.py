@@ -831,3 +831,23 @@ def test_a_page_with_a_layout_macros_and_filters_renders_as_with_jinja(root: Pat
         assert render_template("blog.html", posts=posts) == expected
         assert "&lt;ann&gt;" in expected
         assert "Post &lt;1&gt;" in expected
+
+
+def test_jinja_loader_is_assignable_as_in_flask() -> None:
+    # Flask's jinja_loader is a cached property: apps and blueprints may set their own.
+    from jinja2 import DictLoader
+
+    for mod in (flask, erlen):
+        app = mod.Flask(__name__) if mod is flask else erlen.Erlen(__name__)
+        first = app.jinja_loader
+        assert app.jinja_loader is first  # built once
+        app.jinja_loader = DictLoader({"hi.html": "hi {{ name }}"})
+        bp = mod.Blueprint("bp", __name__)
+        bp.jinja_loader = DictLoader({"bp.html": "bp {{ name }}"})
+        app.register_blueprint(bp)
+
+        @app.route("/")
+        def index(render: Any = mod.render_template) -> str:
+            return str(render("hi.html", name="a")) + str(render("bp.html", name="b"))
+
+        assert app.test_client().get("/").get_data(as_text=True) == "hi abp b"

@@ -20,6 +20,7 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from .concurrency import ThreadedIterator
 from .request import Request
+from .websocket import serve_websocket
 
 if TYPE_CHECKING:
     from .app import Erlen
@@ -192,8 +193,6 @@ async def handle(app: Erlen, scope: dict[str, Any], receive: Receive, send: Send
     if kind == "http":
         await handle_http(app, scope, receive, send)
     elif kind == "websocket":
-        from .websocket import serve_websocket
-
         await serve_websocket(app, scope, receive, send)
     elif kind == "lifespan":
         await _lifespan(app, scope, receive, send)

@@ -207,6 +207,18 @@ def _load_wsgi_server_of() -> Callable[[dict[str, Any]], tuple[str, int | None] 
     return _server_of
 
 
+# The ASGI door's environ builder for ``request.environ``, loaded on first use, likewise.
+_asgi_environ_from_request: Callable[[Request, IO[bytes] | None], dict[str, Any]] | None = None
+
+
+def _load_asgi_environ_from_request() -> Callable[[Request, IO[bytes] | None], dict[str, Any]]:
+    global _asgi_environ_from_request
+    from .asgi import environ_from_request
+
+    _asgi_environ_from_request = environ_from_request
+    return environ_from_request
+
+
 class _MaxLengthStream(LimitedStream):
     """A body of unknown length (chunked) read up to ``max_length``: 413 past it.
 
@@ -408,9 +420,8 @@ class Request:
         """
         environ = self._environ
         if environ is None:
-            from .asgi import environ_from_request
-
-            environ = self._environ = environ_from_request(self, self._input)
+            make = _asgi_environ_from_request or _load_asgi_environ_from_request()
+            environ = self._environ = make(self, self._input)
             extras = self._environ_extras()
             if extras:
                 # What the test client's ASGI door passed from its environ (wsgi.errors...).

@@ -57,6 +57,10 @@ def make_app() -> Erlen:
         flash("saved")
         return redirect(url_for("hello"))
 
+    @app.route("/environ")
+    def environ() -> str:
+        return str(request.environ["REQUEST_METHOD"])  # synthesised under ASGI
+
     # A loaded template (render_template_string compiles its source on every call).
     app.jinja_loader = DictLoader({"page.html": "{{ title }} {{ url_for('hello') }}"})
 
@@ -77,6 +81,7 @@ REQUESTS = [
     ("GET", "/page", {}),
     ("GET", "/missing", {}),
     ("GET", "/search/", {}),
+    ("GET", "/environ", {}),
 ]
 
 

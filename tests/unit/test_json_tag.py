@@ -150,6 +150,18 @@ def test_flat_dicts_follow_the_apps_provider(value: Any, setting: str) -> None:
         _cv_app.reset(token)
 
 
+def test_provider_methods_set_on_the_instance_are_used() -> None:
+    fake = FakeApp()
+    fake.json.dumps = lambda obj, **kwargs: "DUMPED"  # type: ignore[method-assign]
+    fake.json.loads = lambda s, **kwargs: {"loaded": True}  # type: ignore[method-assign]
+    token = _cv_app.set(SimpleNamespace(app=fake))  # type: ignore[arg-type]
+    try:
+        assert TaggedJSONSerializer().dumps({"count": 2}) == "DUMPED"
+        assert TaggedJSONSerializer().loads('{"count": 2}') == {"loaded": True}
+    finally:
+        _cv_app.reset(token)
+
+
 def test_types_survive() -> None:
     s = TaggedJSONSerializer()
     value = {"t": (1, 2), "b": b"x", "m": Markup("<i>"), "u": uuid.uuid4(), "d": NOW}

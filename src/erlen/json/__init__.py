@@ -66,7 +66,8 @@ def _dumps_flat(obj: dict[str, Any]) -> str:
         codec = _codec
     else:
         provider = app.json
-        if getattr(provider, "_subclass_dumps", True):  # not the default provider's dumps
+        if getattr(provider, "_subclass_dumps", True) or "dumps" in provider.__dict__:
+            # Not the default provider's dumps (another class's, or one set on the instance).
             return provider.dumps(obj, separators=_COMPACT)
         codec = provider._get_codec()  # type: ignore[attr-defined]
     return codec.encode_flat(obj)
@@ -75,8 +76,10 @@ def _dumps_flat(obj: dict[str, Any]) -> str:
 def _loads_plain(s: str | bytes) -> Any:
     """``loads(s)``, straight to the parser when the app's provider parses as the default one."""
     app = _app()
-    if app is not None and type(app.json).loads is not _default_loads:
-        return app.json.loads(s)
+    if app is not None:
+        provider = app.json
+        if type(provider).loads is not _default_loads or "loads" in provider.__dict__:
+            return provider.loads(s)
     return _loads(s)
 
 

@@ -485,7 +485,7 @@ _PLANNED_METHODS = (
 )
 
 
-_CACHE_ATTRIBUTES = frozenset(("_plan_cache", "_serializer_cache", "_signer_cache"))
+_CACHE_ATTRIBUTES = frozenset(("_plans", "_serializer_cache", "_signer_cache"))
 
 
 class _CookiePlan:
@@ -500,7 +500,6 @@ class _CookiePlan:
     """
 
     __slots__ = (
-        "app",
         "attrs",
         "cookie_suffix",
         "fallbacks",
@@ -518,7 +517,6 @@ class _CookiePlan:
     def __init__(self, interface: SecureCookieSessionInterface, app: Erlen, attrs: Any) -> None:
         config = app.config
         fallbacks = config["SECRET_KEY_FALLBACKS"]
-        self.app = app
         self.version: int = config._version
         self.attrs = attrs
         # A copy: a list changed in place (a key rotation) must show as a change.
@@ -576,32 +574,36 @@ class SecureCookieSessionInterface(SessionInterface):
     # Built for one set of keys and settings, rebuilt when any of them changes.
     _serializer_cache: tuple[Any, URLSafeTimedSerializer] | None = None
     _signer_cache: tuple[Any, _CookieSigner] | None = None
-    _plan_cache: _CookiePlan | None = None
+    # One plan per app: an interface shared by several apps keeps each one's.
+    _plans: dict[Erlen, _CookiePlan] | None = None
 
     def __setattr__(self, name: str, value: Any) -> None:
         # A method or setting replaced on the instance (``interface.get_cookie_path =
         # ...``, ``mock.patch.object``) takes effect from the next request: drop the plan.
         object.__setattr__(self, name, value)
         if name not in _CACHE_ATTRIBUTES:
-            object.__setattr__(self, "_plan_cache", None)
+            object.__setattr__(self, "_plans", None)
 
     def __delattr__(self, name: str) -> None:
         object.__delattr__(self, name)
-        object.__setattr__(self, "_plan_cache", None)
+        object.__setattr__(self, "_plans", None)
 
     def _plan(self, app: Erlen) -> _CookiePlan:
         """The plan for ``app``'s current settings (built again when any of them changed)."""
         config = app.config
-        plan = self._plan_cache
+        plans = self._plans
+        plan = plans.get(app) if plans is not None else None
         attrs = (self.salt, self.serializer, self.digest_method, self.key_derivation)
         if (
             plan is None
-            or plan.app is not app
             or plan.version != config._version
             or plan.attrs != attrs
             or plan.fallbacks != config["SECRET_KEY_FALLBACKS"]
         ):
-            plan = self._plan_cache = _CookiePlan(self, app, attrs)
+            plan = _CookiePlan(self, app, attrs)
+            if plans is None:
+                plans = self._plans = {}
+            plans[app] = plan
         return plan
 
     def get_signing_serializer(self, app: Erlen) -> URLSafeTimedSerializer | None:

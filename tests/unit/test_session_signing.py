@@ -303,6 +303,27 @@ def test_overridden_methods_are_called_per_request(clock: Any, protocol: str) ->
     assert "set_cookie" in calls
 
 
+def test_interface_shared_by_two_apps(clock: Any, protocol: str) -> None:
+    # Each app keeps its own plan: alternating requests neither mix their settings up nor
+    # rebuild the plans on every request.
+    first, second = make_app(erlen), make_app(erlen, "other key", SESSION_COOKIE_NAME="sid")
+    second.session_interface = first.session_interface
+    flask_first = make_app(flask)
+    flask_second = make_app(flask, "other key", SESSION_COOKIE_NAME="sid")
+    for _ in range(2):
+        assert set_cookie_header(first, {"user": 7}, protocol) == set_cookie_header(
+            flask_first, {"user": 7}
+        )
+        assert set_cookie_header(second, {"user": 7}, protocol) == set_cookie_header(
+            flask_second, {"user": 7}
+        )
+    interface = first.session_interface
+    plans = (interface._plan(first), interface._plan(second))
+    assert plans[0] is not plans[1]
+    set_cookie_header(second, {"user": 8}, protocol)
+    assert interface._plan(first) is plans[0]  # not rebuilt by the other app's request
+
+
 def test_bad_samesite_fails_when_the_cookie_is_set(protocol: str) -> None:
     app = make_app(erlen, SESSION_COOKIE_SAMESITE="invalid")
     app.testing = True

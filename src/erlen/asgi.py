@@ -39,18 +39,25 @@ class ClientGone(Exception):
 
 
 class ASGIBody:
-    """The body of an ASGI request, received from the server on demand."""
+    """The body of an ASGI request, received from the server on demand.
 
-    __slots__ = ("_done", "_receive")
+    ``declared`` is the request's ``Content-Length`` (None: not declared or invalid).
+    """
 
-    def __init__(self, receive: Receive) -> None:
+    __slots__ = ("_done", "_receive", "declared")
+
+    def __init__(self, receive: Receive, declared: int | None = None) -> None:
         self._receive = receive
         self._done = False
+        self.declared = declared
 
-    async def read_all(
-        self, max_length: int | None, spool_size: int, declared: int | None
-    ) -> IO[bytes]:
-        """Receive the whole body: in memory up to ``spool_size``, then a temporary file."""
+    async def read_all(self, max_length: int | None, spool_size: int) -> bytes | IO[bytes]:
+        """Receive the whole body: in memory up to ``spool_size``, then a temporary file.
+
+        A body in memory of exactly its declared length comes back as ``bytes``, any other
+        as a file positioned at its start (a short one fails when read, as under WSGI).
+        """
+        declared = self.declared
         if declared is not None and max_length is not None and declared > max_length:
             raise RequestEntityTooLarge(
                 f"The request body is {declared} bytes; the limit is {max_length} bytes."
@@ -85,9 +92,10 @@ class ASGIBody:
         if spool is not None:
             spool.seek(0)
             return spool
-        if not chunks:
-            return BytesIO()
-        return BytesIO(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if size == declared:
+            return body
+        return BytesIO(body)
 
     def _take(self, message: dict[str, Any]) -> bytes:
         """Return a received message's chunk, marking the body done after its last one."""
@@ -120,13 +128,26 @@ def request_from_scope(request_class: type[R], scope: dict[str, Any], receive: R
     # PERF: one pass over the raw headers finds what dispatch needs up front (the
     # Host header is read from the headers when asked for).
     has_cookie = False
+    length: bytes | None = None
     for key, value in raw_headers:
         if key == b"content-length":
+            length = value
             has_body = value != b"0"
         elif key == b"transfer-encoding":
             has_body = True
         elif key == b"cookie":
             has_cookie = True
+    body = None
+    if has_body and receive is not None:
+        declared = None
+        if length is not None:
+            # Every length int() reads from bytes, it reads alike from the header's text
+            # (request.content_length): the declared length, or None.
+            try:
+                declared = int(length)
+            except ValueError:
+                pass
+        body = ASGIBody(receive, declared)
     client = scope.get("client")
     root_path = scope.get("root_path", "")
     path = scope["path"]
@@ -148,7 +169,7 @@ def request_from_scope(request_class: type[R], scope: dict[str, Any], receive: R
         client[0] if client else None,  # remote_addr
         None,  # body: received later, by Request.receive_body
         True,  # body_terminated
-        ASGIBody(receive) if has_body and receive is not None else None,  # body_receiver
+        body,  # body_receiver
         has_cookie,  # has_cookie_header
         None,  # environ: made from the scope when asked for
         scope,  # scope

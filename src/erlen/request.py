@@ -96,6 +96,7 @@ class ImmutableMultiDict(_WerkzeugImmutableMultiDict[_K, _V]):
 
 
 _EMPTY_ARGS: ImmutableMultiDict[str, str] = ImmutableMultiDict()
+
 #: The body limits of a request outside an app context: Werkzeug's request's defaults.
 _LIMIT_DEFAULTS: dict[str, int | None] = {
     name: getattr(_WerkzeugRequest, name)
@@ -268,6 +269,9 @@ class Request:
     _content_type_parsed: tuple[str, dict[str, str]] | None = None
     #: The body not yet received from the server (ASGI: an erlen.asgi.ASGIBody), if any.
     _asgi_body: Any = None
+    #: The whole body as received before dispatch, when it came in memory and of exactly
+    #: its declared length (ASGI): read without a stream, its length already known.
+    _received_body: bytes | None = None
     #: True while the body is still with the server (ASGI, until :meth:`receive_body`
     #: or :meth:`iter_body` takes it). Read it; the request sets it.
     body_pending: bool = False
@@ -357,8 +361,9 @@ class Request:
         from on first use). ``host`` is the ``Host`` header when the door has it at hand,
         ``server`` the server socket's address. The body is either ``body``, a readable
         stream (read to EOF when ``body_terminated``, else up to ``Content-Length``), or
-        ``body_receiver``, an object with ``async read_all(max_length, spool_size,
-        declared)`` and ``__aiter__`` that receives it later (see :meth:`receive_body`).
+        ``body_receiver``, an object with ``async read_all(max_length, spool_size)`` and
+        ``__aiter__`` that receives it later (see :meth:`receive_body`); ``read_all`` returns
+        ``bytes`` for a body in memory of exactly its declared length, else a readable file.
         ``has_cookie_header`` tells whether a ``Cookie`` header came, when the door
         noticed (None: look at the headers when asked). ``environ`` and ``scope`` keep
         the door's own record for the rarely used fields read from it lazily
@@ -716,6 +721,16 @@ class Request:
         raw = self._input
         if raw is None or self._stream is not None:
             return None
+        received = self._received_body
+        if received is not None:
+            # Received whole before dispatch (ASGI): only a limit lowered since can refuse it.
+            limit = self.max_content_length
+            if limit is not None and len(received) > limit:
+                raise RequestEntityTooLarge(
+                    f"The request body is {len(received)} bytes; the limit is {limit} bytes."
+                )
+            self._stream = BytesIO()  # consumed, as the limited stream would be
+            return received
         length = self.content_length
         if length is None:
             return None
@@ -748,15 +763,18 @@ class Request:
         self._asgi_body = None
         self.body_pending = False
         try:
-            self._input = await source.read_all(
-                self.max_content_length, spool_size, self.content_length
-            )
+            body = await source.read_all(self.max_content_length, spool_size)
         except ClientDisconnected:
             raise
         except HTTPException as e:
             self.__dict__["_body_error"] = e
             if self.routing_exception is None:
                 self.routing_exception = e
+            return
+        if type(body) is bytes:
+            self._received_body = body
+            body = BytesIO(body)
+        self._input = body
 
     async def iter_body(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
         """Yield the body in chunks as it arrives (for ``@stream_request_body`` views).
@@ -1108,6 +1126,7 @@ class Request:
         if body is not None and self._scope is not None:
             # Under ASGI the body buffer is ours; under WSGI the server owns it.
             body.close()
+            self._received_body = None
 
     def __enter__(self) -> Request:
         return self

@@ -228,9 +228,10 @@ async def serve_wsgi(
         body = _RefusedBody()  # left unread, as the ASGI door leaves it
     elif has_body:
         try:
-            body = await ASGIBody(receive).read_all(
-                limit, config.get("ASGI_BODY_SPOOL_SIZE") or 1024 * 1024, declared
+            received = await ASGIBody(receive, declared).read_all(
+                limit, config.get("ASGI_BODY_SPOOL_SIZE") or 1024 * 1024
             )
+            body = io.BytesIO(received) if isinstance(received, bytes) else received
         except RequestEntityTooLarge:
             body = _RefusedBody()
         except ClientDisconnected:

@@ -271,7 +271,9 @@ async def handle_http(app: Erlen, scope: dict[str, Any], receive: Receive, send:
         error = e
         raise
     finally:
-        await ctx.apop(error)
+        # PERF: popped without a coroutine when no teardown function is to be awaited.
+        if not ctx.pop_unless_pending():
+            await ctx.apop(error)
 
 
 def _encode_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:

@@ -348,22 +348,48 @@ class RequestContext(AppContext):
         if app_ctx is not None and len(app_ctx._tokens) == 1:
             drive_sync(app._teardown_appcontext_steps(exc))
 
+    def pop_unless_pending(self) -> bool:
+        """Pop now, from async code, when no teardown work is left (True); else False.
+
+        What :meth:`apop` does when nothing is to be awaited, without a coroutine: a
+        door calls this first and awaits ``apop`` only when it returns False.
+        """
+        if not self._torn_down and teardown_pending(self.app):
+            return False
+        self._unbind()
+        return True
+
+    def _unbind(self) -> None:
+        # apop() with no teardown to run: close the request, reset the context variables.
+        try:
+            if len(self._request_tokens) == 1:
+                self.request.close()
+        finally:
+            token, app_ctx = self._request_tokens.pop()
+            _cv_request.reset(token)
+            if app_ctx is not None:
+                _cv_app.reset(app_ctx._tokens.pop())
+                if signals.appcontext_popped.receivers:
+                    app = self.app
+                    signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
+        self.error = None
+
     async def apop(self, exc: BaseException | None = None) -> None:
         """Pop from async code: async teardown functions are awaited on the running loop."""
         app = self.app
-        clear = len(self._request_tokens) == 1
-        pending = not self._torn_down and teardown_pending(app)
+        if self._torn_down or not teardown_pending(app):
+            self._unbind()
+            return
         try:
-            if clear:
-                if pending:
-                    await drive_async(app._teardown_request_steps(exc))
+            if len(self._request_tokens) == 1:
+                await drive_async(app._teardown_request_steps(exc))
                 self.request.close()
         finally:
             token, app_ctx = self._request_tokens.pop()
             _cv_request.reset(token)
             if app_ctx is not None:
                 try:
-                    if pending and len(app_ctx._tokens) == 1:
+                    if len(app_ctx._tokens) == 1:
                         await drive_async(app._teardown_appcontext_steps(exc))
                 finally:
                     _cv_app.reset(app_ctx._tokens.pop())

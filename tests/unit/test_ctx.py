@@ -346,6 +346,42 @@ def test_no_context_leaks_between_requests(client: Any) -> None:
     assert not has_app_context()
 
 
+@pytest.mark.parametrize("view_kind", ["sync", "async"])
+def test_popping_without_teardown_functions_closes_and_signals(client: Any, view_kind: str) -> None:
+    """With no teardown function the door pops without awaiting: the request is still
+    closed (its uploads too), ``appcontext_popped`` still sent, and a teardown function
+    added later runs."""
+    from io import BytesIO
+
+    from erlen import signals
+
+    app = Erlen(__name__)
+    uploads: list[Any] = []
+    log: list[str] = []
+
+    def keep_upload() -> str:
+        uploads.append(request.files["f"])
+        return "ok"
+
+    async def keep_upload_async() -> str:
+        return keep_upload()
+
+    app.add_url_rule(
+        "/", "up", keep_upload if view_kind == "sync" else keep_upload_async, methods=["POST"]
+    )
+    c = client(app)
+    with signals.appcontext_popped.connected_to(lambda sender: log.append("popped"), app):
+        assert c.post("/", data={"f": (BytesIO(b"data"), "f.txt")}).text == "ok"
+    assert log == ["popped"]
+    assert uploads[0].stream.closed
+    assert not has_request_context() and not has_app_context()
+
+    app.teardown_request(lambda exc: log.append(f"teardown {exc!r}"))
+    assert c.post("/", data={"f": (BytesIO(b"data"), "f.txt")}).text == "ok"
+    assert log == ["popped", "teardown None"]
+    assert uploads[1].stream.closed
+
+
 def test_client_context_manager_keeps_last_request(client: Any) -> None:
     app = Erlen(__name__)
     app.secret_key = "s"

@@ -244,10 +244,10 @@ async def handle_http(app: Erlen, scope: dict[str, Any], receive: Receive, send:
             preserve = extensions.get("erlen.preserve_context")
             if preserve is not None:
                 preserve(ctx)
-        status_code, _status, headers, body, close_pending = response.outgoing(request.method)
         try:
+            status_code, headers, body, close_pending = response.outgoing_raw(request.method)
             if body is None:
-                await send_stream(response, receive, send, _encode_headers(headers))
+                await send_stream(response, receive, send, headers)
             else:
                 # PERF: a complete body is sent here, without another coroutine.
                 try:
@@ -255,7 +255,7 @@ async def handle_http(app: Erlen, scope: dict[str, Any], receive: Receive, send:
                         {
                             "type": "http.response.start",
                             "status": status_code,
-                            "headers": _encode_headers(headers),
+                            "headers": headers,
                         }
                     )
                     await send({"type": "http.response.body", "body": body})
@@ -274,30 +274,6 @@ async def handle_http(app: Erlen, scope: dict[str, Any], receive: Receive, send:
         # PERF: popped without a coroutine when no teardown function is to be awaited.
         if not ctx.pop_unless_pending():
             await ctx.apop(error)
-
-
-def _encode_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    # PERF: headers that recur (Content-Type, security headers) are encoded once;
-    # Content-Length, which differs from response to response, is never looked up.
-    out: list[tuple[bytes, bytes]] = []
-    cache = _encoded_headers
-    for kv in headers:
-        k, v = kv
-        if k == "Content-Length":
-            out.append((b"content-length", v.encode("latin-1")))
-            continue
-        pair = cache.get(kv)
-        if pair is None:
-            pair = (k.encode("latin-1"), v.encode("latin-1"))
-            if len(v) < 128 and len(cache) < 512:
-                cache[kv] = pair
-        out.append(pair)
-    return out
-
-
-#: Encoded header pairs by their text, for the headers most responses repeat
-#: (bounded: the first 512 short ones seen; Content-Length is never cached).
-_encoded_headers: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 
 
 async def send_stream(

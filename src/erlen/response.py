@@ -48,6 +48,23 @@ def content_type_for(mimetype: str, charset: str = "utf-8") -> str:
     return ct
 
 
+def encode_header(kv: tuple[str, str]) -> tuple[bytes, bytes]:
+    """A header pair as the latin-1 bytes an ASGI server takes (recurring ones encoded once)."""
+    pair = _encoded_headers.get(kv)
+    if pair is None:
+        key, value = kv
+        pair = (key.encode("latin-1"), value.encode("latin-1"))
+        # Bounded: the first 512 short pairs seen; Content-Length, which differs from
+        # response to response, never.
+        if len(value) < 128 and len(_encoded_headers) < 512 and key.lower() != "content-length":
+            _encoded_headers[kv] = pair
+    return pair
+
+
+#: Encoded header pairs by their text, for the headers most responses repeat.
+_encoded_headers: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+
+
 class ResponseHeaders(Headers):
     """Werkzeug's ``Headers`` with faster lookups and assignment for the common cases."""
 
@@ -858,6 +875,38 @@ class Response(_WerkzeugResponse, metaclass=_ResponseClass):
         else:
             headers = [*items, ("Content-Length", str(len(body)))]
         return code, status, headers, b"" if method == "HEAD" else body, close_pending
+
+    def outgoing_raw(
+        self, method: str
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes | None, bool]:
+        """What an ASGI door sends: :meth:`outgoing`'s ``(status_code, headers, body,
+        close_pending)``, with the headers as latin-1 byte pairs and no status line.
+        """
+        # PERF: a complete body with a status that has one (most responses) is done in one
+        # pass over the headers: the Content-Length check and the encoding together.
+        body = self._body
+        if body is None:
+            body = self._settle()
+        code = self._status_code
+        if body is None or code < 200 or code == 204 or code == 304:
+            code, _status, headers, body, close_pending = self.outgoing(method)
+            return code, [encode_header(kv) for kv in headers], body, close_pending
+        close_pending = self._iter is not None or bool(self._on_close)
+        cache = _encoded_headers
+        out: list[tuple[bytes, bytes]] = []
+        sized = False
+        for kv in self.headers._list:
+            pair = cache.get(kv)
+            if pair is None:
+                # (A Content-Length pair is never cached, so a hit cannot be one.)
+                k = kv[0]
+                if len(k) == 14 and k.lower() == "content-length":
+                    sized = True
+                pair = encode_header(kv)
+            out.append(pair)
+        if not sized:
+            out.append((b"content-length", str(len(body)).encode("ascii")))
+        return code, out, b"" if method == "HEAD" else body, close_pending
 
     def _settle(self) -> bytes | None:
         # A list or tuple of chunks (``response.response = [...]``, or Werkzeug's methods)

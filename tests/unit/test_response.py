@@ -408,6 +408,68 @@ def test_content_length_set_for_known_bodies(client: Any) -> None:
         assert r.headers["Content-Length"] == str(len(r.data)), path
 
 
+def _outgoing_cases() -> list[tuple[str, Response]]:
+    def chunks() -> Iterator[bytes]:
+        yield b"a"
+
+    with_length = Response("abc", headers={"content-LENGTH": "3", "X-A": "é"})
+    closing = Response("abc")
+    closing.call_on_close(lambda: None)
+    return [
+        ("text", Response("héllo")),
+        ("bytes, no content type", Response(b"x", mimetype=None)),
+        ("own content length", with_length),
+        ("repeated header", Response("x", headers=[("X-B", "1"), ("X-B", "2")])),
+        ("close functions", closing),
+        ("list of chunks", Response([b"a", b"b"])),
+        ("stream", Response(chunks())),
+        ("204", Response("", 204, headers={"Content-Length": "0"})),
+        ("304", Response("abc", 304, headers={"ETag": '"x"', "Content-Type": "text/plain"})),
+        ("101", Response("", 101)),
+        ("599", Response("x", 599)),
+    ]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_outgoing_raw_is_outgoing_encoded(method: str) -> None:
+    """The ASGI door's one-pass ``outgoing_raw`` sends what ``outgoing`` gives, as bytes."""
+    for name, _ in _outgoing_cases():
+        expected = dict(_outgoing_cases())[name]
+        code, _status, headers, body, close_pending = expected.outgoing(method)
+        # Twice on a fresh response: the second time the pairs come from the cache.
+        for _round in range(2):
+            response = dict(_outgoing_cases())[name]
+            raw = response.outgoing_raw(method)
+            assert raw[0] == code, name
+            assert [(k.lower(), v) for k, v in raw[1]] == [
+                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers
+            ], name
+            assert raw[2:] == (body, close_pending), name
+
+
+def test_outgoing_raw_keeps_varying_values_out_of_the_cache() -> None:
+    from erlen.response import _encoded_headers
+
+    for size in range(600):
+        Response("x" * size, headers={"X-Id": str(size)}).outgoing_raw("GET")
+    assert not any(k.lower() == "content-length" for k, _ in _encoded_headers)
+    assert len(_encoded_headers) <= 512
+
+
+def test_unencodable_header_is_logged_and_raised_under_asgi(asgi_call: Any) -> None:
+    app = Erlen(__name__)
+    logged: list[Any] = []
+    app.log_exception = logged.append  # type: ignore[method-assign]
+
+    @app.route("/")
+    def index() -> Any:
+        return "x", {"X-Name": "\u0100"}  # not latin-1: no ASGI server can send it
+
+    with pytest.raises(UnicodeEncodeError):
+        asyncio.run(asgi_call(app, "GET", "/"))
+    assert logged and logged[0][0] is UnicodeEncodeError
+
+
 def test_streamed_sync_generator_keeps_context(client: Any) -> None:
     app = Erlen(__name__)
 

@@ -96,7 +96,6 @@ class ImmutableMultiDict(_WerkzeugImmutableMultiDict[_K, _V]):
 
 
 _EMPTY_ARGS: ImmutableMultiDict[str, str] = ImmutableMultiDict()
-
 #: The body limits of a request outside an app context: Werkzeug's request's defaults.
 _LIMIT_DEFAULTS: dict[str, int | None] = {
     name: getattr(_WerkzeugRequest, name)

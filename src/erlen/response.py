@@ -48,7 +48,7 @@ def content_type_for(mimetype: str, charset: str = "utf-8") -> str:
     return ct
 
 
-def encode_header(kv: tuple[str, str]) -> tuple[bytes, bytes]:
+def _encode_header(kv: tuple[str, str]) -> tuple[bytes, bytes]:
     """A header pair as the latin-1 bytes an ASGI server takes (recurring ones encoded once)."""
     pair = _encoded_headers.get(kv)
     if pair is None:
@@ -890,7 +890,7 @@ class Response(_WerkzeugResponse, metaclass=_ResponseClass):
         code = self._status_code
         if body is None or code < 200 or code == 204 or code == 304:
             code, _status, headers, body, close_pending = self.outgoing(method)
-            return code, [encode_header(kv) for kv in headers], body, close_pending
+            return code, [_encode_header(kv) for kv in headers], body, close_pending
         close_pending = self._iter is not None or bool(self._on_close)
         cache = _encoded_headers
         out: list[tuple[bytes, bytes]] = []
@@ -902,7 +902,7 @@ class Response(_WerkzeugResponse, metaclass=_ResponseClass):
                 k = kv[0]
                 if len(k) == 14 and k.lower() == "content-length":
                     sized = True
-                pair = encode_header(kv)
+                pair = _encode_header(kv)
             out.append(pair)
         if not sized:
             out.append((b"content-length", str(len(body)).encode("ascii")))

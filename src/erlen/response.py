@@ -90,15 +90,16 @@ class ResponseHeaders(Headers):
         if "\n" in value or "\r" in value:
             raise ValueError("Header values must not contain newline characters.")
         items: list[tuple[str, str]] = self._list
-        ikey = key.lower()
         size = len(key)
         for k, _ in items:
-            # PERF: only a name of the same length is lower-cased.
-            if len(k) == size and k.lower() == ikey:
+            # PERF: only a name of the same length is lower-cased (a new header, the
+            # usual case, lower-cases nothing).
+            if len(k) == size and k.lower() == key.lower():
                 break
         else:
             items.append((key, value))
             return
+        ikey = key.lower()
         # Replace the first value in place and drop any further ones.
         kept: list[tuple[str, str]] = []
         replaced = False

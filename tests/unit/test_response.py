@@ -211,6 +211,35 @@ def test_response_header_helpers() -> None:
     assert r.headers["Last-Modified"] == "Wed, 01 Jan 2020 00:00:00 GMT"
 
 
+@pytest.mark.parametrize(
+    ("start", "key", "value"),
+    [
+        ([("Content-Type", "text/html")], "X-Frame-Options", "DENY"),
+        ([("Content-Type", "text/html")], "content-type", "text/plain"),
+        ([("X-A", "1"), ("Content-Type", "t"), ("x-a", "2")], "X-A", "3"),
+        ([("X-Abc", "1"), ("X-Abd", "2")], "x-abd", "3"),
+        ([("X-Abc", "1")], "X-Abd", "2"),
+        ([], "X-Count", 5),
+        ([("Vary", "Cookie")], "VARY", "Accept"),
+    ],
+)
+def test_response_headers_set_and_contain_as_werkzeug(
+    start: list[tuple[str, str]], key: str, value: Any
+) -> None:
+    """Erlen's faster header assignment and lookup give Werkzeug's ``Headers`` results."""
+    from erlen.response import ResponseHeaders
+
+    ours, theirs = ResponseHeaders(start), Headers(start)
+    ours[key] = value
+    theirs[key] = value
+    assert list(ours.items()) == list(theirs.items())
+    for name in (key, key.upper(), "X-Missing", "Content-Type"):
+        assert (name in ours) == (name in theirs), name
+    with pytest.raises(ValueError):
+        ours[key] = "a\nb"
+    assert list(ours.items()) == list(theirs.items())
+
+
 # -- view return values, against Flask -----------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import time
+import weakref
 import zlib
 from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import datetime, timezone
@@ -574,8 +575,9 @@ class SecureCookieSessionInterface(SessionInterface):
     # Built for one set of keys and settings, rebuilt when any of them changes.
     _serializer_cache: tuple[Any, URLSafeTimedSerializer] | None = None
     _signer_cache: tuple[Any, _CookieSigner] | None = None
-    # One plan per app: an interface shared by several apps keeps each one's.
-    _plans: dict[Erlen, _CookiePlan] | None = None
+    # One plan per app: an interface shared by several apps keeps each one's. Keyed by
+    # the app's id with a weak reference to it, so that the interface keeps no app alive.
+    _plans: dict[int, tuple[weakref.ref[Erlen], _CookiePlan]] | None = None
 
     def __setattr__(self, name: str, value: Any) -> None:
         # A method or setting replaced on the instance (``interface.get_cookie_path =
@@ -592,7 +594,8 @@ class SecureCookieSessionInterface(SessionInterface):
         """The plan for ``app``'s current settings (built again when any of them changed)."""
         config = app.config
         plans = self._plans
-        plan = plans.get(app) if plans is not None else None
+        entry = plans.get(id(app)) if plans is not None else None
+        plan = entry[1] if entry is not None and entry[0]() is app else None
         attrs = (self.salt, self.serializer, self.digest_method, self.key_derivation)
         if (
             plan is None
@@ -603,7 +606,11 @@ class SecureCookieSessionInterface(SessionInterface):
             plan = _CookiePlan(self, app, attrs)
             if plans is None:
                 plans = self._plans = {}
-            plans[app] = plan
+            else:
+                # Forget the plans of apps that are gone (their ids may come back).
+                for key in [k for k, (ref, _) in plans.items() if ref() is None]:
+                    del plans[key]
+            plans[id(app)] = (weakref.ref(app), plan)
         return plan
 
     def get_signing_serializer(self, app: Erlen) -> URLSafeTimedSerializer | None:

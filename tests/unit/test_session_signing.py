@@ -324,6 +324,28 @@ def test_interface_shared_by_two_apps(clock: Any, protocol: str) -> None:
     assert interface._plan(first) is plans[0]  # not rebuilt by the other app's request
 
 
+def test_a_shared_interface_keeps_no_app_alive(protocol: str) -> None:
+    """An interface shared by many apps (a class attribute, a test fixture) does not keep
+    the apps it made plans for, and forgets their plans once they are gone."""
+    import gc
+    import weakref
+
+    shared = SecureCookieSessionInterface()
+    gone = []
+    for n in range(3):
+        app = make_app(erlen)
+        app.session_interface = shared
+        set_cookie_header(app, {"user": n}, protocol)
+        gone.append(weakref.ref(app))
+        del app
+    gc.collect()
+    assert [ref() for ref in gone] == [None, None, None]
+    survivor = make_app(erlen)
+    survivor.session_interface = shared
+    set_cookie_header(survivor, {"user": 1}, protocol)
+    assert len(shared._plans or {}) == 1
+
+
 def test_bad_samesite_fails_when_the_cookie_is_set(protocol: str) -> None:
     app = make_app(erlen, SESSION_COOKIE_SAMESITE="invalid")
     app.testing = True

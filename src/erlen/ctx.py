@@ -1,8 +1,13 @@
 """Application and request contexts.
 
-A context is pushed by setting a ``ContextVar``; the proxies in
-:mod:`erlen.globals` read it. Because the variables are context-local, each
+A context is pushed by setting one ``ContextVar`` (``erlen.globals._cv_app``) to it; the
+proxies in :mod:`erlen.globals` read it. Because the variable is context-local, each
 thread and each asyncio task sees its own request.
+
+A request context is an app context too (one object per request, and one variable set
+per push). An app context pushed while a request is active keeps that request visible
+through it (``_request_ctx``), so ``request`` and ``session`` still work inside
+``with app.app_context():``, as in Flask 3.1.
 """
 
 from __future__ import annotations
@@ -14,11 +19,11 @@ import sys
 from collections.abc import Callable, Iterator
 from contextvars import Token
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from . import signals
 from .concurrency import drive_async, drive_sync
-from .globals import _cv_app, _cv_request, flask_compat_active
+from .globals import _cv_app, _cv_request, _request_ctx_of, flask_compat_active
 
 if TYPE_CHECKING:
     from .app import EndpointPlan, Erlen
@@ -103,16 +108,25 @@ class AppContext:
     It takes new attributes, as Flask's does (``__dict__`` among its slots).
     """
 
-    __slots__ = ("__dict__", "_tokens", "app", "g")
+    __slots__ = ("__dict__", "_request_ctx", "_tokens", "app", "g")
 
     def __init__(self, app: Erlen) -> None:
         self.app = app
         # Typed as the undeclared g (any attribute), as Flask types it.
         self.g: _AnyGlobals = app.app_ctx_globals_class()  # type: ignore[assignment]
         self._tokens: list[Token[AppContext]] = []
+        #: The request context visible while this one is current: None for a request
+        #: context (itself), False when no request is active, else the one beneath.
+        self._request_ctx: RequestContext | Literal[False] | None = False
+
+    @property
+    def _active_app_ctx(self) -> AppContext:
+        """The app context ``app_ctx`` stands for while this context is current."""
+        return self
 
     def push(self) -> None:
         """Make this the current app context."""
+        self._request_ctx = _request_ctx_of(_cv_app.get(None))
         self._tokens.append(_cv_app.set(self))
         if signals.appcontext_pushed.receivers:
             signals.appcontext_pushed.send(self.app, _async_wrapper=self.app.ensure_sync)
@@ -174,18 +188,20 @@ class AppContext:
 class RequestContext(AppContext):
     """Bind a request (and, lazily, its session) to the current context.
 
-    Pushing a request context also pushes an app context for its app when none
-    is active: one object per request, the request context is that app context
-    itself (``g`` lives on it), unless the app overrides ``app_context()``. The
-    session is opened the first time ``session`` is touched (or, on
-    the async path with a session store that has async I/O, by ``respond_async``
-    before the hooks run: see :class:`erlen.app.EndpointPlan`).
+    Pushing a request context makes it the current context, which is also the app
+    context: one object per request, and one context variable set. When no app context
+    of its app is active it becomes that app context itself (``g`` lives on it), unless
+    the app overrides ``app_context()``, whose context is then pushed beneath it. When
+    one is active (``with app.app_context():`` around a test request) it stands on that
+    one and shares its ``g``, as in Flask 3.1. The session is opened the first time
+    ``session`` is touched (or, on the async path with a session store that has async
+    I/O, by ``respond_async`` before the hooks run: see :class:`erlen.app.EndpointPlan`).
     Like Flask's, it takes new attributes: extensions keep per-request state on it.
     """
 
     # Extensions (Flask-Limiter, ...) set their own attributes on the context (AppContext
     # has "__dict__"); the fields Erlen uses stay slots. As an app context, ``_tokens``
-    # are its pushes as the app context and ``g`` is set when it becomes one.
+    # are its pushes as the app context and ``g`` is set when it is pushed.
     __slots__ = (
         "_after_request_functions",
         "_is_app_ctx",
@@ -203,12 +219,15 @@ class RequestContext(AppContext):
         self.app = app
         self.request = request
         self._session = session
+        self._request_ctx = None  # a request context is its own (see AppContext)
         self.flashes: list[tuple[str, str]] | None = None
         self._after_request_functions: list[Callable[[Response], Response]] = []
-        self._request_tokens: list[tuple[Token[RequestContext], AppContext | None]] = []
+        # Per push: the token, and the app context that push made current beneath this
+        # one's role as app context (this context itself, one app_context() made, or None).
+        self._request_tokens: list[tuple[Token[AppContext], AppContext | None]] = []
         self._tokens: list[Token[AppContext]] = []
-        # The app context it pushed: itself (_is_app_ctx, no reference to itself kept),
-        # or one the app's own app_context() made; see _app_ctx.
+        # Whether it is its own app context; else the app context it stands on (one the
+        # app's own app_context() made, or the same app's context that was active).
         self._is_app_ctx = False
         self._other_app_ctx: AppContext | None = None
         #: The unhandled exception of this request, passed to teardown functions.
@@ -219,8 +238,16 @@ class RequestContext(AppContext):
 
     @property
     def _app_ctx(self) -> AppContext | None:
-        """The app context this context pushed (itself, usually), or None."""
-        return self if self._is_app_ctx else self._other_app_ctx
+        """The app context this context's outermost push made (itself, usually), or None."""
+        tokens = self._request_tokens
+        return tokens[0][1] if tokens else None
+
+    @property
+    def _active_app_ctx(self) -> AppContext:
+        """The app context ``app_ctx`` stands for: this one, or the one it stands on."""
+        if self._is_app_ctx:
+            return self
+        return self._other_app_ctx or self
 
     @property
     def session(self) -> SessionMixin:
@@ -259,23 +286,32 @@ class RequestContext(AppContext):
         return self.__class__(self.app, self.request, self._session)
 
     def push(self) -> None:
-        """Make this the current request context (pushing an app context if needed)."""
-        app_ctx = _cv_app.get(None)
-        pushed: AppContext | None = None
+        """Make this the current request context (and its app's context, if none is)."""
+        prev = _cv_app.get(None)
         app = self.app
-        if app_ctx is None or app_ctx.app is not app:
+        pushed: AppContext | None = None
+        tokens = self._request_tokens
+        if prev is None or prev.app is not app:
             if app._app_context_as_defined:
                 # PERF: one object per request: this context is the app context too, so
                 # no AppContext is built (AppContext.push() inlined; it only adds the signal).
                 self.g = app.app_ctx_globals_class()  # type: ignore[assignment]
                 self._is_app_ctx = True
                 pushed = self
+                if signals.appcontext_pushed.receivers:
+                    signals.appcontext_pushed.send(app, _async_wrapper=app.ensure_sync)
             else:
                 pushed = self._other_app_ctx = app.app_context()
-            pushed._tokens.append(_cv_app.set(pushed))
-            if signals.appcontext_pushed.receivers:
-                signals.appcontext_pushed.send(app, _async_wrapper=app.ensure_sync)
-        self._request_tokens.append((_cv_request.set(self), pushed))
+                pushed.push()  # (beneath this one, which is made current below)
+                self.g = pushed.g
+        elif not tokens and prev is not self:
+            # The app's context is active already: stand on it and share its g.
+            self._other_app_ctx = other = prev._active_app_ctx
+            self.g = other.g
+        token = _cv_app.set(self)
+        if pushed is self:
+            self._tokens.append(token)
+        tokens.append((token, pushed))
 
     def pop(self, exc: BaseException | None = _sentinel) -> None:
         """Run teardown functions, close the request and unbind this context."""
@@ -290,24 +326,41 @@ class RequestContext(AppContext):
                     app.do_teardown_request(exc)
                 self.request.close()
         finally:
-            ctx = _cv_request.get(None)
+            ctx = _cv_app.get(None)
             token, app_ctx = tokens.pop()
-            _cv_request.reset(token)
-            if app_ctx is not None:
-                if pending and len(app_ctx._tokens) == 1:
+            if app_ctx is self:
+                self._tokens.pop()
+                try:
+                    if pending and not self._tokens:
+                        if exc is _sentinel:
+                            exc = sys.exc_info()[1]
+                        self._teardown_appcontext(exc, token)
+                finally:
+                    _cv_app.reset(token)
+                if signals.appcontext_popped.receivers:
+                    signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
+            else:
+                _cv_app.reset(token)
+                if app_ctx is not None:  # one the app's own app_context() made
                     if exc is _sentinel:
                         exc = sys.exc_info()[1]
-                    AppContext.pop(app_ctx, exc)  # (not this class's pop, when it is self)
-                else:
-                    # PERF: AppContext.pop() inlined for the common case.
-                    _cv_app.reset(app_ctx._tokens.pop())
-                    if signals.appcontext_popped.receivers:
-                        signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
+                    app_ctx.pop(exc)
         # The error's traceback holds frames that hold this context: with the
         # teardown done, drop the link back so no reference cycle is left.
         self.error = None
         if ctx is not self:
             raise AssertionError(f"Popped wrong request context. ({ctx!r} instead of {self!r})")
+
+    def _teardown_appcontext(self, exc: BaseException | None, token: Token[AppContext]) -> None:
+        # As its own app context: the teardown_appcontext functions run with the app
+        # context still current but with the request that was current before this one
+        # was pushed (usually none), as in Flask 3.1, where this request context is
+        # popped by then.
+        self._request_ctx = _request_ctx_before(token)
+        try:
+            self.app.do_teardown_appcontext(exc)
+        finally:
+            self._request_ctx = None
 
     def detach(self) -> AppContext | None:
         """Unbind this context from the caller without tearing it down (for streamed bodies).
@@ -316,8 +369,10 @@ class RequestContext(AppContext):
         :meth:`finish_detached` to tear down later.
         """
         token, app_ctx = self._request_tokens.pop()
-        _cv_request.reset(token)
-        if app_ctx is not None:
+        _cv_app.reset(token)
+        if app_ctx is self:
+            self._tokens.pop()
+        elif app_ctx is not None:
             _cv_app.reset(app_ctx._tokens.pop())
         return app_ctx
 
@@ -360,18 +415,15 @@ class RequestContext(AppContext):
         return True
 
     def _unbind(self) -> None:
-        # apop() with no teardown to run: close the request, reset the context variables.
+        # apop() with no teardown to run: close the request, reset the context variable.
         try:
             if len(self._request_tokens) == 1:
                 self.request.close()
         finally:
-            token, app_ctx = self._request_tokens.pop()
-            _cv_request.reset(token)
-            if app_ctx is not None:
-                _cv_app.reset(app_ctx._tokens.pop())
-                if signals.appcontext_popped.receivers:
-                    app = self.app
-                    signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
+            app_ctx = self.detach()
+            if app_ctx is not None and signals.appcontext_popped.receivers:
+                app = self.app
+                signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
         self.error = None
 
     async def apop(self, exc: BaseException | None = None) -> None:
@@ -380,21 +432,34 @@ class RequestContext(AppContext):
         if self._torn_down or not teardown_pending(app):
             self._unbind()
             return
+        tokens = self._request_tokens
         try:
-            if len(self._request_tokens) == 1:
+            if len(tokens) == 1:
                 await drive_async(app._teardown_request_steps(exc))
                 self.request.close()
         finally:
-            token, app_ctx = self._request_tokens.pop()
-            _cv_request.reset(token)
-            if app_ctx is not None:
+            token, app_ctx = tokens.pop()
+            if app_ctx is self:
+                self._tokens.pop()
                 try:
-                    if len(app_ctx._tokens) == 1:
-                        await drive_async(app._teardown_appcontext_steps(exc))
+                    if not self._tokens:
+                        self._request_ctx = _request_ctx_before(token)  # (see pop)
+                        try:
+                            await drive_async(app._teardown_appcontext_steps(exc))
+                        finally:
+                            self._request_ctx = None
                 finally:
-                    _cv_app.reset(app_ctx._tokens.pop())
-                if signals.appcontext_popped.receivers:
-                    signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
+                    _cv_app.reset(token)
+            else:
+                _cv_app.reset(token)
+                if app_ctx is not None:
+                    try:
+                        if len(app_ctx._tokens) == 1:
+                            await drive_async(app._teardown_appcontext_steps(exc))
+                    finally:
+                        _cv_app.reset(app_ctx._tokens.pop())
+            if app_ctx is not None and signals.appcontext_popped.receivers:
+                signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
         self.error = None  # no reference cycle through the error's traceback (see pop)
 
     def __enter__(self) -> RequestContext:
@@ -411,6 +476,12 @@ class RequestContext(AppContext):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.request.url!r} [{self.request.method}] of {self.app.name}>"
+
+
+def _request_ctx_before(token: Token[AppContext]) -> Any:
+    """The request context that was visible before ``token``'s change (False: none)."""
+    before = token.old_value
+    return _request_ctx_of(None if before is Token.MISSING else before)
 
 
 def has_request_context() -> bool:
@@ -443,18 +514,16 @@ def copy_current_request_context(f: F) -> F:
             "'copy_current_request_context' can only be used when a request context is"
             " active, such as in a view function."
         )
-    app_ctx = _cv_app.get()
+    current = _cv_app.get()  # the request context, or an app context pushed within it
     if inspect.iscoroutinefunction(f):
 
         @functools.wraps(f)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            t_app = _cv_app.set(app_ctx)
-            t_req = _cv_request.set(ctx)
+            token = _cv_app.set(current)
             try:
                 return await f(*args, **kwargs)
             finally:
-                _cv_request.reset(t_req)
-                _cv_app.reset(t_app)
+                _cv_app.reset(token)
 
         return async_wrapper  # type: ignore[return-value]
 
@@ -468,7 +537,7 @@ def copy_current_request_context(f: F) -> F:
             app = ctx.app
             own_app_ctx = app.app_context()
             own_app_ctx.push()
-            token = _cv_request.set(ctx)
+            own_app_ctx._request_ctx = ctx  # the request stays visible through it
             exc: BaseException | None = None
             try:
                 return app.ensure_sync(f)(*args, **kwargs)
@@ -479,7 +548,7 @@ def copy_current_request_context(f: F) -> F:
                 try:
                     app.do_teardown_request(exc)
                 finally:
-                    _cv_request.reset(token)
+                    own_app_ctx._request_ctx = False  # (gone for teardown_appcontext, as in Flask)
                     own_app_ctx.pop(exc)
 
         # A fresh contextvars.Context keeps the caller's own context untouched.

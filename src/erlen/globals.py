@@ -1,23 +1,29 @@
 """Context-local globals: ``current_app``, ``g``, ``request``, ``session``.
 
-Each proxy reads one ``ContextVar``, so the objects are correct per thread and
-per asyncio task. ``request_ctx`` and ``app_ctx`` are the context objects
-themselves, which extensions written for Flask reach for;
-:func:`get_app_context` and :func:`get_request_context` return them, or ``None``
-outside one, without raising.
+Each proxy reads one ``ContextVar``, ``_cv_app``, which holds the current context, so the
+objects are correct per thread and per asyncio task. A request context is an app context
+too; an app context pushed during a request keeps the request visible through it (see
+:mod:`erlen.ctx`). ``request_ctx`` and ``app_ctx`` are the context objects themselves,
+which extensions written for Flask reach for; :func:`get_app_context` and
+:func:`get_request_context` return them, or ``None`` outside one, without raising.
+
+Code written for Flask 3.1 may read ``_cv_request``, Flask's second variable: here it is a
+view of ``_cv_app`` with the same ``get``, ``set`` and ``reset``.
 """
 
 from __future__ import annotations
 
 import sys
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, cast
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 if TYPE_CHECKING:
     from .app import Erlen
     from .ctx import AppContext, RequestContext, _AnyGlobals
     from .request import Request
     from .sessions import SessionMixin
+
+_T = TypeVar("_T")
 
 _no_app_msg = """\
 Working outside of application context.
@@ -34,8 +40,57 @@ an active HTTP request. Consult the documentation on testing for
 information about how to avoid this problem.\
 """
 
+#: The current context: an app context, or a request context (which is one too).
 _cv_app: ContextVar[AppContext] = ContextVar("erlen.app_ctx")
-_cv_request: ContextVar[RequestContext] = ContextVar("erlen.request_ctx")
+
+
+def _request_ctx_of(ctx: Any) -> Any:
+    """The request context visible from the context ``ctx`` (or None): False when none is."""
+    if ctx is None:
+        return False
+    beneath = getattr(ctx, "_request_ctx", False)  # (a stand-in object in tests has none)
+    return ctx if beneath is None else beneath
+
+
+class _RequestContextVar:
+    """``_cv_request``: the current request context, read from ``_cv_app``.
+
+    For code written for Flask 3.1, which keeps the request context in a variable of its
+    own: ``get`` answers as that variable would (the request context, also through an app
+    context pushed within it), and ``set``/``reset`` make a context current in ``_cv_app``.
+    """
+
+    __slots__ = ()
+
+    name = "erlen.request_ctx"
+
+    @overload
+    def get(self) -> RequestContext: ...
+    @overload
+    def get(self, default: _T, /) -> RequestContext | _T: ...
+
+    def get(self, *default: Any) -> Any:
+        """The current request context; ``default`` (or LookupError) when there is none."""
+        ctx = _request_ctx_of(_cv_app.get(None))
+        if ctx is not False:
+            return ctx
+        if default:
+            return default[0]
+        raise LookupError(self)
+
+    def set(self, value: RequestContext) -> Token[AppContext]:
+        """Make ``value`` (a request context that has been pushed before) current."""
+        return _cv_app.set(value)
+
+    def reset(self, token: Token[AppContext]) -> None:
+        """Undo a :meth:`set`."""
+        _cv_app.reset(token)
+
+    def __repr__(self) -> str:
+        return "<erlen.globals._cv_request: a view of _cv_app>"
+
+
+_cv_request = _RequestContextVar()
 
 
 _oga = object.__getattribute__
@@ -200,22 +255,31 @@ class ContextProxy:
 _OWN_NAMES.update(dir(ContextProxy))
 
 
-def _bound_proxy(cv: ContextVar[Any], attr: str | None, message: str) -> Any:
+def _bound_proxy(cv: Any, attr: str | None, message: str) -> Any:
     """Make a proxy whose class has the context variable and attribute built in.
 
-    PERF: ``request.args`` and ``g.user = ...`` are the proxies' hot path. With the
-    variable's ``get`` and the attribute name held in closures, each access is one
+    ``cv`` is ``_cv_app`` (the app side: the current context) or ``_cv_request`` (the
+    request side: the request context visible from the current context).
+
+    PERF: ``request.args`` and ``g.user = ...`` are the proxies' hot path. With
+    the variable's ``get`` and the attribute name held in closures, each access is one
     Python call with no lookups on the proxy itself.
     """
-    get = cv.get
+    get = _cv_app.get
 
-    if attr is None:
+    if cv is _cv_request:
 
         def current(self: Any) -> Any:
             try:
-                return get()
-            except LookupError:
-                raise RuntimeError(message) from None
+                ctx = get()
+                beneath = ctx._request_ctx
+            except (LookupError, AttributeError):
+                beneath = _request_ctx_of(get(None))  # (none, or a stand-in object)
+            if beneath is not None:
+                if beneath is False:
+                    raise RuntimeError(message)
+                ctx = beneath
+            return ctx if attr is None else getattr(ctx, attr)
 
         def getattribute(self: Any, name: str) -> Any:
             if name in _OWN_NAMES:
@@ -224,14 +288,34 @@ def _bound_proxy(cv: ContextVar[Any], attr: str | None, message: str) -> Any:
                 ctx = get()
             except LookupError:
                 raise RuntimeError(message) from None
-            return getattr(ctx, name)
+            # The current context is the request context (None), or an app context that
+            # has it beneath (or False: none). See erlen.ctx.
+            beneath = ctx._request_ctx
+            if beneath is not None:
+                if beneath is False:
+                    raise RuntimeError(message)
+                ctx = beneath
+            return getattr(ctx if attr is None else getattr(ctx, attr), name)
 
         def setattribute(self: Any, name: str, value: Any) -> None:
+            setattr(current(self), name, value)
+
+    elif attr is None:
+
+        def current(self: Any) -> Any:
             try:
                 ctx = get()
             except LookupError:
                 raise RuntimeError(message) from None
-            setattr(ctx, name, value)
+            return getattr(ctx, "_active_app_ctx", ctx)
+
+        def getattribute(self: Any, name: str) -> Any:
+            if name in _OWN_NAMES:
+                return _oga(self, name)
+            return getattr(current(self), name)
+
+        def setattribute(self: Any, name: str, value: Any) -> None:
+            setattr(current(self), name, value)
 
     else:
 
@@ -284,7 +368,8 @@ request_ctx: RequestContext = cast("RequestContext", _bound_proxy(_cv_request, N
 
 def get_app_context() -> AppContext | None:
     """Return the active application context, or ``None`` outside one."""
-    return _cv_app.get(None)
+    ctx = _cv_app.get(None)
+    return getattr(ctx, "_active_app_ctx", ctx)
 
 
 def get_request_context() -> RequestContext | None:

@@ -189,20 +189,17 @@ def stream_with_context(generator_or_function: Any) -> Any:
         )
     if hasattr(gen, "__anext__"):
         return gen
-    app_ctx = _cv_app.get()
+    current = _cv_app.get()  # the request context, or an app context pushed within it
 
     def wrapped() -> Iterator[Any]:
-        t_app = _cv_app.set(app_ctx) if _cv_app.get(None) is not app_ctx else None
-        t_req = _cv_request.set(ctx) if _cv_request.get(None) is not ctx else None
+        token = _cv_app.set(current) if _cv_app.get(None) is not current else None
         try:
             yield from gen
         finally:
             if hasattr(gen, "close"):
                 gen.close()
-            if t_req is not None:
-                _cv_request.reset(t_req)
-            if t_app is not None:
-                _cv_app.reset(t_app)
+            if token is not None:
+                _cv_app.reset(token)
 
     return wrapped()
 

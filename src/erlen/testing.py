@@ -25,7 +25,7 @@ from werkzeug.test import TestResponse
 from werkzeug.wrappers import Request as _WerkzeugRequest
 
 from .concurrency import _Job, _settle, caller_thread
-from .globals import _cv_app, _cv_request
+from .globals import _cv_app
 
 if TYPE_CHECKING:
     from .app import Erlen
@@ -827,13 +827,9 @@ class ErlenClient(werkzeug.test.Client):
         response = super().open(request, buffered=buffered, follow_redirects=follow_redirects)  # type: ignore[arg-type]
         response.json_module = self.application.json  # type: ignore[assignment]
         if self.preserve_context and self._preserved is not None:
-            ctx = self._preserved
-            app_ctx = ctx._app_ctx
-            if app_ctx is not None:
-                token_app = _cv_app.set(app_ctx)
-                self._context_stack.callback(_cv_app.reset, token_app)
-            token_req = _cv_request.set(ctx)
-            self._context_stack.callback(_cv_request.reset, token_req)
+            # The kept request context, current again (with its app context: see erlen.ctx).
+            token = _cv_app.set(self._preserved)
+            self._context_stack.callback(_cv_app.reset, token)
         return response  # type: ignore[return-value]
 
     def _keep(self, ctx: RequestContext) -> None:

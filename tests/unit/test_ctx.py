@@ -454,3 +454,145 @@ def test_get_app_context_and_get_request_context() -> None:
         ctx = get_app_context()
         assert ctx is not None and ctx.app is app and ctx.g is app_ctx.g
     assert get_app_context() is None and get_request_context() is None
+
+
+# -- one context variable: nesting keeps Flask 3.1's answers ------------------------------------
+
+
+def test_nested_contexts_answer_like_flask(oracle: Any) -> None:
+    """An app context pushed in a view, a request context pushed in it, and the teardowns
+    of each: what ``request``, ``g``, ``session`` and ``app_ctx`` stand for at each step."""
+
+    def build(mod: ModuleType, cls: type) -> Any:
+        import importlib
+
+        module_globals = importlib.import_module(f"{mod.__name__}.globals")
+        app = cls(__name__)
+        app.secret_key = "k"
+        log: list[Any] = []
+
+        def where(label: str) -> None:
+            log.append(
+                [
+                    label,
+                    mod.has_app_context(),
+                    mod.has_request_context(),
+                    mod.request.path if mod.has_request_context() else None,
+                    sorted(mod.g) if mod.has_app_context() else None,
+                ]
+            )
+
+        @app.teardown_request
+        def td(exc: BaseException | None) -> None:
+            where("teardown_request")
+
+        @app.teardown_appcontext
+        def td_app(exc: BaseException | None) -> None:
+            where("teardown_appcontext")
+
+        @app.route("/view")
+        def view() -> Any:
+            log.clear()
+            mod.g.view = 1
+            outer = module_globals.app_ctx._get_current_object()
+            with app.app_context() as inner:
+                mod.g.inner = 1
+                where("app context in a view")
+                mod.session["seen"] = mod.request.args.get("q")
+                log.append(module_globals.app_ctx._get_current_object() is inner)
+                log.append(module_globals.request_ctx.request is mod.request._get_current_object())
+            where("after it")
+            with app.test_request_context("/nested"):
+                where("request context in a view")
+                log.append(module_globals.app_ctx._get_current_object() is outer)
+            where("after that")
+            log.append(dict(mod.session))
+            return list(log)
+
+        @app.route("/outside")
+        def outside() -> Any:
+            log.clear()
+            other = cls("other")
+            with other.app_context():
+                log.append(mod.current_app.name)
+                with app.test_request_context("/in-other"):
+                    log.append([mod.current_app.name, mod.request.path, sorted(mod.g)])
+                log.append(mod.current_app.name)
+            with app.app_context() as actx:
+                mod.g.a = 1
+                with app.test_request_context("/same-app"):
+                    log.append(
+                        [sorted(mod.g), module_globals.app_ctx._get_current_object() is actx]
+                    )
+                    mod.g.b = 2
+                log.append(sorted(mod.g))
+            return list(log)
+
+        return app
+
+    o = oracle(build)
+    o.check("GET", "/view?q=x")
+    o.check("GET", "/outside")
+
+
+def test_cv_request_is_a_view_of_the_one_variable() -> None:
+    app = Erlen(__name__)
+    assert _cv_request.get(None) is None
+    with pytest.raises(LookupError):
+        _cv_request.get()
+    with app.app_context():
+        assert _cv_request.get("default") == "default"
+    with app.test_request_context("/r") as ctx:
+        assert _cv_request.get() is ctx and _cv_app.get() is ctx
+        with app.app_context() as inner:
+            # An app context pushed within a request: the request stays visible.
+            assert _cv_app.get() is inner and _cv_request.get() is ctx
+            assert request.path == "/r"
+        other = app.test_request_context("/other")
+        other.push()
+        other.pop()
+    # set/reset make a (pushed before) request context current again, as Flask's variable.
+    token = _cv_request.set(ctx)
+    try:
+        assert request.path == "/r" and current_app._get_current_object() is app  # type: ignore[attr-defined]
+    finally:
+        _cv_request.reset(token)
+    assert not has_request_context() and not has_app_context()
+
+
+def test_a_stand_in_in_the_variable_is_no_request() -> None:
+    # Tests (Flask's too) put a stand-in with an ``app`` in the app context variable.
+    from types import SimpleNamespace
+
+    app = Erlen(__name__)
+    token = _cv_app.set(SimpleNamespace(app=app))  # type: ignore[arg-type]
+    try:
+        assert current_app.name == app.name
+        assert _cv_request.get(None) is None and not has_request_context()
+        assert not request
+        with pytest.raises(RuntimeError, match="request context"):
+            request._get_current_object()  # type: ignore[attr-defined]
+    finally:
+        _cv_app.reset(token)
+
+
+def test_app_teardown_of_a_request_sees_no_request_on_both_doors(client: Any) -> None:
+    app = Erlen(__name__)
+    seen: list[Any] = []
+
+    @app.teardown_request
+    def td(exc: BaseException | None) -> None:
+        seen.append(("request", has_request_context(), g.get("v")))
+
+    @app.teardown_appcontext
+    def td_app(exc: BaseException | None) -> None:
+        seen.append(("app", has_request_context(), has_app_context(), g.get("v")))
+
+    @app.get("/")
+    async def index() -> str:
+        g.v = 1
+        return "ok"
+
+    assert client(app).get("/").data == b"ok"
+    assert seen == [("request", True, 1), ("app", False, True, 1)]
+    assert not has_app_context()

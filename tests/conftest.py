@@ -59,15 +59,10 @@ def _unwind() -> None:
     """Reset the context variable through the leaked contexts' own tokens."""
     for _ in range(100):
         ctx: Any = _cv_app.get(None)
-        if ctx is None:
-            break
-        tokens = getattr(ctx, "_request_tokens", None) or getattr(ctx, "_tokens", None)
+        tokens = getattr(ctx, "_tokens", None)
         if not tokens:
             break
-        token = tokens.pop()
-        _cv_app.reset(token[0] if isinstance(token, tuple) else token)
-        if getattr(ctx, "_tokens", None) and isinstance(token, tuple) and token[1] is ctx:
-            ctx._tokens.pop()
+        _cv_app.reset(tokens.pop())
     if _cv_app.get(None) is not None:  # pragma: no cover - a context pushed by other means
         _cv_app.set(None)  # type: ignore[arg-type]
 

@@ -185,6 +185,14 @@ class AppContext:
             signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
 
 
+#: What a request context's outermost push made of the app context (``_app_role``): it
+#: is its own app context, it pushed the one the app's own ``app_context()`` made, or it
+#: stands on the same app's context that was active.
+_OWN = "own"
+_PUSHED_OTHER = "pushed another"
+_STANDS_ON = "stands on the active one"
+
+
 class RequestContext(AppContext):
     """Bind a request (and, lazily, its session) to the current context.
 
@@ -200,13 +208,13 @@ class RequestContext(AppContext):
     """
 
     # Extensions (Flask-Limiter, ...) set their own attributes on the context (AppContext
-    # has "__dict__"); the fields Erlen uses stay slots. As an app context, ``_tokens``
-    # are its pushes as the app context and ``g`` is set when it is pushed.
+    # has "__dict__"); the fields Erlen uses stay slots. ``_tokens`` are its pushes (as
+    # the request context, and as the app context when it is its own), and ``g`` is set
+    # when it is pushed.
     __slots__ = (
         "_after_request_functions",
-        "_is_app_ctx",
+        "_app_role",
         "_other_app_ctx",
-        "_request_tokens",
         "_session",
         "_torn_down",
         "error",
@@ -221,14 +229,13 @@ class RequestContext(AppContext):
         self._session = session
         self._request_ctx = None  # a request context is its own (see AppContext)
         self.flashes: list[tuple[str, str]] | None = None
-        self._after_request_functions: list[Callable[[Response], Response]] = []
-        # Per push: the token, and the app context that push made current beneath this
-        # one's role as app context (this context itself, one app_context() made, or None).
-        self._request_tokens: list[tuple[Token[AppContext], AppContext | None]] = []
+        # PERF: a list only once after_this_request() adds a function.
+        self._after_request_functions: list[Callable[[Response], Response]] | tuple[()] = ()
         self._tokens: list[Token[AppContext]] = []
-        # Whether it is its own app context; else the app context it stands on (one the
-        # app's own app_context() made, or the same app's context that was active).
-        self._is_app_ctx = False
+        # What its outermost push made of the app context (_OWN, _PUSHED_OTHER, or
+        # _STANDS_ON: the same app's context was active) and, unless it is its own, the
+        # app context it stands on.
+        self._app_role = _STANDS_ON
         self._other_app_ctx: AppContext | None = None
         #: The unhandled exception of this request, passed to teardown functions.
         self.error: BaseException | None = None
@@ -238,14 +245,16 @@ class RequestContext(AppContext):
 
     @property
     def _app_ctx(self) -> AppContext | None:
-        """The app context this context's outermost push made (itself, usually), or None."""
-        tokens = self._request_tokens
-        return tokens[0][1] if tokens else None
+        """The app context its outermost push made current (itself, usually), or None."""
+        role = self._app_role
+        if role is _OWN:
+            return self
+        return self._other_app_ctx if role is _PUSHED_OTHER else None
 
     @property
     def _active_app_ctx(self) -> AppContext:
         """The app context ``app_ctx`` stands for: this one, or the one it stands on."""
-        if self._is_app_ctx:
+        if self._app_role is _OWN:
             return self
         return self._other_app_ctx or self
 
@@ -287,37 +296,36 @@ class RequestContext(AppContext):
 
     def push(self) -> None:
         """Make this the current request context (and its app's context, if none is)."""
-        prev = _cv_app.get(None)
-        app = self.app
-        pushed: AppContext | None = None
-        tokens = self._request_tokens
-        if prev is None or prev.app is not app:
-            if app._app_context_as_defined:
-                # PERF: one object per request: this context is the app context too, so
-                # no AppContext is built (AppContext.push() inlined; it only adds the signal).
-                self.g = app.app_ctx_globals_class()  # type: ignore[assignment]
-                self._is_app_ctx = True
-                pushed = self
-                if signals.appcontext_pushed.receivers:
-                    signals.appcontext_pushed.send(app, _async_wrapper=app.ensure_sync)
+        tokens = self._tokens
+        if not tokens:
+            # The outermost push decides what this context is to the app context.
+            prev = _cv_app.get(None)
+            app = self.app
+            if prev is None or prev.app is not app:
+                if app._app_context_as_defined:
+                    # PERF: one object per request: this context is the app context too,
+                    # so no AppContext is built.
+                    self.g = app.app_ctx_globals_class()  # type: ignore[assignment]
+                    self._app_role = _OWN
+                    if signals.appcontext_pushed.receivers:
+                        signals.appcontext_pushed.send(app, _async_wrapper=app.ensure_sync)
+                else:
+                    self._other_app_ctx = other = app.app_context()
+                    other.push()  # (beneath this one, which is made current below)
+                    self.g = other.g
+                    self._app_role = _PUSHED_OTHER
             else:
-                pushed = self._other_app_ctx = app.app_context()
-                pushed.push()  # (beneath this one, which is made current below)
-                self.g = pushed.g
-        elif not tokens and prev is not self:
-            # The app's context is active already: stand on it and share its g.
-            self._other_app_ctx = other = prev._active_app_ctx
-            self.g = other.g
-        token = _cv_app.set(self)
-        if pushed is self:
-            self._tokens.append(token)
-        tokens.append((token, pushed))
+                # The app's context is active already: stand on it and share its g.
+                self._other_app_ctx = other = prev._active_app_ctx
+                self.g = other.g
+                self._app_role = _STANDS_ON
+        tokens.append(_cv_app.set(self))
 
     def pop(self, exc: BaseException | None = _sentinel) -> None:
         """Run teardown functions, close the request and unbind this context."""
         app = self.app
         pending = teardown_pending(app)
-        tokens = self._request_tokens
+        tokens = self._tokens
         try:
             if len(tokens) == 1:
                 if pending:
@@ -327,11 +335,13 @@ class RequestContext(AppContext):
                 self.request.close()
         finally:
             ctx = _cv_app.get(None)
-            token, app_ctx = tokens.pop()
-            if app_ctx is self:
-                self._tokens.pop()
+            token = tokens.pop()
+            role = self._app_role
+            if tokens or role is _STANDS_ON:
+                _cv_app.reset(token)
+            elif role is _OWN:
                 try:
-                    if pending and not self._tokens:
+                    if pending:
                         if exc is _sentinel:
                             exc = sys.exc_info()[1]
                         self._teardown_appcontext(exc, token)
@@ -339,12 +349,11 @@ class RequestContext(AppContext):
                     _cv_app.reset(token)
                 if signals.appcontext_popped.receivers:
                     signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
-            else:
+            else:  # the app context the app's own app_context() made, beneath this one
                 _cv_app.reset(token)
-                if app_ctx is not None:  # one the app's own app_context() made
-                    if exc is _sentinel:
-                        exc = sys.exc_info()[1]
-                    app_ctx.pop(exc)
+                if exc is _sentinel:
+                    exc = sys.exc_info()[1]
+                self._other_app_ctx.pop(exc)  # type: ignore[union-attr]
         # The error's traceback holds frames that hold this context: with the
         # teardown done, drop the link back so no reference cycle is left.
         self.error = None
@@ -366,15 +375,20 @@ class RequestContext(AppContext):
         """Unbind this context from the caller without tearing it down (for streamed bodies).
 
         Returns the app context this request context pushed, for
-        :meth:`finish_detached` to tear down later.
+        :meth:`finish_detached` to tear down later (None for a nested push).
         """
-        token, app_ctx = self._request_tokens.pop()
-        _cv_app.reset(token)
-        if app_ctx is self:
-            self._tokens.pop()
-        elif app_ctx is not None:
-            _cv_app.reset(app_ctx._tokens.pop())
-        return app_ctx
+        tokens = self._tokens
+        _cv_app.reset(tokens.pop())
+        if tokens:
+            return None
+        role = self._app_role
+        if role is _OWN:
+            return self
+        if role is _PUSHED_OTHER:
+            other: AppContext = self._other_app_ctx  # type: ignore[assignment]
+            _cv_app.reset(other._tokens.pop())
+            return other
+        return None
 
     def finish_detached(self, app_ctx: AppContext | None, exc: BaseException | None) -> None:
         """Tear down a detached context (run inside a copy of its ``contextvars`` context)."""
@@ -416,11 +430,18 @@ class RequestContext(AppContext):
 
     def _unbind(self) -> None:
         # apop() with no teardown to run: close the request, reset the context variable.
+        tokens = self._tokens
         try:
-            if len(self._request_tokens) == 1:
+            if len(tokens) == 1:
                 self.request.close()
         finally:
-            app_ctx = self.detach()
+            app_ctx: AppContext | None
+            if len(tokens) == 1 and self._app_role is _OWN:
+                # PERF: detach() for the common case (the outermost push, its own app context)
+                _cv_app.reset(tokens.pop())
+                app_ctx = self
+            else:
+                app_ctx = self.detach()
             if app_ctx is not None and signals.appcontext_popped.receivers:
                 app = self.app
                 signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
@@ -432,33 +453,34 @@ class RequestContext(AppContext):
         if self._torn_down or not teardown_pending(app):
             self._unbind()
             return
-        tokens = self._request_tokens
+        tokens = self._tokens
         try:
             if len(tokens) == 1:
                 await drive_async(app._teardown_request_steps(exc))
                 self.request.close()
         finally:
-            token, app_ctx = tokens.pop()
-            if app_ctx is self:
-                self._tokens.pop()
+            token = tokens.pop()
+            role = self._app_role
+            if tokens or role is _STANDS_ON:
+                _cv_app.reset(token)
+            elif role is _OWN:
                 try:
-                    if not self._tokens:
-                        self._request_ctx = _request_ctx_before(token)  # (see pop)
-                        try:
-                            await drive_async(app._teardown_appcontext_steps(exc))
-                        finally:
-                            self._request_ctx = None
+                    self._request_ctx = _request_ctx_before(token)  # (see pop)
+                    try:
+                        await drive_async(app._teardown_appcontext_steps(exc))
+                    finally:
+                        self._request_ctx = None
                 finally:
                     _cv_app.reset(token)
             else:
                 _cv_app.reset(token)
-                if app_ctx is not None:
-                    try:
-                        if len(app_ctx._tokens) == 1:
-                            await drive_async(app._teardown_appcontext_steps(exc))
-                    finally:
-                        _cv_app.reset(app_ctx._tokens.pop())
-            if app_ctx is not None and signals.appcontext_popped.receivers:
+                other: AppContext = self._other_app_ctx  # type: ignore[assignment]
+                try:
+                    if len(other._tokens) == 1:
+                        await drive_async(app._teardown_appcontext_steps(exc))
+                finally:
+                    _cv_app.reset(other._tokens.pop())
+            if not tokens and role is not _STANDS_ON and signals.appcontext_popped.receivers:
                 signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
         self.error = None  # no reference cycle through the error's traceback (see pop)
 
@@ -502,7 +524,10 @@ def after_this_request(f: F) -> F:
             "'after_this_request' can only be used when a request context is active,"
             " such as in a view function."
         )
-    ctx._after_request_functions.append(f)
+    funcs = ctx._after_request_functions
+    if type(funcs) is tuple:
+        funcs = ctx._after_request_functions = []
+    funcs.append(f)  # type: ignore[union-attr]
     return f
 
 

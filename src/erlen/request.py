@@ -636,7 +636,8 @@ class Request:
 
     # -- limits ----------------------------------------------------------------
 
-    def _config_limit(self, name: str) -> int | None:
+    def _config_limit(self, name: str, key: str) -> int | None:
+        # ``name`` is the attribute a request may set, ``key`` the config key (its upper case).
         override = self.__dict__.get(name, _missing)
         if override is not _missing:
             return override  # type: ignore[no-any-return]
@@ -644,12 +645,12 @@ class Request:
         if ctx is None:
             # No app to configure it: Werkzeug's defaults, as Flask's request has.
             return _LIMIT_DEFAULTS[name]
-        return ctx.app.config[name.upper()]  # type: ignore[no-any-return]
+        return ctx.app.config[key]  # type: ignore[no-any-return]
 
     @property
     def max_content_length(self) -> int | None:
         """The largest body accepted (``MAX_CONTENT_LENGTH``), settable per request."""
-        return self._config_limit("max_content_length")
+        return self._config_limit("max_content_length", "MAX_CONTENT_LENGTH")
 
     @max_content_length.setter
     def max_content_length(self, value: int | None) -> None:
@@ -658,7 +659,7 @@ class Request:
     @property
     def max_form_memory_size(self) -> int | None:
         """The largest non-file form field accepted (``MAX_FORM_MEMORY_SIZE``)."""
-        return self._config_limit("max_form_memory_size")
+        return self._config_limit("max_form_memory_size", "MAX_FORM_MEMORY_SIZE")
 
     @max_form_memory_size.setter
     def max_form_memory_size(self, value: int | None) -> None:
@@ -667,7 +668,7 @@ class Request:
     @property
     def max_form_parts(self) -> int | None:
         """The largest number of multipart parts accepted (``MAX_FORM_PARTS``)."""
-        return self._config_limit("max_form_parts")
+        return self._config_limit("max_form_parts", "MAX_FORM_PARTS")
 
     @max_form_parts.setter
     def max_form_parts(self, value: int | None) -> None:

@@ -177,6 +177,7 @@ def request_from_scope(request_class: type[R], scope: dict[str, Any], receive: R
         has_cookie,  # has_cookie_header
         None,  # environ: made from the scope when asked for
         scope,  # scope
+        found,  # raw_header_map
     )
 
 

@@ -287,6 +287,9 @@ class Request:
     routing_exception: Exception | None
     _headers: Headers | None
     _raw_headers: list[tuple[bytes, bytes]] | None
+    #: The raw headers by name, the last value of each (when the door built it), so that a
+    #: content header is one lookup rather than a scan of the pairs.
+    _raw_header_map: dict[bytes, bytes] | None
     _host: str | None
     _server: tuple[str, int | None] | None
     _input: IO[bytes] | None
@@ -304,6 +307,7 @@ class Request:
         "_host",
         "_input",
         "_input_terminated",
+        "_raw_header_map",
         "_raw_headers",
         "_scope",
         "_server",
@@ -352,6 +356,7 @@ class Request:
         has_cookie_header: bool | None = None,
         environ: dict[str, Any] | None = None,
         scope: dict[str, Any] | None = None,
+        raw_header_map: dict[bytes, bytes] | None = None,
     ) -> _R:
         """Build a request from plain values: what the doors (``erlen.wsgi``, ``erlen.asgi``) call.
 
@@ -366,7 +371,9 @@ class Request:
         ``has_cookie_header`` tells whether a ``Cookie`` header came, when the door
         noticed (None: look at the headers when asked). ``environ`` and ``scope`` keep
         the door's own record for the rarely used fields read from it lazily
-        (``request.environ``, ``remote_user``, ``request.scope``).
+        (``request.environ``, ``remote_user``, ``request.scope``). ``raw_header_map`` is
+        ``dict(raw_headers)`` when the door made it (the last value of each name), for reading
+        the content headers without a scan.
 
         The doors pass every argument by position, in this order: on CPython 3.11 a call
         with keywords is not specialised and costs about 1,300 instructions more per
@@ -381,6 +388,7 @@ class Request:
         self.root_path = root_path
         self._headers = headers
         self._raw_headers = raw_headers
+        self._raw_header_map = raw_header_map
         self._host = host
         self._server = server
         self.remote_addr = remote_addr
@@ -575,6 +583,10 @@ class Request:
             if raw is not None:
                 # A repeated header reads as under WSGI (see _merge_raw_headers): Cookie
                 # headers joined, the last Content-Type or Content-Length.
+                by_name = self._raw_header_map
+                if by_name is not None and raw_key != b"cookie":
+                    value = by_name.get(raw_key)
+                    return None if value is None else value.decode("latin-1")
                 found: str | None = None
                 for key, value in raw:
                     if key == raw_key:
@@ -586,30 +598,30 @@ class Request:
                 return found
         return self.headers.get(name)
 
-    @property
-    def _parsed_content_type(self) -> tuple[str, dict[str, str]]:
-        parsed = self._content_type_parsed
-        if parsed is None:
-            value = self._content_header("CONTENT_TYPE", b"content-type", "Content-Type") or ""
-            if ";" not in value and '"' not in value and "," not in value:
-                # PERF: a bare mimetype (the usual case) has no parameters to parse.
-                parsed = (value.strip(), {})
-            else:
-                from werkzeug.http import parse_options_header
+    def _parse_content_type(self) -> tuple[str, dict[str, str]]:
+        # The mimetype (lower-cased) and its parameters, parsed once per request.
+        value = self._content_header("CONTENT_TYPE", b"content-type", "Content-Type") or ""
+        parsed: tuple[str, dict[str, str]]
+        if ";" not in value and '"' not in value and "," not in value:
+            # PERF: a bare mimetype (the usual case) has no parameters to parse.
+            parsed = (value.strip().lower(), {})
+        else:
+            from werkzeug.http import parse_options_header
 
-                parsed = parse_options_header(value)
-            self._content_type_parsed = parsed
+            mimetype, params = parse_options_header(value)
+            parsed = (mimetype.lower(), params)
+        self._content_type_parsed = parsed
         return parsed
 
     @property
     def mimetype(self) -> str:
         """The content type without parameters, lower-cased (``application/json``)."""
-        return self._parsed_content_type[0].lower()
+        return (self._content_type_parsed or self._parse_content_type())[0]
 
     @property
     def mimetype_params(self) -> dict[str, str]:
         """The parameters of the content type (``{"charset": "utf-8"}``)."""
-        return self._parsed_content_type[1]
+        return (self._content_type_parsed or self._parse_content_type())[1]
 
     @property
     def content_length(self) -> int | None:
@@ -631,7 +643,7 @@ class Request:
     @property
     def is_json(self) -> bool:
         """True when the mimetype is ``application/json`` or ``application/*+json``."""
-        mt = self.mimetype
+        mt = (self._content_type_parsed or self._parse_content_type())[0]
         return mt == "application/json" or (mt.startswith("application/") and mt.endswith("+json"))
 
     # -- limits ----------------------------------------------------------------

@@ -804,4 +804,36 @@ def test_from_values_keeps_the_order_the_doors_pass_by_position() -> None:
         "has_cookie_header",
         "environ",
         "scope",
+        "raw_header_map",
     ]
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        [(b"content-type", b"text/plain"), (b"content-type", b"application/json; charset=utf-8")],
+        [(b"content-length", b"3"), (b"content-length", b"5"), (b"cookie", b"a=1")],
+        [(b"cookie", b"a=1"), (b"cookie", b"b=2"), (b"content-type", b"Application/JSON")],
+        [(b"host", b"h"), (b"content-type", b"multipart/form-data; boundary=x")],
+        [],
+    ],
+)
+def test_content_headers_read_alike_from_the_door_map_and_the_raw_pairs(pairs: Any) -> None:
+    """The ASGI door hands the request ``dict(raw_headers)``; a content header read from it
+    answers as a scan of the pairs does, and as the parsed headers do."""
+    from erlen.asgi import request_from_scope
+    from erlen.request import Request
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": pairs}
+    mapped = request_from_scope(Request, scope, None)
+    assert mapped._raw_header_map == dict(pairs)
+    scanned = Request.from_values("POST", "/", raw_headers=pairs)
+    parsed = Request.from_values("POST", "/", raw_headers=pairs)
+    headers = parsed.headers  # built: read from the Headers object from here on
+    for req in (mapped, scanned, parsed):
+        assert req.content_type == headers.get("Content-Type")
+        assert req.content_length == headers.get("Content-Length", type=int)
+        assert req.mimetype == scanned.mimetype
+        assert req.mimetype_params == scanned.mimetype_params
+        assert req.is_json == scanned.is_json
+        assert req.cookies == parsed.cookies

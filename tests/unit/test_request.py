@@ -837,3 +837,16 @@ def test_content_headers_read_alike_from_the_door_map_and_the_raw_pairs(pairs: A
         assert req.mimetype_params == scanned.mimetype_params
         assert req.is_json == scanned.is_json
         assert req.cookies == parsed.cookies
+
+
+def test_raw_header_names_are_title_cased_through_a_bounded_cache() -> None:
+    import importlib
+
+    request_module = importlib.import_module("erlen.request")  # (erlen.request is the proxy)
+
+    raw = [(f"x-name-{i}".encode(), b"v") for i in range(600)] + [(b"x-\xe9t\xe9", b"w")]
+    merged = request_module._merge_raw_headers(raw)
+    assert merged == [(k.decode("latin-1").title(), v.decode("latin-1")) for k, v in raw]
+    assert len(request_module._header_titles) <= 512
+    # Read again (from the cache where it holds them): the same names.
+    assert request_module._merge_raw_headers(raw) == merged

@@ -290,7 +290,10 @@ def _bound_proxy(cv: Any, attr: str | None, message: str) -> Any:
                 raise RuntimeError(message) from None
             # The current context is the request context (None), or an app context that
             # has it beneath (or False: none). See erlen.ctx.
-            beneath = ctx._request_ctx
+            try:
+                beneath = ctx._request_ctx
+            except AttributeError:
+                beneath = False  # a stand-in object for an app context (tests): no request
             if beneath is not None:
                 if beneath is False:
                     raise RuntimeError(message)

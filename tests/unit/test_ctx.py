@@ -572,6 +572,8 @@ def test_a_stand_in_in_the_variable_is_no_request() -> None:
         assert not request
         with pytest.raises(RuntimeError, match="request context"):
             request._get_current_object()  # type: ignore[attr-defined]
+        with pytest.raises(RuntimeError, match="request context"):
+            assert request.path
     finally:
         _cv_app.reset(token)
 

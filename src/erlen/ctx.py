@@ -472,16 +472,11 @@ class RequestContext(AppContext):
                         self._request_ctx = None
                 finally:
                     _cv_app.reset(token)
-            else:
+                if signals.appcontext_popped.receivers:
+                    signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
+            else:  # the app context the app's own app_context() made, beneath this one
                 _cv_app.reset(token)
-                other: AppContext = self._other_app_ctx  # type: ignore[assignment]
-                try:
-                    if len(other._tokens) == 1:
-                        await drive_async(app._teardown_appcontext_steps(exc))
-                finally:
-                    _cv_app.reset(other._tokens.pop())
-            if not tokens and role is not _STANDS_ON and signals.appcontext_popped.receivers:
-                signals.appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
+                await self._other_app_ctx.apop(exc)  # type: ignore[union-attr]
         self.error = None  # no reference cycle through the error's traceback (see pop)
 
     def __enter__(self) -> RequestContext:

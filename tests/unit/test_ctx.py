@@ -598,3 +598,41 @@ def test_app_teardown_of_a_request_sees_no_request_on_both_doors(client: Any) ->
     assert client(app).get("/").data == b"ok"
     assert seen == [("request", True, 1), ("app", False, True, 1)]
     assert not has_app_context()
+
+
+def test_an_overridden_app_context_is_pushed_beneath_and_popped_once(client: Any) -> None:
+    """An app whose app_context() is its own: that context is pushed beneath the request
+    context and popped through its own pop/apop once, on both doors."""
+    from erlen import signals
+
+    class MarkedApp(Erlen):
+        def app_context(self) -> Any:
+            ctx = super().app_context()
+            ctx.g.marked = True
+            return ctx
+
+    app = MarkedApp(__name__)
+    seen: list[Any] = []
+
+    @app.teardown_request
+    async def td(exc: BaseException | None) -> None:
+        seen.append(("request", has_request_context(), g.get("marked")))
+
+    @app.teardown_appcontext
+    async def td_app(exc: BaseException | None) -> None:
+        seen.append(("app", has_request_context(), g.get("marked")))
+
+    @app.get("/")
+    async def index() -> str:
+        return str(g.marked)
+
+    def popped(sender: Any, **kwargs: Any) -> None:
+        seen.append("popped")
+
+    signals.appcontext_popped.connect(popped, app)
+    try:
+        assert client(app).get("/").data == b"True"
+    finally:
+        signals.appcontext_popped.disconnect(popped, app)
+    assert seen == [("request", True, True), ("app", False, True), "popped"]
+    assert not has_app_context()

@@ -858,3 +858,111 @@ def test_raw_header_names_are_title_cased_through_a_bounded_cache() -> None:
     assert len(request_module._header_titles) <= 512
     # Read again (from the cache where it holds them): the same names.
     assert request_module._merge_raw_headers(raw) == merged
+
+
+_BROWSER_PAIRS = [
+    (b"host", b"example.com"),
+    (b"user-agent", b"Mozilla/5.0 (X11; Linux x86_64)"),
+    (b"accept", b"text/html,*/*;q=0.8"),
+    (b"accept-language", b"en-US,en;q=0.9"),
+    (b"content-length", b"12"),
+    (b"x-\xe9t\xe9", b"caf\xe9"),  # not a token name, but servers may pass one on
+    (b"cookie", b"session=abc; theme=dark"),
+]
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        _BROWSER_PAIRS,  # each name once, lower case: read from the door's map
+        [*_BROWSER_PAIRS, (b"accept", b"application/json")],  # repeated: joined with ","
+        [*_BROWSER_PAIRS, (b"cookie", b"b=2")],  # HTTP/2 splits Cookie: joined with "; "
+        [(b"Host", b"example.com"), (b"X-Custom", b"1")],  # names a middleware did not lower
+        [(b"x-a", b"1"), (b"X-A", b"2")],  # the same name in two cases
+        [(b"content-type", b"text/plain"), (b"Content-Type", b"application/json")],
+        [(b"\xc9tag", b"1")],  # a latin-1 capital: read through the merged list
+        [(b"x-1", b""), (b"1", b"2")],
+    ],
+)
+def test_asgi_headers_answer_as_the_merged_headers(pairs: Any) -> None:
+    """Under ASGI, request.headers reads the raw pairs on demand; every read answers as the
+    Werkzeug ``Headers`` of the merged pairs (what a WSGI server hands Flask) does."""
+    import importlib
+
+    from werkzeug.datastructures import Headers
+    from werkzeug.exceptions import BadRequestKeyError
+
+    from erlen.asgi import request_from_scope
+    from erlen.request import Request
+
+    request_module = importlib.import_module("erlen.request")
+    expected = Headers(request_module._merge_raw_headers(pairs))
+
+    def fresh() -> Any:
+        scope = {"type": "http", "method": "GET", "path": "/", "headers": list(pairs)}
+        return request_from_scope(Request, scope, None).headers
+
+    names = {k.decode("latin-1") for k, _ in pairs}
+    keys = sorted(names | {n.upper() for n in names} | {n.title() for n in names})
+    keys += ["Missing", "", "K", "\u212a", "\xc4", "\u0130", "X-\xc9T\xc9"]
+    for key in keys:
+        headers = fresh()  # each read on a view that has not built its list yet
+        assert headers.get(key) == expected.get(key), key
+        assert fresh().get(key, "d", type=len) == expected.get(key, "d", type=len)
+        assert (key in fresh()) is (key in expected)
+        try:
+            want = expected[key]
+        except BadRequestKeyError:
+            with pytest.raises(BadRequestKeyError):
+                fresh()[key]
+        else:
+            assert fresh()[key] == want
+        assert fresh().getlist(key) == expected.getlist(key)
+    assert fresh().get("Content-Length", type=int) == expected.get("Content-Length", type=int)
+    headers = fresh()
+    assert isinstance(headers, Headers)
+    assert list(headers) == list(expected) and len(headers) == len(expected)
+    assert headers == expected and expected == headers and fresh() == fresh()
+    assert headers != Headers([("X-Other", "1")])
+    assert str(fresh()) == str(expected)
+    assert fresh()[0:1] == expected[0:1] if pairs else True
+    copied = fresh().copy()
+    assert type(copied) is Headers and copied == expected
+    # Writes go to the merged list; reads after them see them.
+    headers = fresh()
+    assert headers.get("Host") == expected.get("Host")
+    headers["Host"] = "changed.example"
+    headers.add("X-Added", "yes")
+    assert headers.get("host") == "changed.example" and headers["X-Added"] == "yes"
+    del headers["X-Added"]
+    assert "X-Added" not in headers
+
+
+@pytest.mark.parametrize("door", ["wsgi", "asgi"])
+def test_header_reads_in_a_view_agree_on_both_doors(door: str) -> None:
+    app = Erlen(__name__)
+
+    @app.route("/")
+    def show() -> dict[str, Any]:
+        return {
+            "agent": request.headers.get("User-Agent"),
+            "lang": request.headers["accept-language"],
+            "missing": request.headers.get("X-Requested-With", "none"),
+            "has_auth": "Authorization" in request.headers,
+            "accept": request.headers.getlist("Accept"),
+        }
+
+    headers = [
+        ("User-Agent", "Mozilla/5.0"),
+        ("Accept-Language", "de"),
+        ("Accept", "text/html"),
+        ("Accept", "*/*"),
+    ]
+    data = app.test_client(asgi=door == "asgi").get("/", headers=headers).get_json()
+    assert data == {
+        "agent": "Mozilla/5.0",
+        "lang": "de",
+        "missing": "none",
+        "has_auth": False,
+        "accept": ["text/html, */*"],  # the test client joins repeated headers so
+    }

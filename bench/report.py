@@ -313,7 +313,9 @@ class Verdict:
             "status": self.status,
             "worst": {"case": worst[0], "ratio": worst[1]} if worst else None,
             "ratios": self.ratios,
-            "missing": self.missing,
+            # Why the row has no ratio; empty once it has one (the reason was written before
+            # the measurements were looked at, and no longer holds).
+            "missing": self.missing if worst is None else "",
         }
 
 

@@ -108,3 +108,13 @@ def test_websocket_check_catches_a_wrong_echo(loop: asyncio.AbstractEventLoop) -
             driver.check(echo)
     finally:
         driver.close()
+
+
+def test_a_target_row_gives_a_reason_only_while_it_is_unmeasured() -> None:
+    from bench.report import Verdict
+
+    row = Verdict("import", "import erlen <= 0.5x import flask", 0.5, missing="erlen: not run")
+    assert row.as_dict()["status"] == "unmeasured"
+    assert row.as_dict()["missing"] == "erlen: not run"
+    row.ratios["import"] = 0.86
+    assert row.as_dict()["status"] == "missed" and row.as_dict()["missing"] == ""

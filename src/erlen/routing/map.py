@@ -11,9 +11,10 @@ from urllib.parse import quote
 from werkzeug.exceptions import BadHost, MethodNotAllowed, NotFound
 
 from .adapter import MapAdapter, _request_values
+from .compiled import EMPTY_WALK, Walk, compile_walk
 from .converters import _PATH_SAFE, DEFAULT_CONVERTERS
 from .exceptions import BuildError, RequestRedirect, _SlashRequired
-from .matcher import _Edge, _finish_node, _Matched, _Node, _static_entry, _StaticTable, _walk
+from .matcher import _Edge, _finish_node, _Matched, _Node, _static_entry, _StaticTable
 from .rules import _ABSOLUTE_URL_RE, _MULTI_SLASH_RE, _VARIABLE_RE, Rule, _build_key
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class Map:
         "_static_http",
         "_static_ws",
         "_version",
+        "_walk",
         "_websocket_rules",
         "converters",
         "default_subdomain",
@@ -73,6 +75,8 @@ class Map:
         self._version = 0
         self._websocket_rules = 0
         self._root = _Node()
+        # The trie walk, written out for this map's trie when it compiles (see .compiled).
+        self._walk: Walk = EMPTY_WALK
         self._static_http: _StaticTable = {}
         self._static_ws: _StaticTable = {}
         for rule in rules or ():
@@ -275,6 +279,7 @@ class Map:
                     if entry is not None:
                         table.setdefault(domain, {})[path] = entry
             self._root = root
+            self._walk = compile_walk(root)
             self._static_http = static_http
             self._static_ws = static_ws
             self._dirty = self._version != version
@@ -343,7 +348,7 @@ class Map:
         parts[0] = domain
         allowed: set[str] = set()
         try:
-            rv = _walk(self._root, parts, 0, method, websocket, [], allowed)
+            rv = self._walk(parts, method, websocket, [], allowed)
         except _SlashRequired:
             raise RequestRedirect(quote(path + "/", safe=_PATH_SAFE)) from None
         if rv is None:
@@ -352,7 +357,7 @@ class Map:
                 parts = merged.split("/")
                 parts[0] = domain
                 try:
-                    rv = _walk(self._root, parts, 0, method, websocket, [], allowed)
+                    rv = self._walk(parts, method, websocket, [], allowed)
                 except _SlashRequired:
                     raise RequestRedirect(quote(merged + "/", safe=_PATH_SAFE)) from None
                 if rv is not None and rv[0].merge_slashes is not False:

@@ -37,7 +37,7 @@ PUBLIC = [
 ADDED = ["MapAdapter"]
 
 #: The package's modules in import order: each imports at run time only modules before it.
-LAYERS = ["exceptions", "converters", "rules", "matcher", "adapter", "map"]
+LAYERS = ["exceptions", "converters", "rules", "matcher", "compiled", "adapter", "map"]
 
 
 def _module_name(path: Path) -> str:

@@ -95,6 +95,7 @@ IMPLEMENTATION_MODULES = {
     "erlen.routing.exceptions": "re-exported by erlen.routing",
     "erlen.routing.map": "re-exported by erlen.routing",
     "erlen.routing.matcher": "the trie behind erlen.routing.Map; no public names",
+    "erlen.routing.compiled": "the trie walk generated as code for erlen.routing.Map; no public API",
     "erlen.routing.rules": "re-exported by erlen.routing",
     "erlen.typed.docs": "re-exported by erlen.typed",
     "erlen.typed.errors": "re-exported by erlen.typed",

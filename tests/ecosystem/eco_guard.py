@@ -3,7 +3,8 @@
 It checks that the run is on the framework it claims to be on (``ECO_EXPECT``: ``flask``
 means the real Flask, ``erlen`` means ``flask.Flask is erlen.Erlen`` and a test client on the
 door named by ``ERLEN_TEST_DOOR``), refusing to run otherwise, and it writes one JSON line
-per test outcome to ``ECO_OUT`` as each test ends, so a run cut short keeps what it did.
+per test outcome to ``ECO_OUT`` as each test ends, so a run cut short keeps what it did. It
+also refuses a run whose temporary files would go to the machine's temporary directory.
 """
 
 from __future__ import annotations
@@ -43,6 +44,19 @@ def _framework_problem() -> str | None:
     return f"ECO_EXPECT must be 'flask' or 'erlen', not {EXPECT!r}"
 
 
+def _tempdir_problem() -> str | None:
+    """Whether temporary files go to the run's own directory (see eco_runner), not the machine's."""
+    import tempfile
+    from pathlib import Path
+
+    if not OUT:
+        return None
+    run = Path(OUT).resolve().parent
+    if run not in Path(tempfile.gettempdir()).resolve().parents:
+        return f"tempfile.gettempdir() is {tempfile.gettempdir()!r}, outside the run's {run}"
+    return None
+
+
 def _write(record: dict[str, str]) -> None:
     if OUT:
         with open(OUT, "a", encoding="utf-8") as f:
@@ -55,7 +69,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    problem = _framework_problem()
+    problem = _framework_problem() or _tempdir_problem()
     _write({"guard": "start", "problem": problem or ""})
     if problem:
         raise pytest.UsageError(f"eco_guard: {problem}")

@@ -254,6 +254,12 @@ def run_suite(
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(source, work, symlinks=True)
     out = work / ".eco-outcomes.jsonl"
+    # A temporary directory of the run's own. Flask-Session's suite keeps filesystem sessions
+    # in tempfile.gettempdir() through cachelib, whose pruning deletes every file there that it
+    # takes for an expired entry: in the machine's /tmp, other programs' files (JSON, PNG,
+    # Markdown, ... whose first four bytes read as a past time).
+    scratch = work / ".eco-tmp"
+    scratch.mkdir()
     # ``CI`` goes too: some suites (Flask-Caching) refuse to start their own Redis when it is
     # set and expect a CI service on their own port; here they start it as on a laptop.
     env = {
@@ -265,6 +271,7 @@ def run_suite(
         PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
         PYTHONDONTWRITEBYTECODE="1",
         ECO_OUT=str(out),
+        TMPDIR=str(scratch),
         ECO_EXPECT="flask" if mode == "flask" else "erlen",
     )
     cmd = [str(python), "-m", "pytest", *suite.paths, *suite.args]

@@ -210,10 +210,11 @@ class _ScopeHeaders(Headers):
 
     It is one to its users: mutable, ``copy()`` gives a ``Headers``, equal to a ``Headers``
     with the same items. PERF: the merged list (see :func:`_merge_raw_headers`: about
-    2,400 instructions a header) is built only when something needs it. ``get``,
+    2,500 instructions a header) is built only when something needs it. ``get``,
     ``[name]`` and ``in`` read the door's ``dict(raw_headers)`` instead while that map
     says exactly what the list would (each name came once, in ASCII lower case, as
-    servers send them): about 1,000 instructions a read, found or not.
+    servers send them): about 4,000 instructions a ``request.headers.get(...)``, found or
+    not, where a miss in the list scans it all (19,000 for a browser's 12 headers).
     """
 
     _raw: list[tuple[bytes, bytes]] | None = None

@@ -693,7 +693,9 @@ class Request:
                 # A repeated header reads as under WSGI (see _merge_raw_headers): Cookie
                 # headers joined, the last Content-Type or Content-Length.
                 by_name = self._raw_header_map
-                if by_name is not None and raw_key != b"cookie":
+                # (The map keeps the last of a repeated name: Cookie headers, joined, need a
+                # scan unless no name came twice.)
+                if by_name is not None and (raw_key != b"cookie" or len(by_name) == len(raw)):
                     value = by_name.get(raw_key)
                     return None if value is None else value.decode("latin-1")
                 found: str | None = None

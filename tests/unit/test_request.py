@@ -815,6 +815,7 @@ def test_from_values_keeps_the_order_the_doors_pass_by_position() -> None:
         [(b"content-length", b"3"), (b"content-length", b"5"), (b"cookie", b"a=1")],
         [(b"cookie", b"a=1"), (b"cookie", b"b=2"), (b"content-type", b"Application/JSON")],
         [(b"host", b"h"), (b"content-type", b"multipart/form-data; boundary=x")],
+        [(b"host", b"h"), (b"cookie", b"a=1; b=2")],  # one Cookie, no name twice: from the map
         [],
     ],
 )

@@ -12,6 +12,7 @@ through it (``_request_ctx``), so ``request`` and ``session`` still work inside
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -214,6 +215,7 @@ class RequestContext(AppContext):
     __slots__ = (
         "_after_request_functions",
         "_app_role",
+        "_detached_token",
         "_other_app_ctx",
         "_session",
         "_torn_down",
@@ -344,7 +346,8 @@ class RequestContext(AppContext):
                     if pending:
                         if exc is _sentinel:
                             exc = sys.exc_info()[1]
-                        self._teardown_appcontext(exc, token)
+                        with self._request_gone(token):
+                            app.do_teardown_appcontext(exc)
                 finally:
                     _cv_app.reset(token)
                 if signals.appcontext_popped.receivers:
@@ -360,14 +363,19 @@ class RequestContext(AppContext):
         if ctx is not self:
             raise AssertionError(f"Popped wrong request context. ({ctx!r} instead of {self!r})")
 
-    def _teardown_appcontext(self, exc: BaseException | None, token: Token[AppContext]) -> None:
-        # As its own app context: the teardown_appcontext functions run with the app
-        # context still current but with the request that was current before this one
-        # was pushed (usually none), as in Flask 3.1, where this request context is
-        # popped by then.
+    @contextlib.contextmanager
+    def _request_gone(self, token: Token[AppContext]) -> Iterator[None]:
+        """While this context is torn down as its own app context, the request is gone.
+
+        The teardown_appcontext functions run with the app context still current but with
+        the request that was visible before ``token`` (this context's outermost push;
+        usually none), as in Flask 3.1, where the request context is popped by then.
+        Every teardown of the app context goes through here: pop, apop, a sync view's
+        teardown in its worker thread and a streamed body's.
+        """
         self._request_ctx = _request_ctx_before(token)
         try:
-            self.app.do_teardown_appcontext(exc)
+            yield
         finally:
             self._request_ctx = None
 
@@ -378,11 +386,13 @@ class RequestContext(AppContext):
         :meth:`finish_detached` to tear down later (None for a nested push).
         """
         tokens = self._tokens
-        _cv_app.reset(tokens.pop())
+        token = tokens.pop()
+        _cv_app.reset(token)
         if tokens:
             return None
         role = self._app_role
         if role is _OWN:
+            self._detached_token = token  # for finish_detached (see _request_gone)
             return self
         if role is _PUSHED_OTHER:
             other: AppContext = self._other_app_ctx  # type: ignore[assignment]
@@ -396,10 +406,13 @@ class RequestContext(AppContext):
             self.app.do_teardown_request(exc)
             self.request.close()
         finally:
-            if app_ctx is not None:
+            if app_ctx is self:
+                with self._request_gone(self._detached_token):
+                    self.app.do_teardown_appcontext(exc)
+            elif app_ctx is not None:
                 self.app.do_teardown_appcontext(exc)
-                if signals.appcontext_popped.receivers:
-                    signals.appcontext_popped.send(self.app, _async_wrapper=self.app.ensure_sync)
+            if app_ctx is not None and signals.appcontext_popped.receivers:
+                signals.appcontext_popped.send(self.app, _async_wrapper=self.app.ensure_sync)
 
     def teardown_in_thread(self, exc: BaseException | None) -> None:
         """Run the teardown functions now, in the worker thread that ran a sync view.
@@ -414,7 +427,10 @@ class RequestContext(AppContext):
             return
         drive_sync(app._teardown_request_steps(exc))
         app_ctx = self._app_ctx
-        if app_ctx is not None and len(app_ctx._tokens) == 1:
+        if app_ctx is self and len(self._tokens) == 1:
+            with self._request_gone(self._tokens[0]):
+                drive_sync(app._teardown_appcontext_steps(exc))
+        elif app_ctx is not None and len(app_ctx._tokens) == 1:
             drive_sync(app._teardown_appcontext_steps(exc))
 
     def pop_unless_pending(self) -> bool:
@@ -465,11 +481,8 @@ class RequestContext(AppContext):
                 _cv_app.reset(token)
             elif role is _OWN:
                 try:
-                    self._request_ctx = _request_ctx_before(token)  # (see pop)
-                    try:
+                    with self._request_gone(token):
                         await drive_async(app._teardown_appcontext_steps(exc))
-                    finally:
-                        self._request_ctx = None
                 finally:
                     _cv_app.reset(token)
                 if signals.appcontext_popped.receivers:

@@ -578,7 +578,13 @@ def test_a_stand_in_in_the_variable_is_no_request() -> None:
         _cv_app.reset(token)
 
 
-def test_app_teardown_of_a_request_sees_no_request_on_both_doors(client: Any) -> None:
+@pytest.mark.parametrize("view", ["async", "def", "def-stream", "async-stream"])
+def test_app_teardown_of_a_request_sees_no_request_on_both_doors(client: Any, view: str) -> None:
+    """As in Flask (where the request context is popped first), whichever path tears the
+    request down: an async view, a ``def`` view (under ASGI its worker thread runs the
+    teardown), a streamed body (torn down when the server closes it) or an async stream."""
+    from erlen import stream_with_context
+
     app = Erlen(__name__)
     seen: list[Any] = []
 
@@ -590,12 +596,47 @@ def test_app_teardown_of_a_request_sees_no_request_on_both_doors(client: Any) ->
     def td_app(exc: BaseException | None) -> None:
         seen.append(("app", has_request_context(), has_app_context(), g.get("v")))
 
-    @app.get("/")
-    async def index() -> str:
-        g.v = 1
-        return "ok"
+    if view == "async":
 
-    assert client(app).get("/").data == b"ok"
+        @app.get("/")
+        async def index() -> str:
+            g.v = 1
+            return "ok"
+
+    elif view == "def":
+
+        @app.get("/")
+        def index() -> str:
+            g.v = 1
+            return "ok"
+
+    elif view == "def-stream":
+
+        @app.get("/")
+        def index() -> Any:
+            g.v = 1
+
+            def body() -> Any:
+                yield "o"
+                yield "k"
+
+            return stream_with_context(body())
+
+    else:
+
+        @app.get("/")
+        async def index() -> Any:
+            g.v = 1
+
+            async def body() -> Any:
+                yield "o"
+                yield "k"
+
+            return body()
+
+    response = client(app).get("/")
+    assert response.data == b"ok"
+    response.close()
     assert seen == [("request", True, 1), ("app", False, True, 1)]
     assert not has_app_context()
 

@@ -184,3 +184,28 @@ def test_test_client_user_agent_is_flasks(client: Any) -> None:
     app = Erlen(__name__)
     app.route("/")(lambda: request.user_agent.string)
     assert client(app).get("/").text == f"Werkzeug/{importlib.metadata.version('werkzeug')}"
+
+
+@pytest.mark.parametrize(
+    ("proxy", "line"),
+    [
+        (request, "return getattr(ctx.request, name)"),
+        (session, "return getattr(ctx.session, name)"),
+        (g, "return getattr(ctx.g, name)"),
+        (current_app, "return getattr(ctx.app, name)"),
+        (request_ctx, "return getattr(ctx, name)"),
+    ],
+    ids=["request", "session", "g", "current_app", "request_ctx"],
+)
+def test_a_traceback_through_a_proxy_shows_its_source(proxy: Any, line: str) -> None:
+    # The proxies' functions are generated (erlen.globals._proxy_functions); their source
+    # is registered with linecache so that a traceback shows what the proxy did.
+    import traceback
+
+    app = Erlen(__name__)
+    app.secret_key = "k"
+    with app.test_request_context("/"), pytest.raises(AttributeError) as info:
+        proxy.no_such_attribute  # noqa: B018
+    text = "".join(traceback.format_exception(info.value))
+    assert line in text
+    assert "<erlen.globals: the " in text

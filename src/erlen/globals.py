@@ -162,14 +162,14 @@ class ContextProxy:
         return getattr(_oga(self, "_get_current_object")(), name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        setattr(self._get_current_object(), name, value)
+        setattr(type(self)._get_current_object(self), name, value)
 
     def __delattr__(self, name: str) -> None:
-        delattr(self._get_current_object(), name)
+        delattr(type(self)._get_current_object(self), name)
 
     def __dir__(self) -> list[str]:
         try:
-            return dir(self._get_current_object())
+            return dir(type(self)._get_current_object(self))
         except RuntimeError:
             return []
 
@@ -182,13 +182,13 @@ class ContextProxy:
         Outside a context, the proxy's own class (as Werkzeug's ``LocalProxy`` answers).
         """
         try:
-            return type(self._get_current_object())
+            return type(type(self)._get_current_object(self))
         except RuntimeError:
             return type(self)
 
     def __repr__(self) -> str:
         try:
-            obj = self._get_current_object()
+            obj = type(self)._get_current_object(self)
         except RuntimeError:
             if flask_compat_active():
                 # In compat mode this proxy stands for Werkzeug's LocalProxy: say so alike.
@@ -197,59 +197,59 @@ class ContextProxy:
         return repr(obj)
 
     def __str__(self) -> str:
-        return str(self._get_current_object())
+        return str(type(self)._get_current_object(self))
 
     def __bool__(self) -> bool:
         try:
-            return bool(self._get_current_object())
+            return bool(type(self)._get_current_object(self))
         except RuntimeError:
             return False
 
     def __eq__(self, other: object) -> bool:
-        return bool(self._get_current_object() == other)
+        return bool(type(self)._get_current_object(self) == other)
 
     def __ne__(self, other: object) -> bool:
-        return bool(self._get_current_object() != other)
+        return bool(type(self)._get_current_object(self) != other)
 
     def __hash__(self) -> int:
-        return hash(self._get_current_object())
+        return hash(type(self)._get_current_object(self))
 
     def __getitem__(self, key: Any) -> Any:
-        return self._get_current_object()[key]
+        return type(self)._get_current_object(self)[key]
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._get_current_object()[key] = value
+        type(self)._get_current_object(self)[key] = value
 
     def __delitem__(self, key: Any) -> None:
-        del self._get_current_object()[key]
+        del type(self)._get_current_object(self)[key]
 
     def __contains__(self, key: object) -> bool:
-        return key in self._get_current_object()
+        return key in type(self)._get_current_object(self)
 
     def __iter__(self) -> Any:
-        return iter(self._get_current_object())
+        return iter(type(self)._get_current_object(self))
 
     def __len__(self) -> int:
-        return len(self._get_current_object())
+        return len(type(self)._get_current_object(self))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._get_current_object()(*args, **kwargs)
+        return type(self)._get_current_object(self)(*args, **kwargs)
 
     # ``with app_ctx:`` / ``async with request_ctx:`` through the proxy, as with Flask's.
     def __enter__(self) -> Any:
-        obj = self._get_current_object()
+        obj = type(self)._get_current_object(self)
         return type(obj).__enter__(obj)
 
     def __exit__(self, *exc_info: Any) -> Any:
-        obj = self._get_current_object()
+        obj = type(self)._get_current_object(self)
         return type(obj).__exit__(obj, *exc_info)
 
     async def __aenter__(self) -> Any:
-        obj = self._get_current_object()
+        obj = type(self)._get_current_object(self)
         return await type(obj).__aenter__(obj)
 
     async def __aexit__(self, *exc_info: Any) -> Any:
-        obj = self._get_current_object()
+        obj = type(self)._get_current_object(self)
         return await type(obj).__aexit__(obj, *exc_info)
 
 

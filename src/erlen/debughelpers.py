@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.datastructures import MultiDict
 
 from .globals import _cv_app, _cv_request
+from .request import _EMPTY_ARGS
 
 if TYPE_CHECKING:
     from jinja2 import BaseLoader
@@ -105,6 +106,9 @@ def attach_enctype_error_multidict(request: Request) -> None:
     cls = type(files)
     if issubclass(cls, _DebugFiles):
         return
+    if files is _EMPTY_ARGS:  # type: ignore[comparison-overlap]
+        # The empty instance requests share (erlen.request._empty): give this one its own.
+        files = request._files = cls()
     debug_cls = _debug_classes.get(cls)
     if debug_cls is None:
         debug_cls = type(cls.__name__, (_DebugFiles, cls), {"__module__": cls.__module__})

@@ -96,6 +96,17 @@ class ImmutableMultiDict(_WerkzeugImmutableMultiDict[_K, _V]):
 
 
 _EMPTY_ARGS: ImmutableMultiDict[str, str] = ImmutableMultiDict()
+
+
+def _empty(storage_class: type[MultiDict[str, Any]]) -> Any:
+    """An empty ``storage_class``: for the usual (immutable) one, a shared instance.
+
+    PERF: as ``args`` for an empty query string, a form request's empty ``files`` (and a
+    non-form request's ``form``) need not build a MultiDict each.
+    """
+    return _EMPTY_ARGS if storage_class is ImmutableMultiDict else storage_class()
+
+
 #: The body limits of a request outside an app context: Werkzeug's request's defaults.
 _LIMIT_DEFAULTS: dict[str, int | None] = {
     name: getattr(_WerkzeugRequest, name)
@@ -971,8 +982,8 @@ class Request:
         if self._form is not None:
             return
         if not self.want_form_data_parsed:
-            self._form = self.parameter_storage_class()  # type: ignore[assignment]
-            self._files = self.dict_storage_class()  # type: ignore[assignment]
+            self._form = _empty(self.parameter_storage_class)
+            self._files = _empty(self.dict_storage_class)
             return
         if (
             self.mimetype == "application/x-www-form-urlencoded"
@@ -986,7 +997,7 @@ class Request:
                 if data is None:
                     data = self.stream.read()
             self._form = _parse_query(data)
-            self._files = self.dict_storage_class()  # type: ignore[assignment]
+            self._files = _empty(self.dict_storage_class)
             return
         from werkzeug.formparser import FormDataParser
 

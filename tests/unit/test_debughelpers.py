@@ -22,6 +22,7 @@ from erlen.debughelpers import (
     attach_enctype_error_multidict,
     explain_template_loading_attempts,
 )
+from erlen.request import _EMPTY_ARGS, ImmutableMultiDict
 
 Client = Callable[..., Any]
 
@@ -68,6 +69,19 @@ def test_a_key_the_form_lacks_too_stays_a_plain_key_error(client: Client) -> Non
     with pytest.raises(BadRequestKeyError) as info:
         client(app).post("/upload", data={"other": "x"})
     assert not isinstance(info.value, DebugFilesKeyError)
+
+
+def test_the_explanation_stays_with_its_request(client: Client) -> None:
+    # The empty ``files`` of a form request is one instance requests share; the debug
+    # explanation gives the request its own rather than changing the shared one.
+    with pytest.raises(DebugFilesKeyError):
+        client(files_app(debug=True)).post("/upload", data={"doc": "report.pdf"})
+    rv = client(files_app(debug=False)).post("/upload", data={"doc": "report.pdf"})
+    assert rv.status_code == 400
+    app = Erlen(__name__)
+    with app.test_request_context("/", method="POST", data={"a": "b"}):
+        assert type(request.files) is ImmutableMultiDict
+        assert request.files is _EMPTY_ARGS
 
 
 def test_without_debug_the_usual_400(client: Client) -> None:

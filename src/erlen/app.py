@@ -178,6 +178,9 @@ class Erlen(Scaffold):
     #: False in a subclass that overrides ``app_context`` (or an app that has it replaced
     #: on the instance): pushing a request context then calls it to make the app context.
     _app_context_as_defined: ClassVar[bool] = True
+    #: False in a subclass that overrides ``url_for`` (or an app that has it replaced on
+    #: the instance): :func:`erlen.url_for` then calls it rather than building directly.
+    _url_for_as_defined: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -186,6 +189,7 @@ class Erlen(Scaffold):
         )
         cls._doors_as_defined = cls.wsgi_app is Erlen.wsgi_app and cls.asgi_app is Erlen.asgi_app
         cls._app_context_as_defined = cls.app_context is Erlen.app_context
+        cls._url_for_as_defined = cls.url_for is Erlen.url_for
 
     if not TYPE_CHECKING:  # (mypy would accept any attribute on an object with __setattr__)
 
@@ -221,6 +225,7 @@ class Erlen(Scaffold):
             and "wsgi_app" not in inst
             and "asgi_app" not in inst,
             "_app_context_as_defined": cls._app_context_as_defined and "app_context" not in inst,
+            "_url_for_as_defined": cls._url_for_as_defined and "url_for" not in inst,
         }
         # PERF: kept on the instance even when equal to the class's: read on every
         # request, an instance attribute costs about half a class attribute's lookup.
@@ -1549,7 +1554,10 @@ class Erlen(Scaffold):
                 body = e.get_body()
                 if len(_error_page_cache) < 256:
                     _error_page_cache[key] = body
-            return self.response_class(body, e.code or 500, mimetype="text/html")
+            # PERF: built as a view's string is (no __init__), then given the code.
+            response = complete_response(self.response_class, body, "text/html")
+            response.status_code = e.code or 500
+            return response
         ctx = _cv_request.get(None)
         environ = None
         if ctx is not None and ctx.request._environ is not None:
@@ -1613,6 +1621,19 @@ class Erlen(Scaffold):
         **values: Any,
     ) -> str:
         """Build the URL of an endpoint (see :func:`erlen.url_for`)."""
+        return self._build_url(endpoint, values, _anchor, _method, _scheme, _external)
+
+    def _build_url(
+        self,
+        endpoint: str,
+        values: dict[str, Any],
+        _anchor: str | None,
+        _method: str | None,
+        _scheme: str | None,
+        _external: bool | None,
+    ) -> str:
+        # url_for's work. PERF: erlen.url_for calls it directly with its own ``values``
+        # while url_for is Erlen's (a call with ``**values`` costs about 1,000 instructions).
         req_ctx = _cv_request.get(None)
         if req_ctx is not None:
             request = req_ctx.request
@@ -1622,7 +1643,8 @@ class Erlen(Scaffold):
             if _external is None:
                 _external = _scheme is not None
             script_root = request.root_path
-            host = request.host
+            # PERF: the current host (a property) is read only when the URL needs it.
+            host: str | None = None
             scheme = request.scheme
         else:
             if endpoint[:1] == ".":
@@ -1653,25 +1675,30 @@ class Erlen(Scaffold):
             return self.handle_url_build_error(error, endpoint, values)
         # As in Werkzeug, a URL is made external only when its host (or subdomain) differs
         # from the current one.
-        if self.url_map.host_matching:
+        url_map = self.url_map
+        if url_map._host_matching:
             if rule.host:
-                target = self.url_map.build_host(rule, values)
-                if req_ctx is None or target.lower() != host.lower():
+                target = url_map.build_host(rule, values)
+                if req_ctx is None or target.lower() != req_ctx.request.host.lower():
                     _external = True
                 host = target
         else:
             sub = rule.subdomain or ""
             if "<" in sub:
-                sub = self.url_map.build_host(rule, values)
-            current = self.url_map.default_subdomain
+                sub = url_map.build_host(rule, values)
+            current = url_map.default_subdomain
             if req_ctx is not None and self.subdomain_matching and self.config["SERVER_NAME"]:
                 current = self._subdomain_of(req_ctx.request)
             if sub != current:
-                server_name = self.config["SERVER_NAME"] or host
+                server_name = self.config["SERVER_NAME"]
+                if not server_name:
+                    server_name = host if host is not None else req_ctx.request.host  # type: ignore[union-attr]
                 host = f"{sub}.{server_name}" if sub else server_name
                 _external = True
         rv = f"{quote(script_root, safe='/:@&$!()*+,;=~%')}{path}" if script_root else path
         if _external:
+            if host is None:
+                host = req_ctx.request.host  # type: ignore[union-attr]
             rv = f"{_scheme or scheme}://{host}{rv}"
         if _anchor is not None:
             rv = f"{rv}#{quote(_anchor, safe='%!#$&()*+,/:;=?@')}"
@@ -1902,6 +1929,7 @@ _WATCHED_ATTRIBUTES = frozenset(
         "wsgi_app",
         "asgi_app",
         "app_context",
+        "url_for",
         "session_interface",
         "subdomain_matching",
         *REGISTRY_FACTORIES,

@@ -72,9 +72,17 @@ class _RequestContextVar:
 
     def get(self, *default: Any) -> Any:
         """The current request context; ``default`` (or LookupError) when there is none."""
-        ctx = _request_ctx_of(_cv_app.get(None))
-        if ctx is not False:
-            return ctx
+        # PERF: _request_ctx_of written out (url_for and extensions ask on every call).
+        ctx = _cv_app.get(None)
+        if ctx is not None:
+            try:
+                beneath = ctx._request_ctx
+            except AttributeError:
+                beneath = False  # a stand-in object for an app context (tests): no request
+            if beneath is None:
+                return ctx
+            if beneath is not False:
+                return beneath
         if default:
             return default[0]
         raise LookupError(self)

@@ -72,9 +72,9 @@ def url_for(
     """
     ctx = _cv_app.get(None)
     app = ctx.app if ctx is not None else current_app._get_current_object()  # type: ignore[attr-defined]
-    if _anchor is None and _method is None and _scheme is None and _external is None:
-        # PERF: the usual call (a template's links), without four keywords to pass on.
-        return app.url_for(endpoint, **values)
+    if app._url_for_as_defined:
+        # PERF: the usual case (a template's links): no keywords passed on and unpacked.
+        return app._build_url(endpoint, values, _anchor, _method, _scheme, _external)
     return app.url_for(
         endpoint,
         _anchor=_anchor,

@@ -32,6 +32,7 @@ class Map:
 
     __slots__ = (
         "__dict__",
+        "_builds",
         "_dirty",
         "_host_matching",
         "_lock",
@@ -79,6 +80,9 @@ class Map:
         self._walk: Walk = EMPTY_WALK
         self._static_http: _StaticTable = {}
         self._static_ws: _StaticTable = {}
+        # What build() gave for an endpoint with no values and no method, until the map
+        # compiles again (url_for("index"), a template's links).
+        self._builds: dict[Any, tuple[str, Rule]] = {}
         for rule in rules or ():
             self.add(rule)
 
@@ -282,6 +286,7 @@ class Map:
             self._walk = compile_walk(root)
             self._static_http = static_http
             self._static_ws = static_ws
+            self._builds = {}
             self._dirty = self._version != version
 
     # -- matching ----------------------------------------------------------------------------
@@ -419,6 +424,11 @@ class Map:
         if self._dirty:
             self._compile()
         if not values:
+            if method is None:
+                # PERF: a link without values is built once per compiled map.
+                built = self._builds.get(endpoint)
+                if built is not None:
+                    return built
             values = _NO_VALUES
         elif type(values) is dict:
             # PERF: copy only when there is a None to drop; building never mutates values.
@@ -438,6 +448,8 @@ class Map:
                     if rule.suitable_for(values, "GET"):
                         path = rule._build(values, append_unknown)
                         if path is not None:
+                            if values is _NO_VALUES and len(self._builds) < 4096:
+                                self._builds[endpoint] = (path, rule)
                             return path, rule
             for rule in rules:
                 if rule.suitable_for(values, method):

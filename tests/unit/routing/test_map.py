@@ -195,6 +195,24 @@ def test_build_examples() -> None:
         m.build("user", {"name": None})
 
 
+def test_a_build_without_values_follows_the_map() -> None:
+    # Such builds are remembered until the map compiles again: a rule added since, or
+    # host matching switched on, is seen by the next build.
+    m = Map([Rule("/a", endpoint="e")])
+    assert m.build("e") == ("/a", m._rules_by_endpoint["e"][0])
+    assert m.build("e") == m.build("e", {})
+    m.add(Rule("/b", endpoint="e", defaults={"page": 1}))  # more defaults: built first
+    assert m.build("e")[0] == "/b"
+    assert m.build("e", {"page": 2})[0] == "/a?page=2"  # values are never remembered
+    assert m.build("e", {"x": 1})[0] == "/b?x=1"
+    m.add(Rule("/h", endpoint="h", host="example.com"))
+    assert m.build("h")[1].host == "example.com"
+    m.host_matching = True
+    assert m.build("h")[0] == "/h"
+    m.add(Rule("/h2", endpoint="h", host="example.org", defaults={"p": 1}))
+    assert m.build("h")[1].host == "example.org"
+
+
 def test_build_accepts_multidict() -> None:
     m = make_map(BUILD_SPECS)
     values = MultiDict([("name", "bob"), ("q", "1"), ("q", "2")])

@@ -967,3 +967,17 @@ def test_header_reads_in_a_view_agree_on_both_doors(door: str) -> None:
         "has_auth": False,
         "accept": ["text/html, */*"],  # the test client joins repeated headers so
     }
+
+
+def test_url_properties_and_values_are_worked_out_once() -> None:
+    # As Werkzeug's cached properties: request.url quotes and unquotes the whole URL.
+    app = Erlen(__name__)
+    with app.test_request_context("/a b/c?q=1&q=2", base_url="http://example.com/root/"):
+        assert request.url == "http://example.com/root/a%20b/c?q=1&q=2"
+        assert request.url is request.url
+        assert request.base_url is request.base_url == "http://example.com/root/a%20b/c"
+        assert request.root_url is request.url_root == "http://example.com/root/"
+        assert request.host_url is request.host_url == "http://example.com/"
+        assert request.full_path is request.full_path == "/a b/c?q=1&q=2"
+        assert request.values is request.values
+        assert request.values.getlist("q") == ["1", "2"]

@@ -851,3 +851,29 @@ def test_jinja_loader_is_assignable_as_in_flask() -> None:
             return str(render("hi.html", name="a")) + str(render("bp.html", name="b"))
 
         assert app.test_client().get("/").get_data(as_text=True) == "hi abp b"
+
+
+def test_a_template_string_is_compiled_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # render_template_string keeps the compiled code of a source (Flask compiles it on
+    # every call); each render still sees the context and the environment as they are.
+    app = Erlen(__name__)
+    compiled: list[str] = []
+    compile_source = app.jinja_env.compile
+
+    def counting_compile(source: Any, *args: Any, **kwargs: Any) -> Any:
+        compiled.append(source)
+        return compile_source(source, *args, **kwargs)
+
+    monkeypatch.setattr(app.jinja_env, "compile", counting_compile)
+    source = "{{ greeting }} {{ name|shout }}{% if extra %} {{ extra }}{% endif %}"
+    app.jinja_env.filters["shout"] = str.upper
+    with app.test_request_context():
+        app.jinja_env.globals["greeting"] = "hi"
+        assert render_template_string(source, name="ann") == "hi ANN"
+        app.jinja_env.globals["greeting"] = "hello"
+        app.jinja_env.filters["shout"] = lambda s: f"{s}!"
+        assert render_template_string(source, name="bob", extra="<b>") == "hello bob! &lt;b&gt;"
+        assert render_template_string("{{ name }}", name="cy") == "cy"
+        first = app.jinja_env.from_string(source)
+        assert first is not app.jinja_env.from_string(source)  # a template per call
+    assert compiled == [source, "{{ name }}"]

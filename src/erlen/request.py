@@ -148,28 +148,27 @@ def _parse_query(query_string: bytes) -> ImmutableMultiDict[str, str]:
         text = query_string.decode("utf-8", _URL_QUOTE_ERRORS)
     # PERF: parse_qsl unquotes every key and value; plain ones (the usual case)
     # need no unquoting. Same result as parse_qsl(keep_blank_values=True).
-    pairs = [part.partition("=") for part in text.split("&") if part]
-    if "%" in text or "+" in text:
-        pairs = [
-            (
-                unquote_plus(key, "utf-8", _URL_QUOTE_ERRORS) if "%" in key or "+" in key else key,
-                sep,
-                unquote_plus(value, "utf-8", _URL_QUOTE_ERRORS)
-                if "%" in value or "+" in value
-                else value,
-            )
-            for key, sep, value in pairs
-        ]
-    return _params(pairs)
+    return _params(text, "&", "%" in text or "+" in text)
 
 
-def _params(pairs: list[tuple[str, str, str]]) -> ImmutableMultiDict[str, str]:
-    """An ImmutableMultiDict of ``(key, _, value)`` triples (``str.partition``'s), in order.
+def _params(text: str, separator: str, unquote: bool) -> ImmutableMultiDict[str, str]:
+    """An ImmutableMultiDict of the ``key=value`` parts of ``text``, in order.
 
-    PERF: a MultiDict is a dict of value lists; filled here without its per-pair __init__.
+    Empty parts are skipped; with ``unquote``, a key or value with ``%`` or ``+`` is
+    percent-decoded as a form value (UTF-8, undecodable bytes kept percent-encoded).
+    PERF: a MultiDict is a dict of value lists; filled here in one pass over the parts,
+    without its per-pair __init__.
     """
     grouped: dict[str, list[str]] = {}
-    for key, _, value in pairs:
+    for part in text.split(separator):
+        if not part:
+            continue
+        key, _, value = part.partition("=")
+        if unquote:
+            if "%" in key or "+" in key:
+                key = unquote_plus(key, "utf-8", _URL_QUOTE_ERRORS)
+            if "%" in value or "+" in value:
+                value = unquote_plus(value, "utf-8", _URL_QUOTE_ERRORS)
         values = grouped.get(key)
         if values is None:
             grouped[key] = [value]
@@ -671,7 +670,7 @@ class Request:
                 cookies = _EMPTY_ARGS
             elif self.dict_storage_class is ImmutableMultiDict and _PLAIN_COOKIES.fullmatch(header):
                 # PERF: "a=1; b=2" (no quoting, no stray spaces): split it as Werkzeug would.
-                cookies = _params([pair.partition("=") for pair in header.split("; ")])
+                cookies = _params(header, "; ", False)
             else:
                 # The parser Flask's request uses: the header as received (latin-1
                 # text under WSGI), never re-decoded, so no byte can make it fail.

@@ -264,68 +264,47 @@ class ContextProxy:
 _OWN_NAMES.update(dir(ContextProxy))
 
 
-#: The source of a request-side proxy's functions (``cv`` is ``_cv_request``). ``{obj}``
-#: stands for the object the proxy exposes, written as an attribute read of ``{ctx}``.
-_REQUEST_SIDE = """
+#: The source of a proxy's functions. ``{find}`` sets ``ctx`` to the context that holds the
+#: object the proxy stands for (or raises the proxy's RuntimeError); ``{obj}`` reads that
+#: object from ``ctx``.
+_PROXY_SOURCE = """
 def current(self):
-    try:
-        ctx = get()
-        beneath = ctx._request_ctx
-    except (LookupError, AttributeError):
-        beneath = _request_ctx_of(get(None))  # (none, or a stand-in object)
-    if beneath is not None:
-        if beneath is False:
-            raise RuntimeError(message)
-        ctx = beneath
-    return {ctx}
+{find}
+    return {obj}
 
 def getattribute(self, name):
     if name in _OWN_NAMES:
         return _oga(self, name)
+{find}
+    return getattr({obj}, name)
+
+def setattribute(self, name, value):
+{find}
+    setattr({obj}, name, value)
+"""
+
+#: ``{find}`` on the app side: the current context.
+_FIND_APP_CTX = """\
     try:
         ctx = get()
-        # The current context is the request context (None), or an app context that
-        # has it beneath (or False: none). See erlen.ctx.
+    except LookupError:
+        raise RuntimeError(message) from None"""
+
+#: ``{find}`` on the request side: the current context when it is the request context
+#: (``_request_ctx`` None), else the request context it has beneath (False: none). See
+#: erlen.ctx.
+_FIND_REQUEST_CTX = """\
+    try:
+        ctx = get()
         beneath = ctx._request_ctx
     except LookupError:
         raise RuntimeError(message) from None
     except AttributeError:
         beneath = False  # a stand-in object for an app context (tests): no request
-    if beneath is None:
-        return getattr({ctx}, name)
-    if beneath is False:
-        raise RuntimeError(message)
-    return getattr({beneath}, name)
-
-def setattribute(self, name, value):
-    setattr(current(self), name, value)
-"""
-
-#: The source of an app-side proxy's functions that expose an attribute of the context.
-_APP_SIDE = """
-def current(self):
-    try:
-        ctx = get()
-    except LookupError:
-        raise RuntimeError(message) from None
-    return {ctx}
-
-def getattribute(self, name):
-    if name in _OWN_NAMES:
-        return _oga(self, name)
-    try:
-        ctx = get()
-    except LookupError:
-        raise RuntimeError(message) from None
-    return getattr({ctx}, name)
-
-def setattribute(self, name, value):
-    try:
-        ctx = get()
-    except LookupError:
-        raise RuntimeError(message) from None
-    setattr({ctx}, name, value)
-"""
+    if beneath is not None:
+        if beneath is False:
+            raise RuntimeError(message)
+        ctx = beneath"""
 
 
 def _proxy_functions(cv: Any, attr: str | None, message: str) -> dict[str, Any]:
@@ -341,14 +320,14 @@ def _proxy_functions(cv: Any, attr: str | None, message: str) -> dict[str, Any]:
         "message": message,
         "_OWN_NAMES": _OWN_NAMES,
         "_oga": _oga,
-        "_request_ctx_of": _request_ctx_of,
     }
+    assert attr is None or attr.isidentifier()
+    obj = "ctx" if attr is None else f"ctx.{attr}"
     if cv is _cv_request:
-        suffix = "" if attr is None else f".{attr}"
-        source = _REQUEST_SIDE.format(ctx=f"ctx{suffix}", beneath=f"beneath{suffix}")
+        source = _PROXY_SOURCE.format(find=_FIND_REQUEST_CTX, obj=obj)
     else:
-        assert attr is not None and attr.isidentifier()
-        source = _APP_SIDE.format(ctx=f"ctx.{attr}")
+        assert attr is not None  # (app_ctx, the app side's own context, is not generated)
+        source = _PROXY_SOURCE.format(find=_FIND_APP_CTX, obj=obj)
     filename = f"<erlen.globals: the {attr or 'context'} proxy>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)

@@ -981,3 +981,22 @@ def test_url_properties_and_values_are_worked_out_once() -> None:
         assert request.full_path is request.full_path == "/a b/c?q=1&q=2"
         assert request.values is request.values
         assert request.values.getlist("q") == ["1", "2"]
+
+
+def test_url_properties_are_worked_out_once_on_both_doors(client: Any) -> None:
+    app = Erlen(__name__)
+
+    @app.route("/a b/c")
+    def page() -> dict[str, Any]:
+        return {
+            "url": request.url,
+            "same": request.url is request.url and request.values is request.values,
+            "q": request.values.getlist("q"),
+        }
+
+    rv = client(app).get("/a%20b/c?q=1&q=2")
+    assert rv.get_json() == {
+        "url": "http://localhost/a%20b/c?q=1&q=2",
+        "same": True,
+        "q": ["1", "2"],
+    }

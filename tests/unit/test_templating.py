@@ -877,3 +877,17 @@ def test_a_template_string_is_compiled_once(monkeypatch: pytest.MonkeyPatch) -> 
         first = app.jinja_env.from_string(source)
         assert first is not app.jinja_env.from_string(source)  # a template per call
     assert compiled == [source, "{{ name }}"]
+
+
+def test_a_template_string_renders_alike_on_both_doors(client: Any) -> None:
+    app = Erlen(__name__)
+    source = "{% for i in items %}<{{ i }}>{% endfor %} {{ request.path }}"
+
+    @app.route("/t")
+    def page() -> str:
+        return render_template_string(source, items=["a", "<b>"])
+
+    c = client(app)
+    for _ in range(2):  # the second render uses the kept code
+        assert c.get("/t").data == b"<a><&lt;b&gt;> /t"
+    assert len(app.jinja_env._string_code) == 1

@@ -261,16 +261,31 @@ class WebSocket:
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the connection (before accepting, this refuses the handshake)."""
+        sending = self._begin_close(code, reason)
+        if sending is not None:
+            await self._finish_close(sending)
+
+    def _begin_close(self, code: int, reason: str) -> Awaitable[Any] | None:
+        """Mark the connection closed and hand the close message to the server now.
+
+        Returns what to await for the send to finish, or None when there is
+        nothing to send. Some servers (granian) start writing when ``send`` is
+        called, so a close begun here is on its way before anything else the
+        event loop runs next, such as the server's own shutdown.
+        """
         if self._state >= _CLOSED:
-            return
+            return None
         self._state = _CLOSED
         if self.close_code is None:
             self.close_code = code
             self.close_reason = reason
         if self._client_closed:
-            return  # The server rejects a close after the disconnect it reported.
+            return None  # The server rejects a close after the disconnect it reported.
+        return self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+    async def _finish_close(self, sending: Awaitable[Any]) -> None:
         try:
-            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+            await sending
         except OSError:
             self._client_closed = True
 
@@ -388,12 +403,24 @@ async def close_websockets(
     down (see :mod:`erlen.lifespan`); each handler then sees
     :class:`WebSocketDisconnect` from its next ``receive`` or ``send``.
     """
-    loop = asyncio.get_running_loop()
+    return await _finish_closing(_begin_closing(app, asyncio.get_running_loop(), code, reason))
+
+
+def _begin_closing(
+    app: Erlen, loop: asyncio.AbstractEventLoop, code: int, reason: str
+) -> list[tuple[WebSocket, Awaitable[Any] | None]]:
+    """Begin closing the app's open WebSockets served on ``loop`` (see ``WebSocket._begin_close``)."""
     targets = [ws for ws, ws_loop in list(_open_sockets.get(app, {}).items()) if ws_loop is loop]
+    return [(ws, ws._begin_close(code, reason)) for ws in targets if not ws.closed]
+
+
+async def _finish_closing(closing: list[tuple[WebSocket, Awaitable[Any] | None]]) -> int:
+    """Wait for the closes :func:`_begin_closing` began; return how many finished."""
     results = await asyncio.gather(
-        *(ws.close(code, reason) for ws in targets if not ws.closed), return_exceptions=True
+        *(ws._finish_close(sending) for ws, sending in closing if sending is not None),
+        return_exceptions=True,
     )
-    return sum(1 for r in results if not isinstance(r, BaseException))
+    return len(closing) - sum(1 for r in results if isinstance(r, BaseException))
 
 
 def schedule_close_websockets(
@@ -405,8 +432,13 @@ def schedule_close_websockets(
         if loop.is_closed():
             continue
 
-        def start(app: Erlen = app) -> None:
-            task = asyncio.ensure_future(close_websockets(app, code, reason))
+        def start(app: Erlen = app, loop: asyncio.AbstractEventLoop = loop) -> None:
+            # The close messages go to the server here, not in the task's first step:
+            # this callback runs before the server's own handler for the same signal
+            # when the server handles it on the loop (granian), and that handler
+            # drops open connections at once.
+            closing = _begin_closing(app, loop, code, reason)
+            task = asyncio.ensure_future(_finish_closing(closing))
             _closing_tasks.add(task)
             task.add_done_callback(_closing_tasks.discard)
 

@@ -20,7 +20,7 @@ from erlen.websocket import close_websockets, open_websockets
 class FakeSocket:
     """The server's side of one ASGI WebSocket connection."""
 
-    def __init__(self, app: Erlen, path: str = "/ws") -> None:
+    def __init__(self, app: Erlen, path: str = "/ws", eager: bool = False) -> None:
         self.app = app
         self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -37,7 +37,15 @@ class FakeSocket:
             "subprotocols": [],
         }
         self.inbox.put_nowait({"type": "websocket.connect"})
-        self.task = asyncio.ensure_future(app(scope, self.inbox.get, self.outbox.put))
+        send = self.send_at_once if eager else self.outbox.put
+        self.task = asyncio.ensure_future(app(scope, self.inbox.get, send))
+
+    def send_at_once(self, message: dict[str, Any]) -> asyncio.Future[None]:
+        """Take the message when ``send`` is called, not when it is awaited, as granian does."""
+        self.outbox.put_nowait(message)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
 
     async def expect(self, kind: str) -> dict[str, Any]:
         message = await asyncio.wait_for(self.outbox.get(), 5)
@@ -151,6 +159,43 @@ def test_sigterm_closes_websockets_before_the_servers_handler_runs(
     assert ours[0] is not None and getattr(ours[0], "__name__", "") == "on_signal"
     # Lifespan shutdown put the server's handler back.
     assert getattr(signal.getsignal(signal.SIGTERM), "__name__", "") == "<lambda>"
+
+
+def test_a_server_that_handles_the_signal_on_its_loop_has_the_close_before_its_handler_runs() -> (
+    None
+):
+    """granian handles SIGTERM with ``loop.add_signal_handler`` and drops open WebSockets in that
+    handler: the close must be in the server's hands before it runs, not a task step later."""
+    app, codes = make_app()
+    seen_by_server: list[list[str]] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        # Installed before the lifespan starts, as granian's worker does.
+        loop.add_signal_handler(
+            signal.SIGTERM,
+            lambda: seen_by_server.append([m["type"] for m in sock.outbox._queue]),  # type: ignore[attr-defined]
+        )
+        inbox, task, _ = await lifespan(app)
+        try:
+            sock = FakeSocket(app, eager=True)
+            await sock.expect("websocket.accept")
+            signal.raise_signal(signal.SIGTERM)
+            while not seen_by_server:
+                await asyncio.sleep(0)
+            assert seen_by_server == [["websocket.close"]]
+            close = await sock.expect("websocket.close")
+            assert close["code"] == 1001
+            sock.inbox.put_nowait({"type": "websocket.disconnect", "code": 1001})
+            await asyncio.wait_for(sock.task, 5)
+        finally:
+            # Lifespan shutdown takes the chained handler off again, pass or fail.
+            inbox.put_nowait({"type": "lifespan.shutdown"})
+            await asyncio.wait_for(task, 5)
+            loop.remove_signal_handler(signal.SIGTERM)
+
+    run(main)
+    assert codes == [1001]
 
 
 def test_lifespan_shutdown_closes_what_is_still_open() -> None:

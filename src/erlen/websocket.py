@@ -411,7 +411,16 @@ def _begin_closing(
 ) -> list[tuple[WebSocket, Awaitable[Any] | None]]:
     """Begin closing the app's open WebSockets served on ``loop`` (see ``WebSocket._begin_close``)."""
     targets = [ws for ws, ws_loop in list(_open_sockets.get(app, {}).items()) if ws_loop is loop]
-    return [(ws, ws._begin_close(code, reason)) for ws in targets if not ws.closed]
+    closing: list[tuple[WebSocket, Awaitable[Any] | None]] = []
+    for ws in targets:
+        if not ws.closed:
+            sending = ws._begin_close(code, reason)
+            # A task owns each send, so a coroutine ``send`` (uvicorn's) runs even if the
+            # waiter is cancelled first, and is never left un-awaited.
+            closing.append(
+                (ws, None if sending is None else asyncio.ensure_future(sending, loop=loop))
+            )
+    return closing
 
 
 async def _finish_closing(closing: list[tuple[WebSocket, Awaitable[Any] | None]]) -> int:

@@ -870,6 +870,29 @@ def take_medians(jobs: Sequence[Job], clock: str) -> None:
             job.result.us = job.result.cpu_us if clock == "cpu" else job.result.wall_us
 
 
+def batch_for(
+    variant_name: str, scenario_name: str, loop: asyncio.AbstractEventLoop
+) -> tuple[Subject, Callable[[int], None]]:
+    """One variant's ``run(n)`` for one scenario, its reply checked first.
+
+    For the counting tools (``bench.instructions``, ``bench.steps``). Raises
+    SystemExit with the reason when the framework is missing or the variant
+    cannot run the scenario.
+    """
+    framework = variant_name.split("-", 1)[0]
+    variants, problem = load_framework(framework)
+    if problem:
+        raise SystemExit(problem)
+    variant = next(v for v in variants if v.name == variant_name)
+    scenario = next(s for s in SCENARIOS if s.name == scenario_name)
+    subject = Subject(variant, loop)
+    reason = subject.unsupported(scenario)
+    if reason:
+        raise SystemExit(f"{variant_name} cannot run {scenario_name}: {reason}")
+    driver, request = subject.prepare(scenario)
+    return subject, driver.batch(request)
+
+
 def close_subjects(subjects: Sequence[Subject], loop: asyncio.AbstractEventLoop) -> None:
     """Close the apps of a run and the loop they ran on; let the collector run again."""
     for subject in subjects:

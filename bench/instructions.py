@@ -42,19 +42,7 @@ def _run_batch(variant_name: str, scenario_name: str, n: int, warmup: int) -> No
         variant_name = variant_name[len(COMPAT_PREFIX) :]
     from bench import harness
 
-    framework = variant_name.split("-", 1)[0]
-    variants, problem = harness.load_framework(framework)
-    if problem:
-        raise SystemExit(problem)
-    variant = next(v for v in variants if v.name == variant_name)
-    scenario = next(s for s in harness.SCENARIOS if s.name == scenario_name)
-    loop = asyncio.new_event_loop()
-    subject = harness.Subject(variant, loop)
-    reason = subject.unsupported(scenario)
-    if reason:
-        raise SystemExit(f"{variant_name} cannot run {scenario_name}: {reason}")
-    driver, request = subject.prepare(scenario)
-    run = driver.batch(request)
+    _subject, run = harness.batch_for(variant_name, scenario_name, asyncio.new_event_loop())
     run(warmup)
     run(n)
 

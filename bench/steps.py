@@ -176,20 +176,9 @@ def profile(variant_name: str, scenario_name: str, warmup: int = 200) -> list[St
     """Trace one warmed-up request of a bench variant and scenario."""
     from bench import harness
 
-    framework = variant_name.split("-", 1)[0]
-    variants, problem = harness.load_framework(framework)
-    if problem:
-        raise SystemExit(problem)
-    variant = next(v for v in variants if v.name == variant_name)
-    scenario = next(s for s in harness.SCENARIOS if s.name == scenario_name)
     loop = asyncio.new_event_loop()
-    subject = harness.Subject(variant, loop)
+    subject, run = harness.batch_for(variant_name, scenario_name, loop)
     try:
-        reason = subject.unsupported(scenario)
-        if reason:
-            raise SystemExit(f"{variant_name} cannot run {scenario_name}: {reason}")
-        driver, request = subject.prepare(scenario)
-        run = driver.batch(request)
         run(warmup)
         return request_steps(trace_one(run))
     finally:

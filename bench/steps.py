@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from types import CodeType, FrameType
 from typing import Any
@@ -125,6 +125,13 @@ def request_steps(root: Step) -> list[Step]:
     return steps
 
 
+def every_step(steps: list[Step]) -> Iterator[Step]:
+    """Each step of the tree, callers before their callees."""
+    for step in steps:
+        yield step
+        yield from every_step(step.calls)
+
+
 def render(steps: list[Step], min_total: int = 0) -> list[str]:
     """The call tree as text: ``total  own  name``, indented by depth below the driver."""
     lines: list[str] = []
@@ -198,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for variant in opts.variant.split(","):
         steps = profile(variant, opts.scenario)
         total = sum(step.total for step in steps)
-        count = sum(1 for _ in _all(steps))
+        count = sum(1 for _ in every_step(steps))
         print(f"== {variant}, {opts.scenario}: {total} bytecodes in {count} Python calls")
         print(f"{'total':>6} {'own':>5}  call")
         print("\n".join(render(steps, opts.min)))
@@ -209,10 +216,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _all(steps: list[Step]) -> Any:
-    for step in steps:
-        yield step
-        yield from _all(step.calls)
 
 
 if __name__ == "__main__":

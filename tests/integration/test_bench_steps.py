@@ -19,7 +19,7 @@ from bench import harness, steps  # noqa: E402
 
 
 def names(tree: list[steps.Step]) -> list[str]:
-    return [step.name for step in steps._all(tree)]
+    return [step.name for step in steps.every_step(tree)]
 
 
 @pytest.mark.parametrize(
@@ -39,7 +39,7 @@ def test_one_request_is_traced_from_the_door_down(variant: str, entry: str) -> N
     assert not any(name.endswith((".<locals>.run", ".<locals>.many")) for name in called)
     assert not any(name.startswith("stdlib/asyncio/base_events.py:") for name in called)
     # A step's total is its own bytecodes plus its callees', and the package totals add up.
-    for step in steps._all(tree):
+    for step in steps.every_step(tree):
         assert step.total == step.own + sum(child.total for child in step.calls)
         assert step.own >= 0
     assert sum(steps.by_package(tree).values()) == sum(step.total for step in tree) > 0

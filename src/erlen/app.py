@@ -62,6 +62,7 @@ from .helpers import _redirect
 from .request import Request
 from .response import Response, complete_response
 from .routing import BuildError, Map, RequestRedirect, Rule
+from .routing.map import bare_server_name, subdomain_under
 from .scaffold import (
     REGISTRY_FACTORIES,
     Scaffold,
@@ -700,7 +701,7 @@ class Erlen(Scaffold):
         if url_map._host_matching:
             host = request.host.lower()
         elif self.subdomain_matching and self.config["SERVER_NAME"]:
-            subdomain = self._subdomain_of(request)
+            subdomain = self._subdomain_of(request, warn=True)
         else:
             subdomain = url_map.default_subdomain
         try:
@@ -759,17 +760,15 @@ class Erlen(Scaffold):
             return False
         return True
 
-    def _subdomain_of(self, request: Request) -> str:
-        server_name = str(self.config["SERVER_NAME"]).lower()
+    def _subdomain_of(self, request: Request, warn: bool = False) -> str:
+        """The subdomain *request* came to under ``SERVER_NAME`` (``"<invalid>"`` if none).
+
+        The same comparison as Werkzeug's when Flask binds the URL map to a request; with
+        *warn*, a host outside ``SERVER_NAME`` is warned about as it is there.
+        """
+        server_name = bare_server_name(str(self.config["SERVER_NAME"]), request.scheme)
         host = request.host.lower()
-        if ":" not in server_name and ":" in host:
-            host = host.rsplit(":", 1)[0]
-        if host == server_name:
-            return self.url_map.default_subdomain
-        suffix = "." + server_name
-        if host.endswith(suffix):
-            return host[: -len(suffix)]
-        return "<invalid>"
+        return subdomain_under(host, server_name, warn, stacklevel=2)
 
     def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
         """Return a URL adapter (Werkzeug's ``MapAdapter`` API) for *request*, or for none.
@@ -803,7 +802,7 @@ class Erlen(Scaffold):
         if url_map.host_matching:
             server_name = None  # the request's host is what rules match
         elif self.subdomain_matching and server_name:
-            subdomain = self._subdomain_of(request)
+            subdomain = self._subdomain_of(request, warn=True)
         else:
             subdomain = url_map.default_subdomain or ""
         return url_map.bind_to_environ(request, server_name=server_name, subdomain=subdomain)

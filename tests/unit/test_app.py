@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 import uuid
+import warnings
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -595,7 +598,9 @@ def test_subdomain_matching(client: Any) -> None:
     assert c.get("/", base_url="http://api.example.test").text == "api"
     assert c.get("/who", base_url="http://bob.example.test").text == "user bob"
     assert c.get("/who", base_url="http://example.test").status_code == 404
-    assert c.get("/", base_url="http://other.test").status_code == 404
+    # A host outside SERVER_NAME: 404, with Werkzeug's warning, as on Flask.
+    with pytest.warns(UserWarning, match="'other.test' doesn't match configured server name"):
+        assert c.get("/", base_url="http://other.test").status_code == 404
     with app.test_request_context():
         assert erlen.url_for("api_root") == "http://api.example.test/"
         assert erlen.url_for("who", user="ann") == "http://ann.example.test/who"
@@ -637,6 +642,70 @@ def test_subdomain_matches_flask(oracle: Any) -> None:
     o.check("GET", "/", base_url="http://example.test:8080")
     o.check("GET", "/home", base_url="http://example.test:8080")
     o.check("GET", "/links", base_url="http://api.example.test:8080")
+
+
+@pytest.mark.parametrize(
+    ("server_name", "base_url"),
+    [
+        ("example.test", "http://example.test"),
+        ("example.test", "http://www.example.test"),
+        ("example.test", "http://example.test:8080"),  # a port the server name has not
+        ("example.test:8080", "http://www.example.test:8080"),
+        ("example.test:8080", "http://www.example.test"),
+        ("example.test:443", "https://www.example.test"),  # the scheme's standard port
+        ("example.test:80", "http://www.example.test"),
+        ("example.test", "http://127.0.0.1"),
+    ],
+)
+def test_subdomain_of_a_host_is_read_as_on_flask(
+    protocol: str, server_name: str, base_url: str
+) -> None:
+    """The host against SERVER_NAME, with a default subdomain: answers and warnings as on Flask."""
+    flask = pytest.importorskip("flask")
+    if flask.Flask is Erlen:
+        pytest.skip("compat mode: flask is erlen")
+    outcomes = []
+    for cls in (flask.Flask, Erlen):
+        app = cls(__name__, subdomain_matching=True)
+        app.url_map.default_subdomain = "www"
+        app.config["SERVER_NAME"] = server_name
+
+        @app.route("/")
+        def index() -> str:
+            return "index"
+
+        @app.route("/", subdomain="<sub>")
+        def sub(sub: str) -> str:
+            return f"sub {sub}"
+
+        kwargs = {"asgi": protocol == "asgi"} if cls is Erlen else {}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            response = app.test_client(**kwargs).get("/", base_url=base_url)
+        messages = [str(w.message) for w in caught if w.category is UserWarning]
+        outcomes.append((response.status_code, response.get_data(as_text=True), messages))
+    assert outcomes[1] == outcomes[0]
+
+
+def test_a_flask_filter_for_the_server_name_warning_matches_in_compat_mode(tmp_path: Path) -> None:
+    """Flask's own tests silence the warning by its module, ``flask.app``: so does Erlen's."""
+    script = tmp_path / "check.py"
+    script.write_text(
+        "import warnings\n"
+        "import erlen.flask_compat\n"
+        "import flask\n"
+        "app = flask.Flask(__name__, subdomain_matching=True)\n"
+        "app.config['SERVER_NAME'] = 'example.test'\n"
+        "app.route('/')(lambda: 'index')\n"
+        "warnings.simplefilter('error')\n"
+        "warnings.filterwarnings('ignore', 'Current server name', UserWarning, 'flask.app')\n"
+        "print(app.test_client().get('/', 'http://127.0.0.1/').status_code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "404"
 
 
 def test_host_matching(client: Any) -> None:

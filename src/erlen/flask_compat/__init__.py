@@ -227,6 +227,14 @@ def is_active() -> bool:
     return _finder in sys.meta_path
 
 
+def flask_module_name(name: str) -> str:
+    """The ``flask`` module that the Erlen module *name* answers for, or *name* if none does."""
+    for flask_name, erlen_name in MODULES.items():
+        if erlen_name == name:
+            return flask_name
+    return name
+
+
 def activate() -> None:
     """Turn compat mode on for this process (importing this module already does).
 
@@ -267,5 +275,6 @@ __all__ = [
     "FlaskAliasFinder",
     "activate",
     "env_requests_compat",
+    "flask_module_name",
     "is_active",
 ]

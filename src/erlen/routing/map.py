@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -21,6 +22,54 @@ if TYPE_CHECKING:
     from werkzeug.routing import RuleFactory
 
 _NO_VALUES: Mapping[str, Any] = {}
+
+
+def bare_server_name(server_name: str, scheme: str) -> str:
+    """*server_name* lowercased and without the scheme's standard port, as hosts are written."""
+    server_name = server_name.lower()
+    if scheme in ("http", "ws") and server_name.endswith(":80"):
+        return server_name[:-3]
+    if scheme in ("https", "wss") and server_name.endswith(":443"):
+        return server_name[:-4]
+    return server_name
+
+
+def subdomain_under(host: str, server_name: str, warn: bool = True, stacklevel: int = 1) -> str:
+    """What *host* has in front of *server_name* (``""`` for the server name itself).
+
+    Both are compared as Werkzeug does when a map is bound to a request: by their dotted
+    labels, ports included. A host that is not under *server_name* gets the subdomain
+    ``"<invalid>"``, which no rule has, and (with *warn*) a ``UserWarning`` attributed to
+    the caller *stacklevel* frames up (``1``: the function that called this one).
+    """
+    have = host.split(".")
+    want = server_name.split(".")
+    if have[-len(want) :] == want:
+        return ".".join(part for part in have[: -len(want)] if part)
+    if warn:
+        _warn_from_caller(
+            f"Current server name {host!r} doesn't match configured server name {server_name!r}",
+            stacklevel + 1,
+        )
+    return "<invalid>"
+
+
+def _warn_from_caller(message: str, stacklevel: int) -> None:
+    """Warn as ``warnings.warn(message, stacklevel=stacklevel)`` would, from the caller's module.
+
+    In compat mode a module of Erlen's is also a ``flask.*`` module (``erlen.app`` is
+    ``flask.app``): the warning then carries Flask's module name, so that a filter written for
+    Flask (``filterwarnings("ignore", ..., module="flask.app")``) matches it as it did there.
+    """
+    frame = sys._getframe(stacklevel + 1)
+    module = str(frame.f_globals.get("__name__", ""))
+    compat = sys.modules.get("erlen.flask_compat")
+    if compat is not None and compat.is_active():
+        module = compat.flask_module_name(module)
+    registry = frame.f_globals.setdefault("__warningregistry__", {})
+    warnings.warn_explicit(
+        message, UserWarning, frame.f_code.co_filename, frame.f_lineno, module, registry
+    )
 
 
 class Map:
@@ -199,27 +248,9 @@ class Map:
         """
         where = _request_values(environ)
         host, scheme = where[0], where[1]
-        if server_name is None:
-            server_name = host
-        else:
-            server_name = server_name.lower()
-            # Like the host, the server name leaves out the scheme's standard port.
-            if scheme in ("http", "ws") and server_name.endswith(":80"):
-                server_name = server_name[:-3]
-            elif scheme in ("https", "wss") and server_name.endswith(":443"):
-                server_name = server_name[:-4]
+        server_name = host if server_name is None else bare_server_name(server_name, scheme)
         if subdomain is None and not self._host_matching:
-            have = host.split(".")
-            want = server_name.split(".")
-            if have[-len(want) :] != want:
-                warnings.warn(
-                    f"Current server name {host!r} doesn't match configured server name"
-                    f" {server_name!r}",
-                    stacklevel=2,
-                )
-                subdomain = "<invalid>"
-            else:
-                subdomain = ".".join(part for part in have[: -len(want)] if part)
+            subdomain = subdomain_under(host, server_name, stacklevel=2)
         return self.bind(
             server_name, where[2], subdomain, scheme, where[4], where[3], query_args=where[5]
         )

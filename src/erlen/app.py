@@ -59,6 +59,7 @@ from .ctx import (
 )
 from .globals import _cv_request
 from .helpers import _redirect
+from .json.provider import DefaultJSONProvider
 from .request import Request
 from .response import Response, complete_response
 from .routing import BuildError, Map, RequestRedirect, Rule
@@ -156,7 +157,8 @@ class Erlen(Scaffold):
     app_ctx_globals_class: type[_AppCtxGlobals] = _AppCtxGlobals
     test_client_class: type[ErlenClient] | None = None
     test_cli_runner_class: type[ErlenCliRunner] | None = None
-    json_provider_class: type[JSONProvider] | None = None
+    #: The class of :attr:`json`, made in ``__init__``; set a subclass to change it.
+    json_provider_class: type[JSONProvider] = DefaultJSONProvider
     jinja_options: dict[str, Any] = {}
     default_config: dict[str, Any] = DEFAULT_CONFIG
 
@@ -261,12 +263,7 @@ class Erlen(Scaffold):
             )
         self.instance_path = instance_path
         self.config = self.make_config(instance_relative_config)
-        if self.json_provider_class is None:
-            from .json.provider import DefaultJSONProvider
-
-            self.json: JSONProvider = DefaultJSONProvider(self)
-        else:
-            self.json = self.json_provider_class(self)
+        self.json: JSONProvider = self.json_provider_class(self)
         self.url_build_error_handlers: list[Callable[[Exception, str, dict[str, Any]], str]] = []
         self.teardown_appcontext_funcs: list[Callable[[BaseException | None], None]] = []
         self.shell_context_processors: list[Callable[[], dict[str, Any]]] = []

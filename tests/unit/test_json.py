@@ -728,3 +728,29 @@ def test_jsonify_matches_flask_on_a_real_app() -> None:
         assert ours.get_data() == theirs.get_data()
         assert ours.mimetype == theirs.mimetype
         assert erlen.json.dumps(value) == flask.json.dumps(value)
+
+
+def test_json_provider_class_defaults_to_the_default_provider(client: Any) -> None:
+    """``Erlen.json_provider_class`` is ``DefaultJSONProvider``, as Flask's is its own.
+
+    Extensions read it from the app (Flask-JWT-Extended takes its ``default`` to encode
+    claims) and subclass it; a subclass set on an app class makes that app's ``app.json``.
+    """
+    from erlen import Erlen
+
+    assert Erlen.json_provider_class is DefaultJSONProvider
+    assert flask.Flask.json_provider_class is FlaskProvider
+    assert Erlen.json_provider_class.default(decimal.Decimal("1.5")) == "1.5"
+
+    class SetsAsLists(DefaultJSONProvider):
+        @staticmethod
+        def default(o: Any) -> Any:
+            return sorted(o) if isinstance(o, set) else DefaultJSONProvider.default(o)
+
+    class App(Erlen):
+        json_provider_class = SetsAsLists
+
+    app = App(__name__)
+    assert type(app.json) is SetsAsLists
+    app.get("/")(lambda: {"s": {2, 1}})
+    assert client(app).get("/").get_data() == b'{"s":[1,2]}\n'

@@ -163,11 +163,7 @@ class Environment(BaseEnvironment):
 
     def __init__(self, app: Erlen, **options: Any) -> None:
         if "loader" not in options:
-            options["loader"] = (
-                app.create_global_jinja_loader()
-                if hasattr(app, "create_global_jinja_loader")
-                else DispatchingJinjaLoader(app)
-            )
+            options["loader"] = app.create_global_jinja_loader()
         super().__init__(**options)
         self.app = app
         #: The compiled code of the sources from_string() was given (see there).
@@ -293,8 +289,7 @@ def create_environment(app: Erlen) -> Environment:
         if auto_reload is None:
             auto_reload = app.debug
         options["auto_reload"] = auto_reload
-    env_class: type[Environment] = getattr(app, "jinja_environment", Environment)
-    env = env_class(app, **options)
+    env = app.jinja_environment(app, **options)
     from .globals import g, request, session
     from .helpers import get_flashed_messages, url_for
 

@@ -76,8 +76,9 @@ from .wsgi import handle as _wsgi_handle
 from .wsgi_bridge import serve_wsgi as _serve_wsgi
 
 if TYPE_CHECKING:
-    from jinja2 import Environment
+    from jinja2 import BaseLoader, Environment
 
+    from ._jinja import Environment as ErlenEnvironment
     from .blueprints import Blueprint
     from .json.provider import JSONProvider
     from .routing import MapAdapter
@@ -93,6 +94,19 @@ def _make_timedelta(value: timedelta | int) -> timedelta:
     if isinstance(value, timedelta):
         return value
     return timedelta(seconds=value)
+
+
+class _JinjaEnvironmentClass:
+    """``Erlen.jinja_environment``: Erlen's Jinja environment class, read when first asked for.
+
+    A descriptor rather than the class itself, so that ``import erlen`` does not import
+    Jinja; a subclass of the app sets its own class over it, as on Flask.
+    """
+
+    def __get__(self, obj: object, owner: type | None = None) -> type[ErlenEnvironment]:
+        from ._jinja import Environment
+
+        return Environment
 
 
 class EndpointPlan:
@@ -160,6 +174,8 @@ class Erlen(Scaffold):
     #: The class of :attr:`json`, made in ``__init__``; set a subclass to change it.
     json_provider_class: type[JSONProvider] = DefaultJSONProvider
     jinja_options: dict[str, Any] = {}
+    #: The class of :attr:`jinja_env` (a Jinja ``Environment`` that takes the app first).
+    jinja_environment = _JinjaEnvironmentClass()
     default_config: dict[str, Any] = DEFAULT_CONFIG
 
     secret_key = ConfigAttribute[str | bytes | None]("SECRET_KEY")
@@ -424,6 +440,12 @@ class Erlen(Scaffold):
         from ._jinja import create_environment
 
         return create_environment(self)
+
+    def create_global_jinja_loader(self) -> BaseLoader:
+        """The loader of :attr:`jinja_env`: the app's templates, then its blueprints'."""
+        from ._jinja import DispatchingJinjaLoader
+
+        return DispatchingJinjaLoader(self)
 
     def select_jinja_autoescape(self, filename: str | None) -> bool:
         """Autoescape for ``.html .htm .xml .xhtml .svg`` templates and for strings."""

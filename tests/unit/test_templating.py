@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -891,3 +893,43 @@ def test_a_template_string_renders_alike_on_both_doors(client: Any) -> None:
     for _ in range(2):  # the second render uses the kept code
         assert c.get("/t").data == b"<a><&lt;b&gt;> /t"
     assert len(app.jinja_env._string_code) == 1
+
+
+def test_jinja_environment_and_global_loader_are_flask_s_hooks(tmp_path: Path) -> None:
+    """``jinja_environment`` and ``create_global_jinja_loader`` are there to read and override."""
+    assert Erlen.jinja_environment is Environment
+    plain = Erlen(__name__)
+    assert isinstance(plain.create_global_jinja_loader(), DispatchingJinjaLoader)
+    assert type(plain.jinja_env) is Environment
+
+    (tmp_path / "extra.html").write_text("extra {{ 1 + 1 }}")
+
+    class CountingEnvironment(Environment):
+        made = 0
+
+        def __init__(self, app: Any, **options: Any) -> None:
+            CountingEnvironment.made += 1
+            super().__init__(app, **options)
+
+    class App(Erlen):
+        jinja_environment = CountingEnvironment
+
+        def create_global_jinja_loader(self) -> Any:
+            # As Flask themes and plugin extensions do: the app's loader, then one more folder.
+            return jinja2.ChoiceLoader(
+                [super().create_global_jinja_loader(), jinja2.FileSystemLoader(tmp_path)]
+            )
+
+    app = App(__name__)
+    with app.app_context():
+        assert render_template("extra.html") == "extra 2"
+    assert type(app.jinja_env) is CountingEnvironment and CountingEnvironment.made == 1
+
+
+def test_import_erlen_leaves_jinja_unimported() -> None:
+    """The environment class is read on demand: ``import erlen`` does not import Jinja."""
+    code = "import sys, erlen; erlen.Erlen('x'); print('jinja2' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "False"

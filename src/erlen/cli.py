@@ -1228,8 +1228,10 @@ def routes_command(sort: str, all_methods: bool) -> None:
     rows = [(str(rule.endpoint), methods_of(rule), domain_of(rule), rule.rule) for rule in rules]
     column = {"endpoint": 0, "methods": 1, "domain": 2, "rule": 3}
     if sort in column:
+        # A stable sort on the column alone: rows that tie keep the order the rules were added
+        # in, as Flask's `flask routes` lists them.
         index = column[sort]
-        rows.sort(key=lambda row: (row[index], row[0], row[3]))
+        rows.sort(key=lambda row: row[index])
 
     headers = ("Endpoint", "Methods", "Host" if host_matching else "Subdomain", "Rule")
     keep = [0, 1, 2, 3] if show_domain else [0, 1, 3]

@@ -353,6 +353,45 @@ def test_routes_sort(tmp_path: Path, sort: str, first: str, last: str) -> None:
     assert rows[-1].split()[0] == last
 
 
+TIED_ROUTES_APP = """
+from erlen import Erlen
+app = Erlen(__name__, static_folder=None)
+
+@app.route("/aa")
+@app.route("/zz")
+def page():
+    return "p"
+
+@app.post("/items")
+def zeta():
+    return "z"
+
+@app.get("/items")
+def alpha():
+    return "a"
+"""
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        # One endpoint with two rules: listed in the order they were added ("/zz" first).
+        ("endpoint", ["alpha /items", "page /zz", "page /aa", "zeta /items"]),
+        # Two endpoints on one rule: "zeta" was added before "alpha".
+        ("rule", ["page /aa", "zeta /items", "alpha /items", "page /zz"]),
+        ("methods", ["page /zz", "page /aa", "alpha /items", "zeta /items"]),
+    ],
+)
+def test_routes_sort_keeps_added_order_between_ties(
+    tmp_path: Path, sort: str, expected: list[str]
+) -> None:
+    """As in Flask, rows equal in the sorted column stay in the order the rules were added."""
+    write(tmp_path / "app.py", TIED_ROUTES_APP)
+    result = run("routes", "--sort", sort)
+    rows = [line.split() for line in result.output.splitlines()[2:]]
+    assert [f"{row[0]} {row[-1]}" for row in rows] == expected
+
+
 def test_routes_all_methods(tmp_path: Path) -> None:
     write(tmp_path / "app.py", ROUTES_APP)
     result = run("routes", "--all-methods")

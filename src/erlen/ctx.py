@@ -133,6 +133,8 @@ class AppContext:
 
     def pop(self, exc: BaseException | None = _sentinel) -> None:
         """Run the app-context teardown functions and unbind this context."""
+        if _beneath_kept_request(self):
+            return
         try:
             if len(self._tokens) == 1:
                 if exc is _sentinel:
@@ -172,6 +174,8 @@ class AppContext:
 
     async def apop(self, exc: BaseException | None = None) -> None:
         """Pop from async code: async teardown functions are awaited on the running loop."""
+        if _beneath_kept_request(self):
+            return
         app = self.app
         try:
             if len(self._tokens) == 1 and teardown_pending(app):
@@ -324,6 +328,8 @@ class RequestContext(AppContext):
 
     def pop(self, exc: BaseException | None = _sentinel) -> None:
         """Run teardown functions, close the request and unbind this context."""
+        if _beneath_kept_request(self):
+            return
         app = self.app
         pending = teardown_pending(app)
         tokens = self._tokens
@@ -364,6 +370,25 @@ class RequestContext(AppContext):
         self.error = None
         if ctx is not self:
             raise AssertionError(f"Popped wrong request context. ({ctx!r} instead of {self!r})")
+
+    def keep_current(self) -> Callable[[], None]:
+        """Make this finished request current again, for a test client that keeps it.
+
+        The context it stood on (``with app.app_context():`` around the request) is kept
+        pushed with it, as Flask's client re-pushes both. Returns the function that lets
+        them go, which tears that context down if its own ``with`` block has ended.
+        """
+        base = self._other_app_ctx if self._app_role is _STANDS_ON else None
+        if base is not None:
+            base._tokens.append(_cv_app.set(base))
+        token = _cv_app.set(self)
+
+        def let_go() -> None:
+            _cv_app.reset(token)
+            if base is not None:
+                base.pop(None)
+
+        return let_go
 
     def detach(self) -> AppContext | None:
         """Unbind this context from the caller without tearing it down (for streamed bodies).
@@ -457,6 +482,8 @@ class RequestContext(AppContext):
 
     async def apop(self, exc: BaseException | None = None) -> None:
         """Pop from async code: async teardown functions are awaited on the running loop."""
+        if _beneath_kept_request(self):
+            return
         app = self.app
         if self._torn_down or not teardown_pending(app):
             self._unbind()
@@ -501,6 +528,28 @@ class RequestContext(AppContext):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.request.url!r} [{self.request.method}] of {self.app.name}>"
+
+
+def _beneath_kept_request(ctx: AppContext) -> bool:
+    """Count a pop of ``ctx`` only, when a test client keeps a request current on top of it.
+
+    ``with client: with app.app_context(): client.get(...)``: the kept request stands on
+    that context, which :meth:`RequestContext.keep_current` pushed once more; the block's
+    end then leaves both current, and the client pops the context for good when it lets
+    the request go. Flask keeps the request in a variable of its own, with the same effect.
+    """
+    top = _cv_app.get(None)
+    if (
+        top is ctx
+        or not isinstance(top, RequestContext)
+        or top._tokens  # pushed, not kept: popping beneath it is an error
+        or top._app_role is not _STANDS_ON
+        or top._other_app_ctx is not ctx
+        or len(ctx._tokens) < 2
+    ):
+        return False
+    ctx._tokens.pop()
+    return True
 
 
 def _request_ctx_before(token: Token[AppContext]) -> Any:

@@ -25,7 +25,6 @@ from werkzeug.test import TestResponse
 from werkzeug.wrappers import Request as _WerkzeugRequest
 
 from .concurrency import _Job, _settle, caller_thread
-from .globals import _cv_app
 
 if TYPE_CHECKING:
     from .app import Erlen
@@ -828,8 +827,7 @@ class ErlenClient(werkzeug.test.Client):
         response.json_module = self.application.json  # type: ignore[assignment]
         if self.preserve_context and self._preserved is not None:
             # The kept request context, current again (with its app context: see erlen.ctx).
-            token = _cv_app.set(self._preserved)
-            self._context_stack.callback(_cv_app.reset, token)
+            self._context_stack.callback(self._preserved.keep_current())
         return response  # type: ignore[return-value]
 
     def _keep(self, ctx: RequestContext) -> None:

@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+import erlen
 from erlen import Erlen, request
 from erlen.concurrency import run_coroutine_sync, run_in_threadpool
+from erlen.globals import _cv_app
 from erlen.logging import default_handler
 
 Client = Callable[..., Any]
@@ -218,3 +220,45 @@ def test_a_keyboard_interrupt_in_a_view_reaches_the_test(client: Client) -> None
         c.get("/stop")
     assert len(torn_down) == 1  # the request was unwound
     assert c.get("/").text == "still serving"
+
+
+def test_an_app_context_around_a_kept_request_lasts_until_the_client_lets_go(
+    client: Client,
+) -> None:
+    # Flask-DebugToolbar's tests: ``with client: with app.app_context(): client.get(...)``.
+    # As in Flask, the block's end leaves the kept request (and the app context it stands
+    # on) current; the app context is torn down when the client lets the request go.
+    app = Erlen(__name__)
+    torn_down: list[object] = []
+    app.teardown_appcontext(torn_down.append)
+
+    @app.get("/")
+    def index() -> str:
+        return "x"
+
+    with client(app) as c:
+        with app.app_context() as app_ctx:
+            assert c.get("/").text == "x"
+        assert request.path == "/"
+        assert erlen.g._get_current_object() is app_ctx.g  # type: ignore[attr-defined]
+        assert torn_down == []
+    assert torn_down == [None]
+    assert _cv_app.get(None) is None
+
+
+def test_a_kept_request_let_go_by_the_next_request_pops_the_context_beneath(
+    client: Client,
+) -> None:
+    app = Erlen(__name__)
+    torn_down: list[object] = []
+    app.teardown_appcontext(torn_down.append)
+
+    @app.get("/")
+    def index() -> str:
+        return str(len(torn_down))
+
+    with client(app) as c:
+        with app.app_context():
+            assert c.get("/").text == "0"
+        assert c.get("/").text == "1"  # the app context above was torn down first
+    assert _cv_app.get(None) is None

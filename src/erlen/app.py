@@ -72,6 +72,7 @@ from .scaffold import (
     exc_class_and_code,
     find_package,
 )
+from .templating import _default_template_ctx_processor as _default_processor
 from .wsgi import handle as _wsgi_handle
 from .wsgi_bridge import serve_wsgi as _serve_wsgi
 
@@ -288,6 +289,7 @@ class Erlen(Scaffold):
         self.while_serving_gens: list[Callable[[], Any]] = []
         self.blueprints: dict[str, Blueprint] = {}
         self.extensions: dict[str, Any] = {}
+        self.template_context_processors[None].append(_default_processor)
         self.url_map = self.url_map_class(host_matching=host_matching)
         self.subdomain_matching = subdomain_matching  # (watched: sets the instance's flags)
         self._got_first_request = False
@@ -454,10 +456,20 @@ class Erlen(Scaffold):
         return filename.endswith((".html", ".htm", ".xml", ".xhtml", ".svg"))
 
     def update_template_context(self, context: dict[str, Any]) -> None:
-        """Add the context processors' values to a template context."""
+        """Add the context processors' values to a template context; the caller's values win.
+
+        The first processor is the default one (``g`` and ``request``), as in Flask.
+        """
         processors = self.template_context_processors
-        if not any(processors.values()):
-            return  # PERF: no processor registered (the defaults are added by the caller)
+        for key, funcs in processors.items():
+            if funcs and (key is not None or len(funcs) > 1 or funcs[0] is not _default_processor):
+                break
+        else:
+            # PERF: no processor but the default (or none): no copy of the context
+            if processors.get(None):
+                for var, value in _default_processor().items():
+                    context.setdefault(var, value)
+            return
         names: Iterable[str | None] = (None,)
         ctx = _cv_request.get(None)
         if ctx is not None:

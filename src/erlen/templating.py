@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 def _default_template_ctx_processor() -> dict[str, Any]:
     """Put the concrete ``g`` and ``request`` in the context (faster than the proxies).
 
-    ``session`` stays the global proxy: reading it through the proxy is what opens
-    the session lazily and marks it accessed (``Vary: Cookie``).
+    The app registers it first in ``template_context_processors[None]``, as Flask does.
+    ``session`` stays the global proxy: reading it through the proxy is what opens the
+    session lazily and marks it accessed (``Vary: Cookie``).
     """
     app_ctx = _cv_app.get(None)
     req_ctx = _cv_request.get(None)
@@ -33,10 +34,8 @@ def _default_template_ctx_processor() -> dict[str, Any]:
 
 
 def _update_context(app: Erlen, context: dict[str, Any]) -> None:
-    # Flask's precedence: defaults < context processors < the caller's values.
+    # Flask's precedence: the default processor < the others < the caller's values.
     app.update_template_context(context)
-    for key, value in _default_template_ctx_processor().items():
-        context.setdefault(key, value)
 
 
 def _render(app: Erlen, template: Template, context: dict[str, Any]) -> str:

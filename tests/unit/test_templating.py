@@ -210,6 +210,36 @@ def test_render_in_async_views(root: Path, protocol: str) -> None:
     assert rows[1][1] == "<0 /stream><1 /stream><2 /stream>"
 
 
+@pytest.mark.parametrize("mod", [flask, erlen], ids=["flask", "erlen"])
+def test_the_default_context_processor_is_registered_first(mod: ModuleType) -> None:
+    # Flask-Moment's tests read the processor it registers at index 1.
+    app = app_class(mod)(__name__)
+    (default,) = app.template_context_processors[None]
+    assert default.__name__ == "_default_template_ctx_processor"
+
+    @app.context_processor
+    def extra() -> dict[str, Any]:
+        return {"extra": 1}
+
+    assert app.template_context_processors[None] == [default, extra]
+    with app.test_request_context("/"):
+        context: dict[str, Any] = {"extra": 2}
+        app.update_template_context(context)
+        assert set(context) == {"extra", "g", "request"}
+        assert context["extra"] == 2
+        assert context["request"] is mod.request._get_current_object()
+        assert context["g"] is mod.g._get_current_object()
+        app.template_context_processors[None].remove(default)
+        context = {}
+        app.update_template_context(context)
+        assert context == {"extra": 1}
+    with app.app_context():
+        app.template_context_processors[None][:] = [default]
+        context = {}
+        app.update_template_context(context)
+        assert context == {"g": mod.g._get_current_object()}
+
+
 def test_context_processors_order_and_precedence(root: Path, protocol: str) -> None:
     def build(mod: ModuleType, root: Path) -> Any:
         app = app_class(mod)(__name__, root_path=str(root))

@@ -133,7 +133,7 @@ class AppContext:
 
     def pop(self, exc: BaseException | None = _sentinel) -> None:
         """Run the app-context teardown functions and unbind this context."""
-        if _beneath_kept_request(self):
+        if len(self._tokens) > 1 and _beneath_kept_request(self):
             return
         try:
             if len(self._tokens) == 1:
@@ -174,7 +174,7 @@ class AppContext:
 
     async def apop(self, exc: BaseException | None = None) -> None:
         """Pop from async code: async teardown functions are awaited on the running loop."""
-        if _beneath_kept_request(self):
+        if len(self._tokens) > 1 and _beneath_kept_request(self):
             return
         app = self.app
         try:
@@ -328,11 +328,11 @@ class RequestContext(AppContext):
 
     def pop(self, exc: BaseException | None = _sentinel) -> None:
         """Run teardown functions, close the request and unbind this context."""
-        if _beneath_kept_request(self):
+        tokens = self._tokens
+        if len(tokens) > 1 and _beneath_kept_request(self):
             return
         app = self.app
         pending = teardown_pending(app)
-        tokens = self._tokens
         try:
             if len(tokens) == 1:
                 if pending:
@@ -482,7 +482,7 @@ class RequestContext(AppContext):
 
     async def apop(self, exc: BaseException | None = None) -> None:
         """Pop from async code: async teardown functions are awaited on the running loop."""
-        if _beneath_kept_request(self):
+        if len(self._tokens) > 1 and _beneath_kept_request(self):
             return
         app = self.app
         if self._torn_down or not teardown_pending(app):
@@ -533,6 +533,8 @@ class RequestContext(AppContext):
 def _beneath_kept_request(ctx: AppContext) -> bool:
     """Count a pop of ``ctx`` only, when a test client keeps a request current on top of it.
 
+    Called only for a context pushed more than once (a request's own pop never is).
+
     ``with client: with app.app_context(): client.get(...)``: the kept request stands on
     that context, which :meth:`RequestContext.keep_current` pushed once more; the block's
     end then leaves both current, and the client pops the context for good when it lets
@@ -545,7 +547,6 @@ def _beneath_kept_request(ctx: AppContext) -> bool:
         or top._tokens  # pushed, not kept: popping beneath it is an error
         or top._app_role is not _STANDS_ON
         or top._other_app_ctx is not ctx
-        or len(ctx._tokens) < 2
     ):
         return False
     ctx._tokens.pop()

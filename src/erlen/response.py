@@ -214,6 +214,12 @@ def complete_response(
     return self
 
 
+def _encoded(chunks: Iterable[str | bytes], charset: str) -> Iterator[bytes]:
+    """The chunks of a streamed body as bytes, ``str`` chunks encoded with ``charset``."""
+    for chunk in chunks:
+        yield chunk.encode(charset) if isinstance(chunk, str) else chunk
+
+
 def _status_line(code: int) -> str:
     line = STATUS_LINES.get(code)
     if line is None:
@@ -290,8 +296,9 @@ class Response(_WerkzeugResponse, metaclass=_ResponseClass):
             self.status = status
         self._on_close = None
         if response is None:
-            self._body = b""
-            self._iter = None
+            # An empty list of chunks, as Werkzeug's: no length until it is sent.
+            self._body = None
+            self._iter = []
         elif isinstance(response, str):
             self._body = response.encode(self.charset)
             self._iter = None
@@ -374,8 +381,14 @@ class Response(_WerkzeugResponse, metaclass=_ResponseClass):
 
     @property  # type: ignore[override]
     def content_length(self) -> int | None:
-        """The ``Content-Length`` header as an int."""
+        """The ``Content-Length`` header as an int.
+
+        Without the header, a body held in memory gives its length: the header is only
+        added when the response is sent, where Werkzeug sets it with the body.
+        """
         value = self.headers.get("Content-Length")
+        if value is None and self._body is not None and self.automatically_set_content_length:
+            return len(self._body)
         try:
             return int(value) if value is not None else None
         except ValueError:
@@ -684,13 +697,15 @@ class Response(_WerkzeugResponse, metaclass=_ResponseClass):
         return self.get_data(as_text=True)  # type: ignore[no-any-return]
 
     def iter_encoded(self) -> Iterator[bytes]:
-        """Iterate over the body as bytes chunks."""
+        """Iterate over the body as bytes chunks.
+
+        The body is taken when this is called, not when iteration starts, so the
+        iterator may become the new body (``rv.response = wrap(rv.iter_encoded())``,
+        as compressing extensions do) without reading itself.
+        """
         if self._body is not None:
-            yield self._body
-            return
-        charset = self.charset
-        for chunk in self._iter:
-            yield chunk.encode(charset) if isinstance(chunk, str) else chunk
+            return iter((self._body,))
+        return _encoded(self._iter, self.charset)
 
     def calculate_content_length(self) -> int | None:
         """Return the body's length; a stream is read into memory first, as Werkzeug does.

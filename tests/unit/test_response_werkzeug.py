@@ -422,3 +422,58 @@ def test_copied_and_adopted_responses_are_sent(client: Any) -> None:
     assert app.config["closed"] == ["copied"]  # call_on_close came along with the copy
     rv = c.get("/werkzeug")
     assert (rv.status_code, rv.data) == (201, b"wz")
+
+
+# -- what extensions read and rewrite in after_request ---------------------------------------
+
+
+def _wrap(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield chunk.upper()
+
+
+@pytest.mark.parametrize(
+    "make_body",
+    [lambda: b"abc", lambda: [b"a", b"bc"], lambda: _chunks(b"a", b"bc")],
+    ids=["bytes", "list", "generator"],
+)
+@pytest.mark.parametrize("cls", [Response, WerkzeugResponse], ids=["erlen", "werkzeug"])
+def test_iter_encoded_can_become_the_body(cls: Any, make_body: Any) -> None:
+    """``rv.response = wrap(rv.iter_encoded())`` (Flask-Compress's streaming) reads the old body."""
+    rv = cls(make_body())
+    rv.response = _wrap(rv.iter_encoded())
+    assert rv.get_data() == b"ABC"
+
+
+def test_content_length_of_a_body_in_memory() -> None:
+    """Flask-Compress skips small bodies by reading ``content_length`` in after_request."""
+    for body in ("abc", b"abc", None, [b"abc"]):
+        e, w = Response(body), WerkzeugResponse(body)
+        assert e.content_length == w.content_length, body
+    assert Response(_chunks(b"abc")).content_length is None
+    rv = Response("héllo")
+    rv.set_data(b"xy")
+    assert rv.content_length == 2
+
+
+def test_content_length_in_after_request(client: Any) -> None:
+    app = Erlen(__name__)
+    seen: list[int | None] = []
+
+    @app.get("/")
+    def index() -> str:
+        return "hello"
+
+    @app.route("/none", methods=["OPTIONS"])
+    def none() -> Response:
+        return app.response_class()
+
+    @app.after_request
+    def record(rv: Response) -> Response:
+        seen.append(rv.content_length)
+        return rv
+
+    c = client(app)
+    assert c.get("/").data == b"hello"
+    assert c.open("/none", method="OPTIONS").data == b""
+    assert seen == [5, None]

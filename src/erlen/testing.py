@@ -77,6 +77,15 @@ class ErlenTestResponse(TestResponse):
     json_module = _json
 
 
+def _as_client_body(chunks: Any, buffered: bool | None) -> Any:
+    """The body a test response is given: an iterator unless ``buffered=True`` was asked for.
+
+    The client reads the body before it returns unless asked to stream; Flask's streams
+    by default, so its responses report ``is_streamed`` until ``data`` is read.
+    """
+    return iter(chunks) if buffered is None else chunks
+
+
 #: The scope extension under which the test client's ASGI door passes the environ keys a
 #: scope has no field for (``wsgi.errors``, ``REMOTE_USER``, a test's own keys):
 #: ``request.environ`` shows them, as the WSGI door's environ would.
@@ -801,8 +810,9 @@ class ErlenClient(werkzeug.test.Client):
 
         ``buffered=False`` streams the body under both doors: iterating
         ``response.response`` (or ``iter_encoded()``) yields chunks as the app
-        sends them and ``response.close()`` disconnects. By default the WSGI
-        door streams lazily and the ASGI door waits for the whole response.
+        sends them and ``response.close()`` disconnects. By default both doors
+        read the whole body first (the app's close functions have run), and the
+        response still reports ``is_streamed`` until its data is read, as Flask's does.
         """
         if args and isinstance(args[0], (werkzeug.test.EnvironBuilder, dict, _WerkzeugRequest)):
             # The client's environ_base fills what the caller's builder or environ
@@ -849,7 +859,10 @@ class ErlenClient(werkzeug.test.Client):
         if not self.asgi:
             # Unless streaming was asked for, read the body and close the
             # iterable, as a WSGI server does (call_on_close functions run).
-            return super().run_wsgi_app(environ, buffered=buffered is not False)
+            chunks, status_line, wsgi_headers = super().run_wsgi_app(
+                environ, buffered=buffered is not False
+            )
+            return _as_client_body(chunks, buffered), status_line, wsgi_headers
         self._add_cookies_to_wsgi(environ)
         scope = _environ_to_scope(environ)
         if self.preserve_context:
@@ -862,7 +875,7 @@ class ErlenClient(werkzeug.test.Client):
             app_iter = streamed
         else:
             status, raw_headers, content = _CallerThread().run(self._asgi_round_trip(scope, body))
-            app_iter = [content]
+            app_iter = _as_client_body([content], buffered)
         from .response import STATUS_LINES
 
         headers = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers])

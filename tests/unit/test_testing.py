@@ -262,3 +262,21 @@ def test_a_kept_request_let_go_by_the_next_request_pops_the_context_beneath(
             assert c.get("/").text == "0"
         assert c.get("/").text == "1"  # the app context above was torn down first
     assert _cv_app.get(None) is None
+
+
+@pytest.mark.parametrize(("buffered", "streamed"), [(None, True), (True, False)])
+def test_a_response_reports_streamed_until_read_as_flasks_does(
+    client: Client, buffered: bool | None, streamed: bool
+) -> None:
+    """Flask's client streams unless asked to buffer (Flask-Compress's tests check this)."""
+    app = Erlen(__name__)
+
+    @app.get("/")
+    def index() -> str:
+        return "text"
+
+    kwargs = {} if buffered is None else {"buffered": buffered}
+    rv = client(app).get("/", **kwargs)
+    assert rv.is_streamed is streamed
+    assert rv.data == b"text"
+    assert not rv.is_streamed

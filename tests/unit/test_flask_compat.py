@@ -88,6 +88,25 @@ def test_flask_names_point_at_existing_erlen_objects() -> None:
     )
 
 
+def test_import_flask_loads_the_submodules_flasks_does() -> None:
+    """``import flask`` alone makes ``flask.cli`` and the like reachable, as Flask's does
+    (Flask-Smorest calls ``flask.cli.AppGroup`` at import time)."""
+    out = run_python(
+        """
+        import erlen.flask_compat
+        import flask
+        import erlen.cli, erlen.sessions, erlen.wrappers, erlen.logging, erlen.typing, erlen.app
+        assert flask.cli.AppGroup is erlen.cli.AppGroup
+        assert flask.sessions is erlen.sessions and flask.wrappers is erlen.wrappers
+        assert flask.logging is erlen.logging and flask.typing is erlen.typing
+        assert flask.sansio.app.App is erlen.Erlen
+        assert flask.sansio.scaffold.Scaffold is not None and flask.sansio.blueprints is not None
+        print("ok")
+        """
+    )
+    assert out.strip() == "ok"
+
+
 def test_an_undocumented_flask_module_is_a_clear_import_error() -> None:
     out = run_python(
         """

@@ -123,6 +123,20 @@ FLASK_NAMES: dict[str, dict[str, str]] = {
 #: The aliases that have submodules.
 _PACKAGES = frozenset({"flask", "flask.json", "flask.sansio"})
 
+#: Submodules that ``import flask`` loads, so that ``flask.cli.AppGroup`` and the like work
+#: without importing them by name (the rest are loaded by ``import erlen`` already).
+_LOADED_WITH_FLASK = (
+    "flask.cli",
+    "flask.logging",
+    "flask.sansio",
+    "flask.sansio.app",
+    "flask.sansio.blueprints",
+    "flask.sansio.scaffold",
+    "flask.sessions",
+    "flask.typing",
+    "flask.wrappers",
+)
+
 #: Set in the environment to turn compat mode on for a process tree.
 ENV_VAR = "ERLEN_FLASK_COMPAT"
 
@@ -158,6 +172,11 @@ class _AliasLoader(importlib.abc.Loader):
         keeps its own (its relative imports, ``importlib.reload`` and pickling use it).
         """
         module.__spec__ = self._own_spec
+        if self.target == "erlen":
+            # ``flask`` is now in sys.modules, so its submodules' aliases can load.
+            for name in _LOADED_WITH_FLASK:
+                submodule = importlib.import_module(name)
+                module.__dict__.setdefault(name.rpartition(".")[2], submodule)
 
 
 class FlaskAliasFinder(importlib.abc.MetaPathFinder):

@@ -827,3 +827,20 @@ def test_before_request_short_circuit_and_errors_in_hooks(protocol: str) -> None
     assert rows[0][3] == ["second before", "view", "after 200", "teardown None"]
     assert rows[1][1:] == (401, "stopped by bp", ["after 401", "teardown None"])
     assert rows[2][1:] == (409, "handled in hook", ["after 409", "teardown None"])
+
+
+def test_rule_defaults_are_flasks() -> None:
+    """A blueprint's rules have ``defaults == {}``, an app's ``None`` (Flask-Smorest reads them)."""
+
+    def defaults(mod: ModuleType, app_class: Any) -> dict[str, Any]:
+        app = app_class(__name__)
+        bp = mod.Blueprint("bp", __name__, url_prefix="/bp")
+        bp.add_url_rule("/<int:i>", "item", lambda i: "")
+        bp.add_url_rule("/page", "page", lambda page: "", defaults={"page": 1})
+        app.add_url_rule("/", "index", lambda: "")
+        app.register_blueprint(bp)
+        return {rule.endpoint: rule.defaults for rule in app.url_map.iter_rules()}
+
+    expected = defaults(flask, flask.Flask)
+    assert expected == {"static": None, "index": None, "bp.item": {}, "bp.page": {"page": 1}}
+    assert defaults(erlen, Erlen) == expected

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from werkzeug.routing import converters as _werkzeug
+
 if TYPE_CHECKING:
     from .map import Map
 
@@ -23,12 +25,16 @@ class ValidationError(ValueError):
     """Signal from a converter that a value does not fit, so the rule does not match or build."""
 
 
-class BaseConverter:
+class BaseConverter(_werkzeug.BaseConverter):
     """Turn one URL variable into a Python value and back.
 
     Subclasses set ``regex`` (what the variable matches in the URL), ``weight`` (lower is tried
     first among dynamic alternatives) and override :meth:`to_python` / :meth:`to_url`. The map
     constructs converters as ``cls(map, *args, **kwargs)`` with the arguments written in the rule.
+
+    Each built-in converter also derives from Werkzeug's converter of the same name, so code
+    that looks converters up by Werkzeug's classes (OpenAPI plugins walking ``__mro__``)
+    recognises them; their behaviour is Erlen's own.
     """
 
     regex: str = "[^/]+"
@@ -43,7 +49,7 @@ class BaseConverter:
             cls.part_isolating = "/" not in cls.regex
 
     def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
-        self.map = map
+        self.map = map  # type: ignore[assignment]  # Erlen's Map, where Werkzeug's types its own
 
     def to_python(self, value: str) -> Any:
         """Return the Python value for the matched text; raise ``ValueError`` to reject it."""
@@ -58,7 +64,7 @@ class BaseConverter:
         return quote(text, safe=_PATH_SAFE)
 
 
-class UnicodeConverter(BaseConverter):
+class UnicodeConverter(BaseConverter, _werkzeug.UnicodeConverter):
     """Match one path segment, optionally limited in length (the ``string``/default converter)."""
 
     def __init__(
@@ -71,15 +77,14 @@ class UnicodeConverter(BaseConverter):
         super().__init__(map)
         if length is not None:
             self.regex = f"[^/]{{{int(length)}}}"
-        elif int(minlength) == 1 and maxlength is None:
-            # PERF: the plain form lets the matcher test a segment without running a regex.
-            self.regex = "[^/]+"
         else:
+            # Werkzeug's spelling ("[^/]{1,}" by default), which OpenAPI plugins parse for
+            # the bounds; the matcher still tests a plain segment without a regex.
             upper = "" if maxlength is None else str(int(maxlength))
             self.regex = f"[^/]{{{int(minlength)},{upper}}}"
 
 
-class PathConverter(BaseConverter):
+class PathConverter(BaseConverter, _werkzeug.PathConverter):
     """Match the rest of the path, slashes included (but not starting with one)."""
 
     regex = "[^/].*?"
@@ -87,7 +92,7 @@ class PathConverter(BaseConverter):
     part_isolating = False
 
 
-class AnyConverter(BaseConverter):
+class AnyConverter(BaseConverter, _werkzeug.AnyConverter):
     """Match exactly one of the given items, e.g. ``<any(about, help):page>``."""
 
     def __init__(self, map: Map, *items: str) -> None:
@@ -103,7 +108,7 @@ class AnyConverter(BaseConverter):
         raise ValueError(f"'{value}' is not one of {valid}")
 
 
-class _NumberConverter(BaseConverter):
+class _NumberConverter(BaseConverter, _werkzeug.NumberConverter):
     """Share range and sign handling between the int and float converters."""
 
     weight = 50
@@ -121,8 +126,9 @@ class _NumberConverter(BaseConverter):
         if signed:
             self.regex = "-?" + type(self).regex
         self.fixed_digits = fixed_digits
-        self.min = min
-        self.max = max
+        # Werkzeug types these as int; a float converter's bounds are floats there too.
+        self.min = min  # type: ignore[assignment]
+        self.max = max  # type: ignore[assignment]
         self.signed = signed
 
     def to_python(self, value: str) -> Any:
@@ -147,13 +153,13 @@ class _NumberConverter(BaseConverter):
         return text
 
 
-class IntegerConverter(_NumberConverter):
+class IntegerConverter(_NumberConverter, _werkzeug.IntegerConverter):
     """Match an unsigned (or, with ``signed=True``, signed) integer: ``<int(min=1):id>``."""
 
     regex = r"\d+"
 
 
-class FloatConverter(_NumberConverter):
+class FloatConverter(_NumberConverter, _werkzeug.FloatConverter):
     """Match a float written with a decimal point: ``<float(signed=True):x>``."""
 
     regex = r"\d+\.\d+"
@@ -169,7 +175,7 @@ class FloatConverter(_NumberConverter):
         super().__init__(map, min=min, max=max, signed=signed)
 
 
-class UUIDConverter(BaseConverter):
+class UUIDConverter(BaseConverter, _werkzeug.UUIDConverter):
     """Match a UUID in its canonical hex form and return a :class:`uuid.UUID`."""
 
     # Weight stays at the default 100, like Werkzeug's, so precedence against ``string`` falls

@@ -270,7 +270,8 @@ class Rule:
                 raise ValueError("WebSocket rules can only use 'GET', 'HEAD', and 'OPTIONS'.")
             method_set = frozenset(upper)
         self.methods: frozenset[str] | None = method_set
-        self.defaults: dict[str, Any] | None = dict(defaults) if defaults else None
+        # An empty mapping stays one (a blueprint's rules have ``{}``), as in Werkzeug.
+        self.defaults: dict[str, Any] | None = dict(defaults) if defaults is not None else None
         self.subdomain = subdomain
         self.host = host
         self.strict_slashes = strict_slashes

@@ -291,3 +291,32 @@ def test_converter_arguments_are_parsed_as_literals() -> None:
         ((1, 2.5, "x,y", "q", True, False, None, "word"), {"n": -3, "s": "a b"}),
         ((), {}),
     ]
+
+
+# -- as Werkzeug's converters, for code that looks them up by class ------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "werkzeug_class"),
+    [
+        ("default", wz.UnicodeConverter),
+        ("path", wz.PathConverter),
+        ("any", wz.AnyConverter),
+        ("int", wz.IntegerConverter),
+        ("float", wz.FloatConverter),
+        ("uuid", wz.UUIDConverter),
+    ],
+)
+def test_builtin_converters_are_werkzeugs_by_class(name: str, werkzeug_class: type) -> None:
+    """OpenAPI plugins (Flask-Smorest, apispec) map Werkzeug's classes along ``__mro__``."""
+    assert werkzeug_class in DEFAULT_CONVERTERS[name].__mro__
+    assert issubclass(DEFAULT_CONVERTERS[name], wz.BaseConverter)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [{}, {"minlength": 3}, {"maxlength": 5}, {"length": 4}, {"minlength": 2, "maxlength": 6}],
+)
+def test_unicode_regex_is_werkzeugs(args: dict[str, int]) -> None:
+    """The length bounds are written as Werkzeug writes them (plugins parse ``{min,max}``)."""
+    assert UnicodeConverter(Map(), **args).regex == wz.UnicodeConverter(wz.Map(), **args).regex

@@ -875,7 +875,10 @@ class Response(_WerkzeugResponse, metaclass=_ResponseClass):
         status = self._status
         if status is None:
             status = self._status = STATUS_LINES.get(code) or _status_line(code)
-        items: list[tuple[str, str]] = self.headers._list
+        try:
+            items: list[tuple[str, str]] = self.headers._list
+        except AttributeError:
+            items = self._adopt_headers()
         if code < 200 or code == 204 or code == 304:
             # RFC 9110: no Content-Length on 1xx/204; a 304 carries no entity headers.
             drop = _ENTITY_HEADERS if code == 304 else _LENGTH_HEADER
@@ -911,7 +914,11 @@ class Response(_WerkzeugResponse, metaclass=_ResponseClass):
         cache = _encoded_headers
         out: list[tuple[bytes, bytes]] = []
         sized = False
-        for kv in self.headers._list:
+        try:
+            items: list[tuple[str, str]] = self.headers._list
+        except AttributeError:
+            items = self._adopt_headers()
+        for kv in items:
             pair = cache.get(kv)
             if pair is None:
                 # (A Content-Length pair is never cached, so a hit cannot be one.)
@@ -923,6 +930,16 @@ class Response(_WerkzeugResponse, metaclass=_ResponseClass):
         if not sized:
             out.append((b"content-length", str(len(body)).encode("ascii")))
         return code, out, b"" if method == "HEAD" else body, close_pending
+
+    def _adopt_headers(self) -> list[tuple[str, str]]:
+        """Make headers assigned as a mapping or list (``rv.headers = {}``) a ``Headers``.
+
+        Werkzeug copies ``response.headers`` into ``Headers`` when it sends them, so an app
+        may assign a plain dict; return the new header list.
+        """
+        headers = ResponseHeaders(self.headers)
+        self.headers = headers
+        return headers._list
 
     def _settle(self) -> bytes | None:
         # A list or tuple of chunks (``response.response = [...]``, or Werkzeug's methods)

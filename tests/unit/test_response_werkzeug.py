@@ -477,3 +477,25 @@ def test_content_length_in_after_request(client: Any) -> None:
     assert c.get("/").data == b"hello"
     assert c.open("/none", method="OPTIONS").data == b""
     assert seen == [5, None]
+
+
+def test_headers_assigned_as_a_dict_are_sent(client: Any) -> None:
+    """Werkzeug copies ``response.headers`` into ``Headers`` when sending (flask-apispec's tests)."""
+    app = Erlen(__name__)
+
+    @app.get("/empty")
+    def empty() -> Response:
+        rv = app.make_response(("", 204))
+        rv.headers = {}  # type: ignore[assignment]
+        return rv
+
+    @app.get("/dict")
+    def as_dict() -> Response:
+        rv = app.make_response("body")
+        rv.headers = {"Content-Type": "text/plain", "X-A": "1"}  # type: ignore[assignment]
+        return rv
+
+    c = client(app)
+    assert c.get("/empty").status_code == 204
+    rv = c.get("/dict")
+    assert (rv.data, rv.headers["X-A"], rv.headers["Content-Type"]) == (b"body", "1", "text/plain")

@@ -113,6 +113,18 @@ SUITES: dict[str, Suite] = {
         ),
         Suite("flask-restful", "flask-restful==0.3.10"),
         Suite("flask-socketio", "flask-socketio==5.7.0", paths=("test_socketio.py",)),
+        # Beyond the list: suites whose runs on Erlen found differences, kept so
+        # that those fixes stay in place (authentication, security headers, compression,
+        # OpenAPI and serialization, client-side dates).
+        Suite("flask-httpauth", "flask-httpauth==4.8.1"),
+        Suite("flask-jwt-extended", "flask-jwt-extended==4.7.4"),
+        Suite(
+            "flask-talisman", "flask-talisman==1.1.0", paths=("flask_talisman/talisman_test.py",)
+        ),
+        Suite("flask-compress", "flask-compress==1.25"),
+        Suite("flask-smorest", "flask-smorest==0.47.0"),
+        Suite("flask-marshmallow", "flask-marshmallow==1.5.0"),
+        Suite("flask-moment", "flask-moment==1.0.6"),
     ]
 }
 

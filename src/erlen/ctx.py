@@ -328,11 +328,9 @@ class RequestContext(AppContext):
 
     def pop(self, exc: BaseException | None = _sentinel) -> None:
         """Run teardown functions, close the request and unbind this context."""
-        tokens = self._tokens
-        if len(tokens) > 1 and _beneath_kept_request(self):
-            return
         app = self.app
         pending = teardown_pending(app)
+        tokens = self._tokens
         try:
             if len(tokens) == 1:
                 if pending:
@@ -482,8 +480,6 @@ class RequestContext(AppContext):
 
     async def apop(self, exc: BaseException | None = None) -> None:
         """Pop from async code: async teardown functions are awaited on the running loop."""
-        if len(self._tokens) > 1 and _beneath_kept_request(self):
-            return
         app = self.app
         if self._torn_down or not teardown_pending(app):
             self._unbind()
@@ -533,7 +529,10 @@ class RequestContext(AppContext):
 def _beneath_kept_request(ctx: AppContext) -> bool:
     """Count a pop of ``ctx`` only, when a test client keeps a request current on top of it.
 
-    Called only for a context pushed more than once (a request's own pop never is).
+    Called from :meth:`AppContext.pop` for a context pushed more than once, so a request's
+    own pop (:meth:`RequestContext.pop`) never pays for it; a request context that a kept
+    request stands on (``with app.test_request_context():`` around ``client.get``) must
+    still be popped after the client lets the request go, as before.
 
     ``with client: with app.app_context(): client.get(...)``: the kept request stands on
     that context, which :meth:`RequestContext.keep_current` pushed once more; the block's

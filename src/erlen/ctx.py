@@ -529,15 +529,15 @@ class RequestContext(AppContext):
 def _beneath_kept_request(ctx: AppContext) -> bool:
     """Count a pop of ``ctx`` only, when a test client keeps a request current on top of it.
 
-    Called from :meth:`AppContext.pop` for a context pushed more than once, so a request's
-    own pop (:meth:`RequestContext.pop`) never pays for it; a request context that a kept
-    request stands on (``with app.test_request_context():`` around ``client.get``) must
-    still be popped after the client lets the request go, as before.
-
     ``with client: with app.app_context(): client.get(...)``: the kept request stands on
     that context, which :meth:`RequestContext.keep_current` pushed once more; the block's
     end then leaves both current, and the client pops the context for good when it lets
     the request go. Flask keeps the request in a variable of its own, with the same effect.
+
+    Only :meth:`AppContext.pop` and ``apop`` ask, and only for a context pushed more than
+    once. :meth:`RequestContext.pop` runs on every request and does not: a test request
+    context under a kept request (``with app.test_request_context():`` ending inside
+    ``with client:``) must still be popped after the client lets the request go.
     """
     top = _cv_app.get(None)
     if (

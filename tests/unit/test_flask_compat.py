@@ -47,8 +47,10 @@ def test_import_makes_every_documented_flask_module_erlens() -> None:
         import flask, erlen
         for flask_name, erlen_name in MODULES.items():
             module = importlib.import_module(flask_name)
-            assert module is importlib.import_module(erlen_name), flask_name
             assert sys.modules[flask_name] is module
+            if flask_name == "flask":
+                continue  # a package of its own with erlen's names (the test below)
+            assert module is importlib.import_module(erlen_name), flask_name
             # The Erlen module keeps its own spec (relative imports, reload, pickling).
             assert module.__spec__.name == erlen_name, (flask_name, module.__spec__.name)
         real = [m for m in sys.modules.values() if "site-packages/flask/" in (getattr(m, "__file__", "") or "")]
@@ -70,6 +72,40 @@ def test_import_makes_every_documented_flask_module_erlens() -> None:
         """
     )
     assert out.strip() == "1"
+
+
+def test_the_flask_package_has_erlens_names_and_flasks_version() -> None:
+    """``flask`` holds Erlen's top-level names; ``flask.__version__`` is Flask's, as on Flask
+    (deprecated there, with a warning), and ``erlen.__version__`` stays Erlen's."""
+    out = run_python(
+        """
+        import importlib.metadata, warnings
+        import erlen.flask_compat
+        import flask, erlen
+        from flask import *
+        public = [name for name in vars(erlen) if not name.startswith("_")]
+        assert all(getattr(flask, name) is getattr(erlen, name) for name in public)
+        assert flask.Flask is erlen.Erlen and Flask is erlen.Erlen and request is erlen.request
+        assert jsonify is erlen.jsonify and Blueprint is erlen.Blueprint
+        assert flask.json is erlen.json and flask.globals is erlen.globals
+        assert flask.ServerSentEvent is erlen.ServerSentEvent  # erlen's lazy names too
+        assert set(public) <= set(dir(flask))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            version = flask.__version__
+        assert version == importlib.metadata.version("flask") != erlen.__version__
+        assert [w.category for w in caught] == [DeprecationWarning]
+        assert "Flask" not in vars(erlen)  # Flask's names go on flask, not on erlen
+        # A name set on flask is what readers of flask.name see, and erlen is untouched.
+        flask.render_template = "patched"
+        assert flask.render_template == "patched" and erlen.render_template != "patched"
+        # A name erlen gains later is read through.
+        erlen.added_later = 42
+        assert flask.added_later == 42
+        print("ok")
+        """
+    )
+    assert out.strip() == "ok"
 
 
 def test_flask_names_point_at_existing_erlen_objects() -> None:

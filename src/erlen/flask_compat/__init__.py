@@ -9,8 +9,11 @@ Three ways to turn it on, for a whole process:
 
 After that, ``flask.Flask is erlen.Erlen``, ``flask.globals is erlen.globals`` and so on,
 also inside extensions, and also when the real Flask distribution is installed: Flask's
-modules are never imported. Nothing changes on Erlen's request path; the aliases are module
-objects in :data:`sys.modules`.
+modules are never imported. Every ``flask.*`` module is the Erlen module itself; ``flask``
+is a package of its own holding Erlen's top-level names (so that ``flask.__version__`` is
+Flask's, as extensions that check it expect, while ``erlen.__version__`` stays Erlen's).
+Nothing changes on Erlen's request path; the aliases are module objects in
+:data:`sys.modules`.
 
 PYTEST_DONT_REWRITE: this marker tells pytest not to rewrite (nor warn about) this module
 when ``-p erlen.flask_compat`` names it after the start-up hook already imported it, so
@@ -27,6 +30,7 @@ import importlib.util
 import os
 import sys
 import types
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -152,6 +156,42 @@ def _add_flask_names(flask_name: str, module: types.ModuleType) -> None:
             setattr(module, name, _resolve(ref))
 
 
+def _flask_package(erlen: types.ModuleType) -> types.ModuleType:
+    """The ``flask`` package in compat mode: Erlen's top-level names, and Flask's version.
+
+    Its namespace starts as a copy of ``erlen``'s (reading ``flask.request`` costs what
+    reading ``erlen.request`` does); a name ``erlen`` gains later is read through. Setting
+    a name on ``flask`` (``monkeypatch.setattr(flask, ...)``) changes what readers of
+    ``flask.name`` see, as it does with the real Flask.
+    """
+    package = types.ModuleType("flask", erlen.__doc__)
+    package.__dict__.update(
+        (name, value)
+        for name, value in vars(erlen).items()
+        if not (name.startswith("__") and name.endswith("__"))
+    )
+    package.__path__ = []  # a package: the alias finder answers for its submodules
+    package.__erlen_compat__ = True  # type: ignore[attr-defined]
+
+    def __getattr__(name: str) -> Any:
+        if name == "__version__":
+            warnings.warn(
+                "flask.__version__ is deprecated since Flask 3.1 (and answered by Erlen in"
+                " compat mode): use importlib.metadata.version('flask')",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return importlib.metadata.version("flask")
+        return getattr(erlen, name)
+
+    def __dir__() -> list[str]:
+        return sorted(set(vars(package)) | set(dir(erlen)))
+
+    package.__getattr__ = __getattr__  # type: ignore[method-assign]
+    package.__dir__ = __dir__  # type: ignore[method-assign]
+    return package
+
+
 class _AliasLoader(importlib.abc.Loader):
     """Loads ``flask.x`` by importing the Erlen module that answers for it."""
 
@@ -161,22 +201,27 @@ class _AliasLoader(importlib.abc.Loader):
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         module = importlib.import_module(self.target)
+        if spec.name == "flask":
+            module = _flask_package(module)
+        else:
+            self._own_spec = module.__spec__
         _add_flask_names(spec.name, module)
-        self._own_spec = module.__spec__
         return module
 
     def exec_module(self, module: types.ModuleType) -> None:
         """Nothing to run: the Erlen module is already imported.
 
-        The import system has just set ``module.__spec__`` to the alias's spec; the module
-        keeps its own (its relative imports, ``importlib.reload`` and pickling use it).
+        The import system has just set ``module.__spec__`` to the alias's spec; an Erlen
+        module keeps its own (its relative imports, ``importlib.reload`` and pickling use
+        it), while the ``flask`` package keeps the alias's.
         """
-        module.__spec__ = self._own_spec
-        if self.target == "erlen":
-            # ``flask`` is now in sys.modules, so its submodules' aliases can load.
-            for name in _LOADED_WITH_FLASK:
-                submodule = importlib.import_module(name)
-                module.__dict__.setdefault(name.rpartition(".")[2], submodule)
+        if module.__name__ != "flask":
+            module.__spec__ = self._own_spec
+            return
+        # ``flask`` is now in sys.modules, so its submodules' aliases can load; importing
+        # each sets it on the package, as ``import flask`` does with Flask's own.
+        for name in _LOADED_WITH_FLASK:
+            importlib.import_module(name)
 
 
 class FlaskAliasFinder(importlib.abc.MetaPathFinder):
@@ -264,7 +309,7 @@ def activate() -> None:
     if is_active():
         return
     real = sys.modules.get("flask")
-    if real is not None and not getattr(real, "__name__", "").startswith("erlen"):
+    if real is not None and not getattr(real, "__erlen_compat__", False):
         raise RuntimeError(
             "erlen.flask_compat must be imported before flask: the real Flask is already"
             f" imported (from {getattr(real, '__file__', '?')}). Import erlen.flask_compat"

@@ -33,13 +33,8 @@ def _default_template_ctx_processor() -> dict[str, Any]:
     return rv
 
 
-def _update_context(app: Erlen, context: dict[str, Any]) -> None:
-    # Flask's precedence: the default processor < the others < the caller's values.
-    app.update_template_context(context)
-
-
 def _render(app: Erlen, template: Template, context: dict[str, Any]) -> str:
-    _update_context(app, context)
+    app.update_template_context(context)
     if before_render_template.receivers:
         before_render_template.send(
             app, _async_wrapper=app.ensure_sync, template=template, context=context
@@ -69,7 +64,7 @@ def render_template_string(source: str, **context: Any) -> str:
 
 
 def _stream(app: Erlen, template: Template, context: dict[str, Any]) -> Iterator[str]:
-    _update_context(app, context)
+    app.update_template_context(context)
     if before_render_template.receivers:
         before_render_template.send(
             app, _async_wrapper=app.ensure_sync, template=template, context=context

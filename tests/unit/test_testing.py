@@ -222,23 +222,30 @@ def test_a_keyboard_interrupt_in_a_view_reaches_the_test(client: Client) -> None
     assert c.get("/").text == "still serving"
 
 
-def test_an_app_context_around_a_kept_request_lasts_until_the_client_lets_go(
-    client: Client,
-) -> None:
-    # Flask-DebugToolbar's tests: ``with client: with app.app_context(): client.get(...)``.
-    # As in Flask, the block's end leaves the kept request (and the app context it stands
-    # on) current; the app context is torn down when the client lets the request go.
+def _app_counting_teardowns() -> tuple[Erlen, list[object]]:
+    """An app whose ``/`` answers how many app-context teardowns have run, and their list."""
     app = Erlen(__name__)
     torn_down: list[object] = []
     app.teardown_appcontext(torn_down.append)
 
     @app.get("/")
     def index() -> str:
-        return "x"
+        return str(len(torn_down))
+
+    return app, torn_down
+
+
+def test_an_app_context_around_a_kept_request_lasts_until_the_client_lets_go(
+    client: Client,
+) -> None:
+    # Flask-DebugToolbar's tests: ``with client: with app.app_context(): client.get(...)``.
+    # As in Flask, the block's end leaves the kept request (and the app context it stands
+    # on) current; the app context is torn down when the client lets the request go.
+    app, torn_down = _app_counting_teardowns()
 
     with client(app) as c:
         with app.app_context() as app_ctx:
-            assert c.get("/").text == "x"
+            assert c.get("/").text == "0"
         assert request.path == "/"
         assert erlen.g._get_current_object() is app_ctx.g  # type: ignore[attr-defined]
         assert torn_down == []
@@ -249,13 +256,7 @@ def test_an_app_context_around_a_kept_request_lasts_until_the_client_lets_go(
 def test_a_kept_request_let_go_by_the_next_request_pops_the_context_beneath(
     client: Client,
 ) -> None:
-    app = Erlen(__name__)
-    torn_down: list[object] = []
-    app.teardown_appcontext(torn_down.append)
-
-    @app.get("/")
-    def index() -> str:
-        return str(len(torn_down))
+    app, _ = _app_counting_teardowns()
 
     with client(app) as c:
         with app.app_context():

@@ -61,7 +61,7 @@ def _warn_from_caller(message: str, stacklevel: int) -> None:
     ``flask.app``): the warning then carries Flask's module name, so that a filter written for
     Flask (``filterwarnings("ignore", ..., module="flask.app")``) matches it as it did there.
     """
-    frame = sys._getframe(stacklevel + 1)
+    frame = sys._getframe(stacklevel)  # 0 is this function, 1 its caller
     module = str(frame.f_globals.get("__name__", ""))
     compat = sys.modules.get("erlen.flask_compat")
     if compat is not None and compat.is_active():

@@ -340,9 +340,11 @@ def test_bind_to_environ_like_werkzeug(
 
 def test_bind_to_environ_warns_when_the_host_is_not_under_the_server_name() -> None:
     url_map = Map([Rule("/", "index")])
-    with pytest.warns(UserWarning, match="doesn't match configured server name"):
+    with pytest.warns(UserWarning, match="doesn't match configured server name") as caught:
         adapter = url_map.bind_to_environ(environ("http://other.org/"), server_name="example.com")
     assert adapter.subdomain == "<invalid>"
+    # Attributed to the line that called bind_to_environ, as Werkzeug's warning is.
+    assert caught[0].filename == __file__
     with pytest.raises(NotFound):
         adapter.match()
 
